@@ -1,0 +1,62 @@
+"""The Typer application and its error handling."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from ..errors import AItError
+from ..logging import configure_logging
+from . import configs, db, keys, status
+
+app = typer.Typer(
+    name="ait-connectors",
+    help="Connect users' SaaS accounts through OAuth 2.0 and sync their data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(configs.app, name="configs")
+app.add_typer(keys.app, name="keys")
+app.command("status")(status.status)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+) -> None:
+    _state["debug"] = debug
+    configure_logging("DEBUG" if debug else None)
+
+
+def register(sub: typer.Typer, name: str) -> None:
+    """Let other parts of the package add command groups."""
+    app.add_typer(sub, name=name)
+
+
+def main() -> None:
+    """Console-script entry point: errors are one line and a non-zero exit, unless --debug."""
+    try:
+        app(standalone_mode=False)
+    except (typer.Exit, SystemExit) as exc:
+        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the one place errors become a line of text
+        if _state["debug"] or "--debug" in sys.argv:
+            raise
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        message = str(exc) if isinstance(exc, AItError) else f"{type(exc).__name__}: {exc}"
+        logging.getLogger("ait_connectors").debug("command failed", exc_info=True)
+        typer.echo(f"Error: {message}", err=True)
+        sys.exit(1)

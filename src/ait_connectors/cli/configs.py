@@ -1,0 +1,122 @@
+"""``ait-connectors configs``: OAuth app registrations."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.table import Table
+
+from ..errors import ConfigurationError
+from ..runtime import Connectors
+from ..storage.configs import ConnectorConfig
+from ._common import console, run_with
+
+app = typer.Typer(help="Connector configs (OAuth app registrations).", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    provider: str = typer.Argument(..., help="Catalogue slug, e.g. github, spotify."),
+    client_id: str = typer.Option(..., "--client-id", help="The OAuth app's client id."),
+    client_secret_stdin: bool = typer.Option(
+        False, "--client-secret-stdin", help="Read the client secret from standard input."
+    ),
+    public_client: bool = typer.Option(
+        False, "--public", help="A public client (PKCE, no secret)."
+    ),
+    redirect_uri: str | None = typer.Option(
+        None, "--redirect-uri", help="Default: the gateway's /api/{provider}/auth/callback."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Default: the provider slug."),
+    owner: str = typer.Option("default", "--owner"),
+    scope: list[str] = typer.Option([], "--scope", help="Override the catalogue's scopes."),
+    authorize_url: str | None = typer.Option(None, "--authorize-url"),
+    token_url: str | None = typer.Option(None, "--token-url"),
+    revoke_url: str | None = typer.Option(None, "--revoke-url"),
+    api_base_url: str | None = typer.Option(
+        None, "--api-base-url", help="E.g. https://HOST/api/v3 for GitHub Enterprise Server."
+    ),
+) -> None:
+    """Store a connector config; the secret is read from stdin, never from the command line."""
+    secret: str | None = None
+    if client_secret_stdin:
+        secret = sys.stdin.readline().strip()
+        if not secret:
+            raise ConfigurationError("--client-secret-stdin was given but standard input was empty.")
+    elif not public_client:
+        raise ConfigurationError(
+            "Give the client secret on standard input with --client-secret-stdin "
+            "(or --public for a PKCE public client)."
+        )
+    overrides = {
+        k: v
+        for k, v in {
+            "authorize_url": authorize_url,
+            "token_url": token_url,
+            "revoke_url": revoke_url,
+            "api_base_url": api_base_url,
+        }.items()
+        if v
+    }
+
+    async def create(connectors: Connectors) -> ConnectorConfig:
+        settings = connectors.settings
+        base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        return await connectors.configs.create(
+            provider,
+            client_id=client_id,
+            client_secret=secret,
+            redirect_uri=redirect_uri or f"{base.rstrip('/')}/api/{provider}/auth/callback",
+            name=name,
+            owner=owner,
+            scopes=scope or None,
+            overrides=overrides,
+        )
+
+    config = run_with(create)
+    console.print(f"Added connector config [bold]{config.name}[/bold] ({config.id}).")
+    console.print(f"Redirect URI to register with {provider}: {config.redirect_uri}")
+
+
+@app.command("list")
+def list_configs() -> None:
+    """List connector configs (secrets are never printed)."""
+
+    async def fetch(connectors: Connectors) -> list[ConnectorConfig]:
+        return await connectors.configs.list()
+
+    table = Table("id", "provider", "name", "client id", "secret", "redirect uri", "enabled")
+    for config in run_with(fetch):
+        table.add_row(
+            config.id,
+            config.provider,
+            config.name,
+            config.client_id,
+            "set" if config.client_secret else "-",
+            config.redirect_uri,
+            "yes" if config.enabled else "no",
+        )
+    console.print(table)
+
+
+@app.command("remove")
+def remove(config_id: str = typer.Argument(...)) -> None:
+    """Delete a connector config and its connections' tokens."""
+
+    async def delete(connectors: Connectors) -> None:
+        await connectors.configs.delete(config_id)
+
+    run_with(delete)
+    console.print(f"Removed connector config {config_id}.")
+
+
+@app.command("disable")
+def disable(config_id: str = typer.Argument(...)) -> None:
+    """Disable a connector config (its tokens are kept)."""
+
+    async def go(connectors: Connectors) -> None:
+        await connectors.configs.disable(config_id)
+
+    run_with(go)
+    console.print(f"Disabled connector config {config_id}.")

@@ -1,0 +1,275 @@
+"""``BaseConnector``: one user's connection to one connector config, and its token lifecycle.
+
+Guarantees (DESIGN.md, Token lifecycle):
+
+- nothing stored and no code → ``AuthorizationRequiredError`` without any network call;
+- a token counts as expired ``skew`` seconds before ``expires_at``; no expiry means it never does;
+- a refresh is single-flight in the process (an asyncio lock per connection) and across processes
+  (the token row's database lock, then a re-read: a token another process wrote is used as is);
+  the new pair is written with ``version + 1`` in the lock's transaction;
+- only network failures are retried (3 attempts, 1 s → 2 s → 4 s capped at 5 s, with jitter);
+- ``invalid_grant`` marks the connection ``needs_reauth`` (tokens kept) and asks for a reconnect;
+- ``ConnectorAuth`` adds the bearer token and, on a 401, refreshes once and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import httpx
+import stamina
+
+from .errors import (
+    AuthorizationRequiredError,
+    ConnectorOAuthNetworkError,
+    ConnectorOAuthRefreshTokenExpiredError,
+)
+from .oauth.authenticator import ConnectorAuthenticator
+from .oauth.tokens import TokenResponse
+from .providers.spec import ProviderSpec
+from .storage.models import TokenStatus
+from .storage.tokens import OAuthData, TokenStore
+
+__all__ = ["BaseConnector", "ConnectorAuth"]
+
+logger = logging.getLogger(__name__)
+
+REFRESH_ATTEMPTS = 3
+REFRESH_WAIT_INITIAL = 1.0
+REFRESH_WAIT_MAX = 5.0
+
+_LockKey = tuple[str, str]
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_LockKey, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _process_lock(key: _LockKey) -> asyncio.Lock:
+    """The in-process lock of one connection (locks belong to one event loop)."""
+    per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
+    lock = per_loop.get(key)
+    if lock is None:
+        lock = per_loop[key] = asyncio.Lock()
+    return lock
+
+
+class BaseConnector:
+    """A user's connection to one connector config.
+
+    ``connect(code)`` completes an authorization; ``connect()`` returns a valid token set,
+    refreshing it when needed. ``http_client()`` gives an ``httpx.AsyncClient`` for the vendor API
+    that keeps itself authorised.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: ProviderSpec,
+        connector_config_id: str,
+        user_id: str,
+        authenticator: ConnectorAuthenticator,
+        tokens: TokenStore,
+        api_base_url: str | None = None,
+        skew: float = 60.0,
+        timeout: float = 30.0,
+    ) -> None:
+        self.provider = provider
+        self.connector_config_id = connector_config_id
+        self.user_id = user_id
+        self.authenticator = authenticator
+        self.tokens = tokens
+        self.api_base_url = api_base_url or (
+            str(provider.api_base_url) if provider.api_base_url else None
+        )
+        self.skew = skew
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider.slug!r}, "
+            f"connector_config_id={self.connector_config_id!r}, user_id={self.user_id!r})"
+        )
+
+    @property
+    def _key(self) -> _LockKey:
+        return (self.connector_config_id, self.user_id)
+
+    async def connect(self, code: str | None = None, *, code_verifier: str | None = None) -> OAuthData:
+        """With ``code``: exchange it and store the tokens. Without: a valid stored token set."""
+        if code is not None:
+            token = await self.authenticator.authenticate(code, code_verifier)
+            data = await self.tokens.save_oauth_data(self.connector_config_id, self.user_id, token)
+            logger.info("connected %s for user %s", self.provider.slug, self.user_id)
+            return data
+        return await self._valid_token()
+
+    async def get_access_token(self) -> str:
+        """A valid access token (refreshed first when it is about to expire)."""
+        return (await self._valid_token()).access_token.get_secret_value()
+
+    async def refresh(self, *, rejected_token: str | None = None) -> OAuthData:
+        """Refresh now, unless the token the API rejected was already replaced."""
+        return await self._valid_token(rejected_token=rejected_token, force=True)
+
+    def _usable(self, data: OAuthData, *, force: bool, rejected_token: str | None) -> bool:
+        if force:
+            # A 401 means this token is dead; any other token is a newer one somebody wrote.
+            return (
+                rejected_token is not None
+                and data.access_token.get_secret_value() != rejected_token
+            )
+        return not data.is_expired(skew=self.skew)
+
+    def _check_status(self, data: OAuthData | None) -> OAuthData:
+        if data is None:
+            raise AuthorizationRequiredError(
+                f"{self.provider.name} is not connected for this user: connect it first.",
+                reason="not_connected",
+            )
+        if data.status != TokenStatus.ACTIVE:
+            raise AuthorizationRequiredError(
+                f"{self.provider.name} needs the user to reconnect ({data.status}: "
+                f"{data.status_reason or 'no reason recorded'}).",
+                reason=data.status_reason or data.status,
+            )
+        return data
+
+    async def _valid_token(
+        self, *, force: bool = False, rejected_token: str | None = None
+    ) -> OAuthData:
+        data = self._check_status(
+            await self.tokens.get_oauth_data(self.connector_config_id, self.user_id)
+        )
+        if self._usable(data, force=force, rejected_token=rejected_token):
+            return data
+        async with _process_lock(self._key):
+            # Another task of this process may have refreshed while we waited.
+            data = self._check_status(
+                await self.tokens.get_oauth_data(self.connector_config_id, self.user_id)
+            )
+            if self._usable(data, force=force, rejected_token=rejected_token or _token(data)):
+                return data
+            return await self._refresh_under_lock(force=force, rejected_token=rejected_token)
+
+    async def _refresh_under_lock(self, *, force: bool, rejected_token: str | None) -> OAuthData:
+        failure: AuthorizationRequiredError | None = None
+        async with self.tokens.refresh_lock(self.connector_config_id, self.user_id) as lock:
+            current = self._check_status(lock.current)
+            # Re-read under the database lock: another process may have refreshed already.
+            if self._usable(current, force=force, rejected_token=rejected_token or _token(current)):
+                return current
+            if current.refresh_token is None:
+                reason = (
+                    "the access token was rejected and there is no refresh token"
+                    if force
+                    else "the access token expired and there is no refresh token"
+                )
+                await lock.set_status(TokenStatus.NEEDS_REAUTH, reason)
+                failure = AuthorizationRequiredError(
+                    f"{self.provider.name} needs the user to reconnect: {reason}.", reason=reason
+                )
+            else:
+                try:
+                    token = await self._request_refresh(current.refresh_token.get_secret_value())
+                except ConnectorOAuthRefreshTokenExpiredError as exc:
+                    reason = f"refresh refused by {self.provider.name}: {exc.error or 'invalid_grant'}"
+                    await lock.set_status(TokenStatus.NEEDS_REAUTH, reason)
+                    failure = AuthorizationRequiredError(
+                        f"{self.provider.name} needs the user to reconnect: {reason}.",
+                        reason=reason,
+                    )
+                else:
+                    if not token.metadata and current.metadata:
+                        token = token.model_copy(update={"metadata": current.metadata})
+                    saved = await lock.save(token)
+                    logger.info(
+                        "refreshed %s token for user %s (version %d)",
+                        self.provider.slug,
+                        self.user_id,
+                        saved.version,
+                    )
+                    return saved
+        # Raised after the transaction committed, so the needs_reauth status is stored.
+        assert failure is not None
+        logger.warning(
+            "%s connection of user %s needs reauthorization: %s",
+            self.provider.slug,
+            self.user_id,
+            failure.reason,
+        )
+        raise failure
+
+    async def _request_refresh(self, refresh_token: str) -> TokenResponse:
+        async for attempt in stamina.retry_context(
+            on=ConnectorOAuthNetworkError,
+            attempts=REFRESH_ATTEMPTS,
+            wait_initial=REFRESH_WAIT_INITIAL,
+            wait_max=REFRESH_WAIT_MAX,
+            wait_exp_base=2,
+            wait_jitter=0.5,
+            timeout=None,
+        ):
+            with attempt:
+                return await self.authenticator.refresh_token(refresh_token)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def disconnect(self, *, revoke: bool = True) -> bool:
+        """Revoke at the provider (when it can) and delete the stored tokens."""
+        data = await self.tokens.get_oauth_data(self.connector_config_id, self.user_id)
+        if data is None:
+            return False
+        if revoke:
+            try:
+                if data.refresh_token is not None:
+                    await self.authenticator.revoke(
+                        data.refresh_token.get_secret_value(), token_type_hint="refresh_token"
+                    )
+                await self.authenticator.revoke(
+                    data.access_token.get_secret_value(), token_type_hint="access_token"
+                )
+            except Exception as exc:  # the user asked to disconnect: never keep tokens for this
+                logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
+        return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)
+
+    def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An API client with the base URL, the provider's headers, a timeout and ``ConnectorAuth``."""
+        headers = {**self.provider.api_headers, **kwargs.pop("headers", {})}
+        return httpx.AsyncClient(
+            base_url=self.api_base_url or "",
+            auth=ConnectorAuth(self),
+            timeout=kwargs.pop("timeout", self.timeout),
+            headers=headers,
+            **kwargs,
+        )
+
+
+def _token(data: OAuthData) -> str:
+    return data.access_token.get_secret_value()
+
+
+class ConnectorAuth(httpx.Auth):
+    """Adds the bearer token; on a 401 refreshes once and retries the request once."""
+
+    def __init__(self, connector: BaseConnector) -> None:
+        self.connector = connector
+
+    def __repr__(self) -> str:
+        return f"ConnectorAuth({self.connector!r})"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Any:
+        raise RuntimeError("ConnectorAuth needs an httpx.AsyncClient")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.connector.get_access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            data = await self.connector.refresh(rejected_token=token)
+            request.headers["Authorization"] = f"Bearer {_token(data)}"
+            yield request

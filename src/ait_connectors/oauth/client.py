@@ -1,0 +1,618 @@
+"""``ConnectorOAuth``: the OAuth 2.0 client of one provider config, built on Authlib.
+
+Authlib (``AsyncOAuth2Client``) builds the requests: authorization URL, token and refresh bodies,
+client authentication (``client_secret_basic``/``_post``/``none``), PKCE parameters and RFC 7009
+revocation. What Authlib cannot express is added here, through its extension points:
+
+- Notion's HTTP Basic + JSON body: a registered client-auth method;
+- Google's ``/revoke?token=``: a ``revoke_token_request`` compliance hook;
+- every token response goes through ``access_token_response`` / ``refresh_token_response``
+  compliance hooks that map failures onto our errors *before* Authlib parses the body (Slack's
+  HTTP 200 ``ok: false``, GitHub's HTTP 200 ``error``, GitHub's form-encoded bodies);
+- GitHub's ``DELETE`` revocation and Slack's ``auth.revoke`` are plain httpx calls.
+
+Every failure is mapped in this module only: non-2xx or an error body ->
+:class:`ConnectorOAuthRequestError` (``invalid_grant`` & co. on refresh ->
+:class:`ConnectorOAuthRefreshTokenExpiredError`), 2xx that is not a usable JSON token ->
+:class:`ConnectorOAuthJsonParseError`, timeouts and connection errors ->
+:class:`ConnectorOAuthNetworkError`. No message carries a token, secret, code or verifier.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar, cast
+from urllib.parse import parse_qsl
+
+import httpx
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.oauth2.auth import encode_client_secret_basic
+
+from ait_connectors.errors import (
+    AItError,
+    ConfigurationError,
+    ConnectorOAuthJsonParseError,
+    ConnectorOAuthNetworkError,
+    ConnectorOAuthRefreshTokenExpiredError,
+    ConnectorOAuthRequestError,
+    redact,
+)
+from ait_connectors.oauth.config import OAuthClientConfig, ResolvedOAuthConfig
+from ait_connectors.oauth.tokens import TokenResponse
+from ait_connectors.providers.spec import ProviderSpec
+
+__all__ = ["REFRESH_TOKEN_REJECTED_ERRORS", "ConnectorOAuth"]
+
+_T = TypeVar("_T")
+
+#: Error codes meaning "this refresh token is dead, the user must reconnect": RFC 6749's
+#: ``invalid_grant``, Slack's ``invalid_refresh_token``/``token_expired``/``token_revoked``,
+#: GitHub App's ``bad_refresh_token``.
+REFRESH_TOKEN_REJECTED_ERRORS: Final = frozenset(
+    {
+        "invalid_grant",
+        "invalid_refresh_token",
+        "bad_refresh_token",
+        "token_expired",
+        "token_revoked",
+    }
+)
+
+_JSON_BASIC_AUTH: Final = "client_secret_basic_json"
+_NO_CLIENT_AUTH: Final = "ait_no_client_auth"
+_KNOWN_TOKEN_TYPES: Final = frozenset({"bearer", "dpop", "mac"})
+# Set by Authlib itself; a caller overriding them would produce a broken or ambiguous request.
+_RESERVED_AUTHORIZE_PARAMS: Final = frozenset(
+    {"response_type", "client_id", "redirect_uri", "state", "code_challenge",
+     "code_challenge_method"}
+)  # fmt: skip
+_TOKEN_REQUEST_HEADERS: Final = {
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Authlib extensions
+
+
+def _encode_client_secret_basic_json(
+    client: Any, method: str, uri: str, headers: Any, body: bytes | str | None
+) -> tuple[str, Any, str]:
+    """Notion: HTTP Basic credentials and the grant parameters as a JSON object."""
+    uri, headers, body = encode_client_secret_basic(client, method, uri, headers, body)
+    raw = body.decode("utf-8") if isinstance(body, bytes) else (body or "")
+    headers["Content-Type"] = "application/json"
+    return uri, headers, json.dumps(dict(parse_qsl(raw, keep_blank_values=True)))
+
+
+def _encode_no_client_auth(
+    client: Any, method: str, uri: str, headers: Any, body: Any
+) -> tuple[str, Any, Any]:
+    """Send no client credentials (Google's revoke endpoint needs none)."""
+    return uri, headers, body
+
+
+def _token_in_query(url: str, headers: Any, body: str) -> tuple[str, Any, str]:
+    """Google revocation: ``POST {revoke_url}?token=…`` with an empty body."""
+    token = dict(parse_qsl(body or "")).get("token", "")
+    return add_params_to_uri(url, [("token", token)]), headers, ""
+
+
+class _AuthlibClient(AsyncOAuth2Client):  # type: ignore[misc]  # Authlib is untyped
+    """Authlib's client, with all HTTP sent through the httpx client ``ConnectorOAuth`` uses.
+
+    ``AsyncOAuth2Client`` *is* an ``httpx.AsyncClient``; routing its requests through the given
+    client lets callers inject their own (connection pool, proxies, respx in tests).
+    """
+
+    def __init__(self, http: httpx.AsyncClient, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http = http
+
+    async def request(
+        self,
+        method: str,
+        url: Any,
+        withhold_token: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        # Authlib always passes its client-auth object here; there is no session token to add.
+        return await self._http.request(method, url, auth=auth, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Response helpers
+
+
+def _is_success(status: int) -> bool:
+    return 200 <= status < 300
+
+
+def _parse_body(response: httpx.Response) -> dict[str, Any] | None:
+    """The body as a dict: a JSON object, or form fields (GitHub without ``Accept``)."""
+    text = response.text
+    content_type = response.headers.get("content-type", "").lower()
+    if "application/x-www-form-urlencoded" in content_type:
+        fields = parse_qsl(text.strip(), keep_blank_values=True)
+        return dict(fields) if fields else None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _carries_error(payload: Mapping[str, Any]) -> bool:
+    # Slack answers HTTP 200 {"ok": false}; GitHub answers HTTP 200 {"error": …}.
+    return payload.get("ok") is False or bool(payload.get("error"))
+
+
+def _error_fields(payload: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """``(error, error_description)`` from RFC 6749, Slack or Notion-style error bodies."""
+    if payload is None:
+        return None, None
+    error: Any = payload.get("error")
+    description: Any = payload.get("error_description")
+    if isinstance(error, Mapping):  # {"error": {"code"|"status": …, "message": …}}
+        description = description or error.get("message")
+        error = error.get("code") or error.get("status")
+    if not error and payload.get("object") == "error":  # Notion API style
+        error = payload.get("code")
+        description = description or payload.get("message")
+    return (
+        redact(str(error), 100) if error else None,
+        redact(str(description), 300) if description else None,
+    )
+
+
+def _dig(data: Any, path: str) -> Any:
+    """``data["a"]["b"]`` for ``"a.b"``; ``None`` when any step is missing."""
+    for key in path.split("."):
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _valid_expires_in(token_set: Mapping[str, Any]) -> bool:
+    value = token_set.get("expires_in")
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return False
+    try:
+        return float(value) >= 0
+    except (TypeError, ValueError):
+        return False
+
+
+def _normalised(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy Authlib can parse: numeric ``expires_in`` and no empty ``error`` key."""
+    result = dict(payload)
+    if not result.get("error"):
+        result.pop("error", None)  # Authlib treats any "error" key as a failure
+    expires_in = result.get("expires_in")
+    if isinstance(expires_in, str):
+        # Authlib does int(expires_in), which refuses "3600.0"; validated numeric before.
+        result["expires_in"] = float(expires_in) if expires_in else None
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+class ConnectorOAuth:
+    """The OAuth 2.0 client of one provider (:class:`ProviderSpec`) and one app registration.
+
+    Use as ``async with ConnectorOAuth(spec, config) as oauth: …`` or call :meth:`aclose`.
+    A given ``http_client`` is used for every request and is *not* closed by :meth:`aclose`.
+    Every request carries ``timeout`` (seconds).
+    """
+
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        config: OAuthClientConfig,
+        *,
+        timeout: float = 30.0,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._spec = spec
+        self._config = config
+        self._endpoints = config.resolve(spec)
+        self._timeout = timeout
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+
+        token_auth = "none" if config.client_secret is None else spec.client_auth_method
+        revoke_auth = _NO_CLIENT_AUTH if spec.revoke_method == "google_query" else token_auth
+        self._client = _AuthlibClient(
+            self._http,
+            client_id=config.client_id,
+            client_secret=(
+                config.client_secret.get_secret_value() if config.client_secret else None
+            ),
+            token_endpoint_auth_method=token_auth,
+            revocation_endpoint_auth_method=revoke_auth,
+            redirect_uri=config.redirect_uri,
+            code_challenge_method="S256",
+        )
+        self._client.register_client_auth_method(
+            (_JSON_BASIC_AUTH, _encode_client_secret_basic_json)
+        )
+        self._client.register_client_auth_method((_NO_CLIENT_AUTH, _encode_no_client_auth))
+        self._client.register_compliance_hook("access_token_response", self._on_exchange_response)
+        self._client.register_compliance_hook("refresh_token_response", self._on_refresh_response)
+        if spec.revoke_method == "google_query":
+            self._client.register_compliance_hook("revoke_token_request", _token_in_query)
+
+    # -- properties ----------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> ProviderSpec:
+        """The provider facts this client follows."""
+        return self._spec
+
+    @property
+    def config(self) -> OAuthClientConfig:
+        """The app registration (client id, secret, redirect URI, overrides)."""
+        return self._config
+
+    @property
+    def endpoints(self) -> ResolvedOAuthConfig:
+        """Effective URLs and scopes (config overrides applied over the catalogue)."""
+        return self._endpoints
+
+    @property
+    def supports_revocation(self) -> bool:
+        """False when the provider has no revocation endpoint (:meth:`revoke` does nothing)."""
+        return self._endpoints.revoke_url is not None
+
+    def __repr__(self) -> str:
+        return f"ConnectorOAuth(provider={self._spec.slug!r}, client_id={self._config.client_id!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this instance created it."""
+        await self._client.aclose()  # Authlib's own (unused) connection pool
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- authorization -------------------------------------------------------------------------
+
+    def authorization_url(
+        self,
+        state: str,
+        *,
+        code_challenge: str | None = None,
+        extra_params: dict[str, str] | None = None,
+    ) -> str:
+        """The URL to send the user to.
+
+        Scopes are joined with ``spec.scope_separator`` into ``spec.scope_param``; the spec's
+        ``extra_authorize_params`` are added, then ``extra_params`` (which win). With a
+        ``code_challenge`` the request is S256 PKCE, except for providers whose spec says PKCE is
+        ``unsupported`` (the challenge is then left out, and the verifier later too).
+
+        Raises :class:`ConfigurationError` when the provider requires PKCE and no challenge is
+        given, or when ``extra_params`` tries to set a parameter this method owns.
+        """
+        spec = self._spec
+        if not state:
+            raise ConfigurationError("authorization_url: state must not be empty")
+        if spec.pkce == "required" and not code_challenge:
+            raise ConfigurationError(
+                f"{spec.name} requires PKCE: pass code_challenge (see generate_pkce_pair())",
+                {"provider": spec.slug},
+            )
+        params: dict[str, str] = {}
+        scope = spec.scope_separator.join(self._endpoints.scopes)
+        if scope:
+            params[spec.scope_param] = scope
+        params.update(spec.extra_authorize_params)
+        if extra_params:
+            reserved = sorted(_RESERVED_AUTHORIZE_PARAMS.intersection(extra_params))
+            if reserved:
+                raise ConfigurationError(
+                    f"authorization_url: extra_params may not set {', '.join(reserved)}"
+                )
+            params.update(extra_params)
+        if code_challenge and spec.pkce != "unsupported":
+            params["code_challenge"] = code_challenge
+            params["code_challenge_method"] = "S256"
+        url, _ = self._client.create_authorization_url(
+            self._endpoints.authorize_url, state=state, **params
+        )
+        return cast(str, url)
+
+    # -- token endpoint ------------------------------------------------------------------------
+
+    async def get_access_token(self, code: str, code_verifier: str | None = None) -> TokenResponse:
+        """Exchange an authorization ``code`` (and PKCE ``code_verifier``) for tokens."""
+        spec = self._spec
+        if not code:
+            raise ConfigurationError("get_access_token: the authorization code is empty")
+        if spec.pkce == "required" and not code_verifier:
+            raise ConfigurationError(
+                f"{spec.name} requires PKCE: pass the code_verifier stored with the state",
+                {"provider": spec.slug},
+            )
+        grant: dict[str, str] = {"code": code}
+        if code_verifier and spec.pkce != "unsupported":
+            grant["code_verifier"] = code_verifier
+        token_url = self._endpoints.token_url
+        payload = await self._call(
+            "token exchange",
+            token_url,
+            lambda: self._client.fetch_token(
+                token_url,
+                grant_type="authorization_code",
+                headers=self._token_headers(),
+                timeout=self._timeout,
+                **grant,
+            ),
+        )
+        return self._token_response(payload, refresh=False)
+
+    async def refresh_access_token(self, refresh_token: str) -> TokenResponse:
+        """Trade a refresh token for a new token set.
+
+        When the provider does not return a new refresh token (Google, Spotify at times), the
+        result carries the one presented, so that it is never lost. A refused refresh token
+        raises :class:`ConnectorOAuthRefreshTokenExpiredError`.
+        """
+        if not refresh_token:
+            raise ConfigurationError("refresh_access_token: the refresh token is empty")
+        token_url = self._endpoints.token_url
+        payload = await self._call(
+            "token refresh",
+            token_url,
+            lambda: self._client.refresh_token(
+                token_url,
+                refresh_token=refresh_token,
+                headers=self._token_headers(),
+                timeout=self._timeout,
+            ),
+        )
+        return self._token_response(payload, refresh=True, presented_refresh_token=refresh_token)
+
+    # -- revocation ----------------------------------------------------------------------------
+
+    async def revoke(
+        self,
+        token: str,
+        *,
+        token_type_hint: str = "access_token",  # noqa: S107 (a hint name, not a secret)
+    ) -> None:
+        """Revoke ``token`` at the provider, following ``spec.revoke_method``.
+
+        Providers without a revocation endpoint (Spotify: users remove access in their account
+        settings) make this a no-op that returns without any request; check
+        :attr:`supports_revocation` to tell the user. A provider refusal raises
+        :class:`ConnectorOAuthRequestError`.
+        """
+        url = self._endpoints.revoke_url
+        if url is None:
+            return
+        if not token:
+            raise ConfigurationError("revoke: the token is empty")
+        method = self._spec.revoke_method
+        send: Callable[[], Awaitable[httpx.Response]]
+        if method == "github":
+            send = self._github_revoke_request(url, token)
+        elif method == "slack":
+
+            def send() -> Awaitable[httpx.Response]:
+                return self._http.request(
+                    "POST",
+                    url,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    timeout=self._timeout,
+                )
+
+        else:  # rfc7009, google_query (the token moves to the query string in a hook)
+
+            def send() -> Awaitable[httpx.Response]:
+                return cast(
+                    Awaitable[httpx.Response],
+                    self._client.revoke_token(
+                        url,
+                        token=token,
+                        token_type_hint=token_type_hint or None,
+                        headers={"Accept": "application/json"},
+                        timeout=self._timeout,
+                    ),
+                )
+
+        response = await self._call("token revocation", url, send)
+        self._check_revoke_response(response)
+
+    def _github_revoke_request(
+        self, url: str, token: str
+    ) -> Callable[[], Awaitable[httpx.Response]]:
+        secret = self._config.client_secret
+        if secret is None:
+            raise ConfigurationError(
+                f"{self._spec.name} token revocation needs the client secret (HTTP Basic)",
+                {"provider": self._spec.slug},
+            )
+        auth = httpx.BasicAuth(self._config.client_id, secret.get_secret_value())
+        headers = {"Accept": "application/json", **self._spec.api_headers}
+
+        def send() -> Awaitable[httpx.Response]:
+            return self._http.request(
+                "DELETE",
+                url,
+                json={"access_token": token},
+                auth=auth,
+                headers=headers,
+                timeout=self._timeout,
+            )
+
+        return send
+
+    def _check_revoke_response(self, response: httpx.Response) -> None:
+        payload = _parse_body(response) if response.content else None
+        if not _is_success(response.status_code) or (
+            payload is not None and _carries_error(payload)
+        ):
+            raise self._request_error("token revocation", response, payload, refresh=False)
+
+    # -- the one place where responses become tokens or errors -------------------------------
+
+    def _token_headers(self) -> dict[str, str]:
+        return {**_TOKEN_REQUEST_HEADERS, **self._spec.token_request_headers}
+
+    async def _call(self, operation: str, url: str, send: Callable[[], Awaitable[_T]]) -> _T:
+        """Run one request and map transport failures; HTTP-level mapping is in the hooks."""
+        name = self._spec.name
+        metadata = {"provider": self._spec.slug, "operation": operation}
+        host = httpx.URL(url).host
+        try:
+            return await send()
+        except AItError:
+            raise
+        except httpx.TimeoutException as exc:
+            # "from None": the httpx exception holds the request, whose body carries secrets.
+            raise ConnectorOAuthNetworkError(
+                f"{name} {operation} timed out after {self._timeout:g}s "
+                f"({type(exc).__name__}, {host})",
+                metadata,
+            ) from None
+        except httpx.UnsupportedProtocol:
+            raise ConfigurationError(
+                f"{name} {operation}: unsupported URL scheme for {host or url!r}", metadata
+            ) from None
+        except httpx.RequestError as exc:
+            raise ConnectorOAuthNetworkError(
+                f"{name} {operation} failed: {type(exc).__name__} ({host}): "
+                f"{redact(str(exc), 200)}",
+                metadata,
+            ) from None
+
+    def _on_exchange_response(self, response: httpx.Response) -> httpx.Response:
+        return self._check_token_response(response, refresh=False)
+
+    def _on_refresh_response(self, response: httpx.Response) -> httpx.Response:
+        return self._check_token_response(response, refresh=True)
+
+    def _check_token_response(self, response: httpx.Response, *, refresh: bool) -> httpx.Response:
+        """Raise for anything that is not a token; hand Authlib a clean JSON body otherwise."""
+        operation = "token refresh" if refresh else "token exchange"
+        name = self._spec.name
+        status = response.status_code
+        payload = _parse_body(response)
+        if not _is_success(status) or (payload is not None and _carries_error(payload)):
+            raise self._request_error(operation, response, payload, refresh=refresh)
+        if payload is None:
+            raise ConnectorOAuthJsonParseError(
+                status,
+                response.text,
+                f"{name} {operation} answered HTTP {status} with a body that is not a JSON object",
+            )
+        token_set = self._select_token_set(payload, refresh=refresh)
+        if token_set is None:
+            where = f" under {self._spec.token_path!r}" if self._spec.token_path else ""
+            raise ConnectorOAuthJsonParseError(
+                status,
+                response.text,
+                f"{name} {operation} answered HTTP {status} without an access_token{where}",
+            )
+        if not (_valid_expires_in(token_set) and _valid_expires_in(payload)):
+            raise ConnectorOAuthJsonParseError(
+                status,
+                response.text,
+                f"{name} {operation} answered HTTP {status} with an invalid expires_in",
+            )
+        # Authlib parses JSON only: give it JSON whatever the vendor sent (GitHub may send form).
+        return httpx.Response(status, json=_normalised(payload), request=response.request)
+
+    def _request_error(
+        self,
+        operation: str,
+        response: httpx.Response,
+        payload: Mapping[str, Any] | None,
+        *,
+        refresh: bool,
+    ) -> ConnectorOAuthRequestError:
+        status = response.status_code
+        error, description = _error_fields(payload)
+        cls = ConnectorOAuthRequestError
+        # invalid_grant & co. at 400/401, or inside a 2xx body (Slack), means the refresh token is
+        # dead; other failures (invalid_client, 5xx) are not the user's to fix by reconnecting.
+        if (
+            refresh
+            and error in REFRESH_TOKEN_REJECTED_ERRORS
+            and (status in (400, 401) or _is_success(status))
+        ):
+            cls = ConnectorOAuthRefreshTokenExpiredError
+        detail = f"HTTP {status}"
+        if error:
+            detail += f" {error}"
+        if description:
+            detail += f": {description}"
+        return cls(
+            status,
+            response.text,
+            f"{self._spec.name} {operation} failed ({detail})",
+            error=error,
+            error_description=description,
+        )
+
+    def _select_token_set(
+        self, payload: Mapping[str, Any], *, refresh: bool
+    ) -> Mapping[str, Any] | None:
+        """The user's token set: ``spec.token_path`` (Slack ``authed_user``) or the top level."""
+        path = self._spec.token_path
+        if path:
+            nested = _dig(payload, path)
+            if isinstance(nested, Mapping) and nested.get("access_token"):
+                return nested
+            # A refresh concerns the one token presented; Slack answers it at the top level.
+            # On an exchange the top-level token is another one (Slack's bot token): never take it.
+            if refresh and payload.get("access_token"):
+                return payload
+            return None
+        return payload if payload.get("access_token") else None
+
+    def _token_response(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        refresh: bool,
+        presented_refresh_token: str | None = None,
+    ) -> TokenResponse:
+        token_set = self._select_token_set(payload, refresh=refresh)
+        if token_set is None:  # the hook already refused this; kept for type narrowing
+            raise ConnectorOAuthJsonParseError(200, "", "token response without an access_token")
+        fields = dict(token_set)
+        token_type = str(fields.get("token_type") or "bearer").lower()
+        # Slack labels its tokens "user"/"bot": those are used as Bearer tokens.
+        fields["token_type"] = token_type if token_type in _KNOWN_TOKEN_TYPES else "bearer"
+        if refresh and not fields.get("refresh_token") and presented_refresh_token:
+            fields["refresh_token"] = presented_refresh_token
+        metadata = {
+            name: value
+            for name, path in self._spec.metadata_fields.items()
+            if (value := _dig(payload, path)) is not None
+        }
+        return TokenResponse.from_payload(
+            fields, metadata=metadata, scope_separator=self._spec.scope_separator
+        )

@@ -1,0 +1,114 @@
+"""Configuration, read once from ``AIT_``-prefixed environment variables."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigurationError
+
+__all__ = ["Settings", "get_settings", "reset_settings"]
+
+KEY_HELP = (
+    'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+)
+
+
+class Settings(BaseSettings):
+    """Every setting of ait-connectors; each field is ``AIT_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="AIT_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means embedded SQLite in the data folder.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("ait-connectors", appauthor=False)),
+        description="Where the embedded default keeps its database and generated key.",
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None, description="64 hex characters (32 bytes) for AES-256-GCM."
+    )
+    encryption_old_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated older keys that still decrypt."
+    )
+    token_expiry_skew: float = Field(
+        default=60.0, ge=0, description="Treat tokens as expired this many seconds early."
+    )
+    http_timeout: float = Field(default=30.0, gt=0, description="Seconds for every HTTP request.")
+    refresh_lock_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for another process's refresh."
+    )
+    sandbox: bool | None = Field(
+        default=None, description="Serve the sandbox provider (default: on for embedded SQLite)."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8765
+    public_url: str | None = Field(
+        default=None, description="Base URL the browser reaches the gateway at."
+    )
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalise_database_url(value.strip())
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the embedded SQLite default (no database configured)."""
+        return self.database_url is None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'ait-connectors.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        return self.sandbox if self.sandbox is not None else self.is_sqlite
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain ``postgresql://`` and ``sqlite://`` URLs onto the async drivers we ship."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if url.startswith(("postgresql+psycopg://", "sqlite+aiosqlite://")):
+        return url
+    raise ConfigurationError(
+        f"AIT_DATABASE_URL uses an unsupported database: {url.split('://', 1)[0]!r}; "
+        "use postgresql://user@host:port/db or sqlite:///path/to/file.db"
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"AIT_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"Invalid configuration: {problems}") from None
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()

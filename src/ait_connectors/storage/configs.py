@@ -1,0 +1,259 @@
+"""Connector configs: OAuth app registrations with encrypted credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import Row, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..crypto import Cipher, aad
+from ..errors import AItError, ConfigurationError
+from ..oauth.config import OAuthClientConfig
+from .db import Database
+from .models import ConnectorConfigRow
+from .types import new_id, utcnow
+
+__all__ = ["ConnectorConfig", "ConnectorConfigStore", "ConnectorConfigNotFoundError"]
+
+C = ConnectorConfigRow.__table__
+OVERRIDE_KEYS = ("authorize_url", "token_url", "revoke_url", "api_base_url")
+
+
+class ConnectorConfigNotFoundError(AItError):
+    def __init__(self, config_id: str) -> None:
+        super().__init__(
+            "CONNECTOR_CONFIG_NOT_FOUND",
+            f"No connector config with id {config_id!r}; list them with `ait-connectors configs list`.",
+            {"connector_config_id": config_id},
+        )
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """A decrypted connector config. ``public()`` is what APIs and the CLI may show."""
+
+    id: str
+    provider: str
+    owner: str
+    name: str
+    client_id: str
+    client_secret: SecretStr | None = field(repr=False)
+    redirect_uri: str
+    scopes: tuple[str, ...] | None
+    overrides: dict[str, str]
+    enabled: bool
+    status: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def oauth_config(self) -> OAuthClientConfig:
+        return OAuthClientConfig(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            redirect_uri=self.redirect_uri,
+            scopes=self.scopes,
+            **{k: self.overrides.get(k) for k in OVERRIDE_KEYS},
+        )
+
+    def public(self) -> dict[str, Any]:
+        """Everything but the secret (whose presence only is shown)."""
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "owner": self.owner,
+            "name": self.name,
+            "client_id": self.client_id,
+            "has_client_secret": self.client_secret is not None,
+            "redirect_uri": self.redirect_uri,
+            "scopes": list(self.scopes) if self.scopes is not None else None,
+            "overrides": dict(self.overrides),
+            "enabled": self.enabled,
+            "status": self.status,
+            "version": self.version,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+_UNSET: Any = object()
+
+
+class ConnectorConfigStore:
+    """Create, read, update, disable and delete connector configs."""
+
+    def __init__(self, database: Database, cipher: Cipher) -> None:
+        self.database = database
+        self.cipher = cipher
+
+    def __repr__(self) -> str:
+        return f"ConnectorConfigStore({self.database!r})"
+
+    def _enc(self, column: str, row_id: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return self.cipher.encrypt(value, aad=aad("connector_configs", column, row_id))
+
+    def _dec(self, column: str, row_id: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return self.cipher.decrypt(value, aad=aad("connector_configs", column, row_id))
+
+    def _decode(self, row: Row[Any]) -> ConnectorConfig:
+        secret = self._dec("client_secret", row.id, row.client_secret_enc)
+        scopes = self._dec("scopes", row.id, row.scopes_enc)
+        return ConnectorConfig(
+            id=row.id,
+            provider=row.provider,
+            owner=row.owner,
+            name=row.name,
+            client_id=self._dec("client_id", row.id, row.client_id_enc) or "",
+            client_secret=SecretStr(secret) if secret is not None else None,
+            redirect_uri=self._dec("redirect_uri", row.id, row.redirect_uri_enc) or "",
+            scopes=tuple(scopes.split()) if scopes is not None else None,
+            overrides=dict(row.overrides or {}),
+            enabled=row.enabled,
+            status=row.status,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    async def create(
+        self,
+        provider: str,
+        *,
+        client_id: str,
+        client_secret: str | None,
+        redirect_uri: str,
+        name: str | None = None,
+        owner: str = "default",
+        scopes: tuple[str, ...] | list[str] | None = None,
+        overrides: dict[str, str] | None = None,
+        enabled: bool = True,
+    ) -> ConnectorConfig:
+        """Store a new config; ``provider`` must be in the catalogue."""
+        from ..providers import get_provider
+
+        get_provider(provider)
+        overrides = _check_overrides(overrides or {})
+        row_id = new_id()
+        now = utcnow()
+        values = {
+            "id": row_id,
+            "provider": provider,
+            "owner": owner,
+            "name": name or provider,
+            "client_id_enc": self._enc("client_id", row_id, client_id),
+            "client_secret_enc": self._enc("client_secret", row_id, client_secret),
+            "redirect_uri_enc": self._enc("redirect_uri", row_id, redirect_uri),
+            "scopes_enc": self._enc("scopes", row_id, " ".join(scopes))
+            if scopes is not None
+            else None,
+            "overrides": overrides,
+            "enabled": enabled,
+            "status": "active",
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            async with self.database.transaction() as conn:
+                await conn.execute(C.insert().values(**values))
+        except IntegrityError:
+            raise ConfigurationError(
+                f"A connector config named {values['name']!r} already exists for owner {owner!r}; "
+                "choose another --name or update the existing one."
+            ) from None
+        return await self.get(row_id)
+
+    async def get(self, config_id: str) -> ConnectorConfig:
+        async with self.database.connect() as conn:
+            row = (await conn.execute(select(C).where(C.c.id == config_id))).first()
+        if row is None:
+            raise ConnectorConfigNotFoundError(config_id)
+        return self._decode(row)
+
+    async def list(
+        self, *, provider: str | None = None, owner: str | None = None
+    ) -> list[ConnectorConfig]:
+        query = select(C).order_by(C.c.created_at)
+        if provider is not None:
+            query = query.where(C.c.provider == provider)
+        if owner is not None:
+            query = query.where(C.c.owner == owner)
+        async with self.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [self._decode(row) for row in rows]
+
+    async def find_for_provider(self, provider: str) -> ConnectorConfig | None:
+        """The enabled config of ``provider`` (the newest, when several exist)."""
+        configs = [c for c in await self.list(provider=provider) if c.enabled]
+        return configs[-1] if configs else None
+
+    async def update(
+        self,
+        config_id: str,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = _UNSET,
+        redirect_uri: str | None = None,
+        name: str | None = None,
+        scopes: tuple[str, ...] | list[str] | None = _UNSET,
+        overrides: dict[str, str] | None = None,
+        enabled: bool | None = None,
+    ) -> ConnectorConfig:
+        """Change the given fields; every change bumps ``version``."""
+        values: dict[str, Any] = {}
+        if client_id is not None:
+            values["client_id_enc"] = self._enc("client_id", config_id, client_id)
+        if client_secret is not _UNSET:
+            values["client_secret_enc"] = self._enc("client_secret", config_id, client_secret)
+        if redirect_uri is not None:
+            values["redirect_uri_enc"] = self._enc("redirect_uri", config_id, redirect_uri)
+        if name is not None:
+            values["name"] = name
+        if scopes is not _UNSET:
+            values["scopes_enc"] = (
+                self._enc("scopes", config_id, " ".join(scopes)) if scopes is not None else None
+            )
+        if overrides is not None:
+            values["overrides"] = _check_overrides(overrides)
+        if enabled is not None:
+            values["enabled"] = enabled
+            values["status"] = "active" if enabled else "disabled"
+        if values:
+            values["version"] = C.c.version + 1
+            values["updated_at"] = utcnow()
+            async with self.database.transaction() as conn:
+                result = await conn.execute(update(C).where(C.c.id == config_id).values(**values))
+            if not result.rowcount:
+                raise ConnectorConfigNotFoundError(config_id)
+        return await self.get(config_id)
+
+    async def disable(self, config_id: str) -> ConnectorConfig:
+        return await self.update(config_id, enabled=False)
+
+    async def delete(self, config_id: str) -> None:
+        """Delete the config and (by cascade) its connections' tokens and states."""
+        async with self.database.transaction() as conn:
+            result = await conn.execute(delete(C).where(C.c.id == config_id))
+        if not result.rowcount:
+            raise ConnectorConfigNotFoundError(config_id)
+
+
+def _check_overrides(overrides: dict[str, str]) -> dict[str, str]:
+    unknown = set(overrides) - set(OVERRIDE_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown connector config override(s): {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(OVERRIDE_KEYS)}"
+        )
+    for key, value in overrides.items():
+        if not str(value).startswith(("http://", "https://")):
+            raise ConfigurationError(f"Override {key} must be an http(s) URL, got {value!r}")
+    return {k: str(v) for k, v in overrides.items() if v}

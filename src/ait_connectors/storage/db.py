@@ -1,0 +1,161 @@
+"""The database: one async engine, transactions, and migrations on first use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ..errors import ConfigurationError
+from ..settings import Settings, normalise_database_url
+
+__all__ = ["Database"]
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# SQLite: how long a writer waits for another process's lock. A refresh holds it for one token
+# request (with retries), so this must outlast that.
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+class Database:
+    """An async engine plus the two kinds of transaction the framework needs.
+
+    ``transaction()`` is an ordinary read-write transaction. ``transaction(lock=True)`` is one that
+    will take row locks: on PostgreSQL it is ordinary (callers use ``SELECT … FOR UPDATE``); on
+    SQLite it starts with ``BEGIN IMMEDIATE``, which takes the database's write lock up front so
+    two processes cannot both read the old row and then both write.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 5) -> None:
+        self.url = normalise_database_url(url)
+        self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+            path = self.url.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _install_sqlite_hooks(self.engine)
+        self._locking_engine = self.engine.execution_options(ait_lock=True)
+
+    def __repr__(self) -> str:
+        return f"Database(dialect={self.dialect!r}, url={self.engine.url!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(settings.resolved_database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self, *, lock: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        engine = self._locking_engine if lock else self.engine
+        async with engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads (autobegin; rolled back on exit)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def migrate(self) -> None:
+        """Apply every pending migration (serialised across processes)."""
+        async with self.transaction(lock=True) as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(815403231)"))
+            await conn.run_sync(_upgrade)
+
+    async def current_revision(self) -> str | None:
+        async with self.connect() as conn:
+            return await conn.run_sync(_current_revision)
+
+    async def ensure_ready(self, *, auto_migrate: bool | None = None) -> None:
+        """Migrate SQLite on first use; on PostgreSQL check that ``db upgrade`` was run."""
+        if auto_migrate is None:
+            auto_migrate = self.is_sqlite
+        if auto_migrate:
+            await self.migrate()
+            return
+        try:
+            head = _head_revision()
+            current = await self.current_revision()
+        except OperationalError as exc:
+            raise ConfigurationError(
+                f"Cannot reach the database at {self.engine.url.render_as_string()}: "
+                f"{exc.orig}. Check AIT_DATABASE_URL."
+            ) from None
+        if current != head:
+            raise ConfigurationError(
+                f"The database schema is at {current or 'nothing'}, the code needs {head}: "
+                "run `ait-connectors db upgrade`."
+            )
+
+
+def _alembic_config(conn: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if conn is not None:
+        cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(conn), "head")
+
+
+def _current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def _head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see "begin").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("ait_lock", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+

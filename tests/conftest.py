@@ -1,0 +1,95 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), encryption, and no retry waits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import stamina
+
+sys.path.insert(0, str(Path(__file__).parent))  # makes `support` importable from every test
+
+from support.databases import PostgresServer, postgres_server_or_skip  # noqa: E402
+
+from ait_connectors.crypto import Cipher, generate_key  # noqa: E402
+from ait_connectors.settings import reset_settings  # noqa: E402
+from ait_connectors.storage.db import Database  # noqa: E402
+
+pytest_plugins = ["support.oidc_fixtures"]
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_waits() -> Iterator[None]:
+    """Retries keep their attempt counts but never sleep (stamina's test switch)."""
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("AIT_") and name != "AIT_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AIT_DATA_DIR", str(tmp_path / "data"))
+    reset_settings()
+    yield
+    reset_settings()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL database for this test session, migrated once."""
+    server = postgres_server_or_skip()
+    try:
+        asyncio.run(_migrate(server.url))
+        yield server
+    finally:
+        server.drop()
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database URL: SQLite in a temp file, or the session's PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        asyncio.run(_migrate(url))
+        return url
+    server: PostgresServer = request.getfixturevalue("postgres")
+    server.truncate_all()
+    return server.url
+
+
+@pytest.fixture
+async def database(db_url: str) -> AsyncIterator[Database]:
+    db = Database(db_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def encryption_key() -> str:
+    return generate_key()
+
+
+@pytest.fixture
+def cipher(encryption_key: str) -> Cipher:
+    return Cipher(bytes.fromhex(encryption_key))
+
+
+def random_user() -> str:
+    return f"user-{secrets.token_hex(4)}"

@@ -1,0 +1,82 @@
+"""The refresh race: 4 OS processes x 25 tasks, one expired connection, a rotating server.
+
+oidc-provider revokes the whole grant when a rotated-out refresh token is presented, so any
+double refresh shows up as failures here, not just as a counter.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from ait_connectors.crypto import Cipher
+from ait_connectors.factory import ConnectorServiceFactory
+from ait_connectors.storage.db import Database
+from ait_connectors.storage.models import OAuthTokenRow
+
+from support import race_worker
+from support.oauth_setup import create_oidc_config
+from support.oidc import OidcServer
+
+PROCESSES = 4
+TASKS = 25
+
+
+async def test_refresh_is_single_flight_across_processes(
+    db_url: str, database: Database, cipher: Cipher, encryption_key: str, oidc_server_factory
+) -> None:  # type: ignore[no-untyped-def]
+    server: OidcServer = oidc_server_factory(access_token_ttl=120, rotate_refresh_token=True)
+    client = server.confidential_client
+    config = await create_oidc_config(database, cipher, server, client, slug="oidc-race")
+    factory = ConnectorServiceFactory(database, cipher)
+    connector = await factory.get_connector(config.id, "racer")
+    code, _ = await server.aobtain_code(connector.authenticator.oauth.authorization_url("st"))
+    before = await connector.connect(code)
+    # The stored token is now past its expiry as far as every process can tell.
+    async with database.transaction() as conn:
+        await conn.execute(
+            update(OAuthTokenRow.__table__).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    server.reset_stats()
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES)
+    queue = ctx.Queue()
+    args = json.dumps(
+        {
+            "spec": connector.provider.model_dump(mode="json"),
+            "db_url": db_url,
+            "key": encryption_key,
+            "config_id": config.id,
+            "user_id": "racer",
+            "tasks": TASKS,
+        }
+    )
+    started = time.monotonic()
+    processes = [ctx.Process(target=race_worker.run, args=(args, barrier, queue)) for _ in range(PROCESSES)]
+    for p in processes:
+        p.start()
+    results: list[str] = []
+    for _ in processes:
+        results.extend(queue.get(timeout=120))
+    for p in processes:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    elapsed = time.monotonic() - started
+    print(f"refresh race: {PROCESSES} processes x {TASKS} tasks in {elapsed:.2f} s")
+
+    errors = [r for r in results if r.startswith("ERROR")]
+    assert not errors, errors[:3]
+    assert len(results) == PROCESSES * TASKS
+    assert len(set(results)) == 1, "every task must end with the same, refreshed token"
+    token = results[0]
+    assert token != before.access_token.get_secret_value()
+    assert server.token_requests("refresh_token") == 1
+    assert server.check_access_token(token)
+    after = await connector.tokens.get_oauth_data(config.id, "racer")
+    assert after is not None and after.version == before.version + 1
+    assert after.access_token.get_secret_value() == token
