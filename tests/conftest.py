@@ -14,11 +14,10 @@ import stamina
 
 sys.path.insert(0, str(Path(__file__).parent))  # makes `support` importable from every test
 
-from support.databases import PostgresServer, postgres_server_or_skip  # noqa: E402
-
-from ait_connectors.crypto import Cipher, generate_key  # noqa: E402
-from ait_connectors.settings import reset_settings  # noqa: E402
-from ait_connectors.storage.db import Database  # noqa: E402
+from ait_connectors.crypto import Cipher, generate_key
+from ait_connectors.settings import reset_settings
+from ait_connectors.storage.db import Database
+from support.databases import PostgresServer, postgres_server_or_skip
 
 pytest_plugins = ["support.oidc_fixtures"]
 

@@ -98,7 +98,9 @@ class BaseConnector:
     def _key(self) -> _LockKey:
         return (self.connector_config_id, self.user_id)
 
-    async def connect(self, code: str | None = None, *, code_verifier: str | None = None) -> OAuthData:
+    async def connect(
+        self, code: str | None = None, *, code_verifier: str | None = None
+    ) -> OAuthData:
         """With ``code``: exchange it and store the tokens. Without: a valid stored token set."""
         if code is not None:
             token = await self.authenticator.authenticate(code, code_verifier)
@@ -176,7 +178,9 @@ class BaseConnector:
                 try:
                     token = await self._request_refresh(current.refresh_token.get_secret_value())
                 except ConnectorOAuthRefreshTokenExpiredError as exc:
-                    reason = f"refresh refused by {self.provider.name}: {exc.error or 'invalid_grant'}"
+                    reason = (
+                        f"refresh refused by {self.provider.name}: {exc.error or 'invalid_grant'}"
+                    )
                     await lock.set_status(TokenStatus.NEEDS_REAUTH, reason)
                     failure = AuthorizationRequiredError(
                         f"{self.provider.name} needs the user to reconnect: {reason}.",
@@ -236,7 +240,7 @@ class BaseConnector:
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)
 
     def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
-        """An API client with the base URL, the provider's headers, a timeout and ``ConnectorAuth``."""
+        """An API client: base URL, the provider's headers, a timeout and ``ConnectorAuth``."""
         headers = {**self.provider.api_headers, **kwargs.pop("headers", {})}
         return httpx.AsyncClient(
             base_url=self.api_base_url or "",

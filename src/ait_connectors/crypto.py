@@ -82,7 +82,8 @@ class Cipher:
         key = self._keys.get(blob[:_KEY_ID])
         if key is None:
             raise EncryptionError(
-                f"Cannot decrypt {_where(aad)}: it was encrypted with a key that is not configured. "
+                f"Cannot decrypt {_where(aad)}: it was encrypted with a key that is not "
+                "configured. "
                 "Set AIT_ENCRYPTION_KEY to the key it was written with, or list that key in "
                 "AIT_ENCRYPTION_OLD_KEYS."
             )
@@ -106,7 +107,9 @@ class Cipher:
     @staticmethod
     def _unpack(token: str, aad: str) -> bytes:
         if not token.startswith(_PREFIX):
-            raise EncryptionError(f"Cannot decrypt {_where(aad)}: not an ait-connectors ciphertext.")
+            raise EncryptionError(
+                f"Cannot decrypt {_where(aad)}: not an ait-connectors ciphertext."
+            )
         try:
             blob = base64.urlsafe_b64decode(token[len(_PREFIX) :].encode("ascii"))
         except (ValueError, UnicodeEncodeError):
@@ -121,7 +124,7 @@ def _where(aad: str) -> str:
 
 
 def load_cipher(settings: Settings) -> Cipher:
-    """The cipher for ``settings``: the configured key, or on the embedded default a generated one."""
+    """The configured key's cipher; on the embedded default, a key generated once."""
     old = [
         parse_key(part, "AIT_ENCRYPTION_OLD_KEYS")
         for part in (
@@ -132,7 +135,9 @@ def load_cipher(settings: Settings) -> Cipher:
         if part.strip()
     ]
     if settings.encryption_key is not None:
-        return Cipher(parse_key(settings.encryption_key.get_secret_value(), "AIT_ENCRYPTION_KEY"), old)
+        return Cipher(
+            parse_key(settings.encryption_key.get_secret_value(), "AIT_ENCRYPTION_KEY"), old
+        )
     if not settings.embedded:
         raise ConfigurationError(
             "AIT_ENCRYPTION_KEY is not set. It is required with AIT_DATABASE_URL; " + KEY_HELP

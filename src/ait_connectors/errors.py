@@ -50,8 +50,9 @@ _SECRET_KEYS = (
     "secret",
 )
 _SECRET_PATTERN = re.compile(
-    r"""(?P<key>["']?(?:%s)["']?\s*[:=]\s*["']?)(?P<value>[^"'&,\s}]+)"""
-    % "|".join(sorted(_SECRET_KEYS, key=len, reverse=True)),
+    r"""(?P<key>["']?(?:"""
+    + "|".join(sorted(_SECRET_KEYS, key=len, reverse=True))
+    + r""")["']?\s*[:=]\s*["']?)(?P<value>[^"'&,\s}]+)""",
     re.IGNORECASE,
 )
 _BEARER_PATTERN = re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9\-._~+/=]+")

@@ -6,11 +6,11 @@ served stale.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .connector import BaseConnector
 from .crypto import Cipher
 from .errors import ConfigurationError
-from .connector import BaseConnector
 from .oauth.client import ConnectorOAuth
 from .providers import get_provider
 from .settings import Settings, get_settings
@@ -26,7 +26,9 @@ __all__ = ["ConnectorServiceFactory"]
 
 
 class ConnectorServiceFactory:
-    def __init__(self, database: Database, cipher: Cipher, settings: Settings | None = None) -> None:
+    def __init__(
+        self, database: Database, cipher: Cipher, settings: Settings | None = None
+    ) -> None:
         self.database = database
         self.cipher = cipher
         self.settings = settings or get_settings()
@@ -57,7 +59,7 @@ class ConnectorServiceFactory:
             user_id=user_id,
             authenticator=authenticator_cls(oauth),
             tokens=self.tokens,
-            api_base_url=oauth_config.api_base_url,
+            api_base_url=oauth.endpoints.api_base_url,
             skew=self.settings.token_expiry_skew,
             timeout=self.settings.http_timeout,
         )
@@ -65,7 +67,7 @@ class ConnectorServiceFactory:
     async def get_connector(self, config_id: str, user_id: str) -> BaseConnector:
         return self.build_connector(await self.configs.get(config_id), user_id)
 
-    async def get_service_by_config(self, config_id: str, user_id: str) -> ConnectorService:
+    async def get_service_by_config(self, config_id: str, user_id: str) -> ConnectorService[Any]:
         """Decrypt the config and build its vendor's service for ``user_id``."""
         config = await self.configs.get(config_id)
         connector = self.build_connector(config, user_id)

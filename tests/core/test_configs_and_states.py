@@ -61,7 +61,11 @@ async def test_config_validation(database: Database, cipher: Cipher) -> None:
         await store.create("nope", client_id="a", client_secret="b", redirect_uri="http://x")
     with pytest.raises(ConfigurationError, match="Unknown connector config override"):
         await store.create(
-            "github", client_id="a", client_secret="b", redirect_uri="http://x", overrides={"x": "y"}
+            "github",
+            client_id="a",
+            client_secret="b",
+            redirect_uri="http://x",
+            overrides={"x": "y"},
         )
     await store.create("github", client_id="a", client_secret="b", redirect_uri="http://x")
     with pytest.raises(ConfigurationError, match="already exists"):
@@ -76,7 +80,9 @@ async def test_factory_never_serves_a_stale_config(database: Database, cipher: C
     )
     first = await factory.get_connector(config.id, "u1")
     assert first.authenticator.oauth.config.client_id == "c1"
-    await store.update(config.id, client_id="c2", overrides={"api_base_url": "http://127.0.0.1:1/v1"})
+    await store.update(
+        config.id, client_id="c2", overrides={"api_base_url": "http://127.0.0.1:1/v1"}
+    )
     second = await factory.get_connector(config.id, "u1")
     assert second.authenticator.oauth.config.client_id == "c2"
     assert second.api_base_url == "http://127.0.0.1:1/v1"

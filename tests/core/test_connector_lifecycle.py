@@ -60,7 +60,9 @@ def make_token(access: str, refresh: str | None, expires_in: float = 3600) -> To
 
 
 @pytest.fixture
-async def setup(database: Database, cipher: Cipher) -> tuple[BaseConnector, ScriptedAuthenticator, TokenStore]:
+async def setup(
+    database: Database, cipher: Cipher
+) -> tuple[BaseConnector, ScriptedAuthenticator, TokenStore]:
     config = await ConnectorConfigStore(database, cipher).create(
         "spotify", client_id="c", client_secret="s", redirect_uri="http://127.0.0.1/cb"
     )
@@ -77,7 +79,9 @@ async def setup(database: Database, cipher: Cipher) -> tuple[BaseConnector, Scri
     return connector, auth, tokens
 
 
-async def store_expired(connector: BaseConnector, tokens: TokenStore, refresh: str | None = "rt-0") -> None:
+async def store_expired(
+    connector: BaseConnector, tokens: TokenStore, refresh: str | None = "rt-0"
+) -> None:
     await tokens.save_oauth_data(
         connector.connector_config_id, connector.user_id, make_token("expired-access", refresh, -10)
     )
@@ -116,7 +120,9 @@ async def test_token_inside_skew_is_refreshed_once_for_many_tasks(setup) -> None
     assert auth.refresh_calls == ["rt-0"]
     stored = await tokens.get_oauth_data(connector.connector_config_id, "u1")
     assert stored is not None and stored.version == 2
-    assert stored.refresh_token is not None and stored.refresh_token.get_secret_value() == "refresh-1"
+    assert (
+        stored.refresh_token is not None and stored.refresh_token.get_secret_value() == "refresh-1"
+    )
     assert stored.last_refreshed_at is not None
 
 
@@ -173,7 +179,11 @@ async def test_invalid_grant_marks_needs_reauth_and_keeps_tokens(setup) -> None:
     connector, auth, tokens = setup
     await store_expired(connector, tokens)
     auth.script = [
-        fail(ConnectorOAuthRefreshTokenExpiredError(400, '{"error":"invalid_grant"}', error="invalid_grant"))
+        fail(
+            ConnectorOAuthRefreshTokenExpiredError(
+                400, '{"error":"invalid_grant"}', error="invalid_grant"
+            )
+        )
     ]
     with pytest.raises(AuthorizationRequiredError) as info:
         await connector.get_access_token()
@@ -201,7 +211,9 @@ async def test_expired_without_refresh_token_needs_reauth(setup) -> None:  # typ
 
 async def test_auth_flow_refreshes_once_on_401_and_retries(setup) -> None:  # type: ignore[no-untyped-def]
     connector, auth, tokens = setup
-    await tokens.save_oauth_data(connector.connector_config_id, "u1", make_token("stale", "rt-0", 3600))
+    await tokens.save_oauth_data(
+        connector.connector_config_id, "u1", make_token("stale", "rt-0", 3600)
+    )
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -221,7 +233,9 @@ async def test_auth_flow_refreshes_once_on_401_and_retries(setup) -> None:  # ty
 
 async def test_auth_flow_does_not_loop_on_repeated_401(setup) -> None:  # type: ignore[no-untyped-def]
     connector, auth, tokens = setup
-    await tokens.save_oauth_data(connector.connector_config_id, "u1", make_token("stale", "rt-0", 3600))
+    await tokens.save_oauth_data(
+        connector.connector_config_id, "u1", make_token("stale", "rt-0", 3600)
+    )
     with respx.mock(base_url=API) as router:
         route = router.get("/me").mock(return_value=httpx.Response(401))
         async with connector.http_client() as client:
@@ -233,7 +247,9 @@ async def test_auth_flow_does_not_loop_on_repeated_401(setup) -> None:  # type: 
 
 async def test_concurrent_401s_refresh_once(setup) -> None:  # type: ignore[no-untyped-def]
     connector, auth, tokens = setup
-    await tokens.save_oauth_data(connector.connector_config_id, "u1", make_token("stale", "rt-0", 3600))
+    await tokens.save_oauth_data(
+        connector.connector_config_id, "u1", make_token("stale", "rt-0", 3600)
+    )
 
     def handler(request: httpx.Request) -> httpx.Response:
         ok = request.headers["Authorization"] != "Bearer stale"

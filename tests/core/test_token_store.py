@@ -19,7 +19,9 @@ from ait_connectors.storage.tokens import TokenStore
 T = OAuthTokenRow.__table__
 
 
-def token(access: str, refresh: str | None = None, expires_in: float | None = 3600, **kw: object) -> TokenResponse:
+def token(
+    access: str, refresh: str | None = None, expires_in: float | None = 3600, **kw: object
+) -> TokenResponse:
     return TokenResponse(
         access_token=SecretStr(access),
         refresh_token=SecretStr(refresh) if refresh else None,
@@ -116,7 +118,9 @@ async def test_tokens_are_encrypted_and_bound_to_their_row(
     # Copy u1's ciphertext into u2's row: it must not decrypt as u2's token.
     async with database.transaction() as conn:
         await conn.execute(
-            update(T).where(T.c.user_id == "u2").values(access_token_enc=rows["u1"].access_token_enc)
+            update(T)
+            .where(T.c.user_id == "u2")
+            .values(access_token_enc=rows["u1"].access_token_enc)
         )
     with pytest.raises(EncryptionError):
         await store.get_oauth_data(config_id, "u2")

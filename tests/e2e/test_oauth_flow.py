@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,6 @@ from ait_connectors.settings import Settings
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.models import OAuthTokenRow
 from ait_connectors.storage.states import OAuthStateStore
-
 from support.oauth_setup import create_oidc_config
 from support.oidc import OidcServer
 
@@ -30,6 +30,16 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2) -> None:
         time.sleep(interval)
 
 
+@contextmanager
+def browser() -> Iterator[None]:
+    """The user's browser talking to the provider: its own HTTP logs are not ours to check."""
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 @pytest.mark.parametrize("client_kind", ["public_client", "confidential_client"])
 async def test_code_pkce_expiry_and_refresh(
     database: Database,
@@ -40,7 +50,9 @@ async def test_code_pkce_expiry_and_refresh(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = getattr(oidc_server, client_kind)
-    config = await create_oidc_config(database, cipher, oidc_server, client, slug=f"oidc-{client_kind[:3]}")
+    config = await create_oidc_config(
+        database, cipher, oidc_server, client, slug=f"oidc-{client_kind[:3]}"
+    )
     factory = ConnectorServiceFactory(database, cipher, Settings(token_expiry_skew=0))
     connector = await factory.get_connector(config.id, "user-1")
     states = OAuthStateStore(database, cipher)
@@ -54,7 +66,8 @@ async def test_code_pkce_expiry_and_refresh(
         code_verifier=pkce.verifier,
     )
     url = connector.authenticator.oauth.authorization_url(state, code_challenge=pkce.challenge)
-    code, returned_state = await oidc_server.aobtain_code(url)
+    with browser():
+        code, returned_state = await oidc_server.aobtain_code(url)
     assert returned_state == state
 
     # 2. The callback: the state gives back the verifier; the code is exchanged and stored.
@@ -70,7 +83,8 @@ async def test_code_pkce_expiry_and_refresh(
     assert oidc_server.token_requests("authorization_code") == 1
 
     # 3. Let the access token really expire at the server.
-    wait_until(lambda: not oidc_server.check_access_token(first_access))
+    with browser():
+        wait_until(lambda: not oidc_server.check_access_token(first_access))
 
     # 4. BaseConnector refreshes it: one refresh, a new pair, version + 1.
     fresh = await connector.get_access_token()
@@ -84,7 +98,8 @@ async def test_code_pkce_expiry_and_refresh(
 
     # 5. A request through the connector's client when the server rejects the token (a 401):
     #    one refresh, one retry, success.
-    wait_until(lambda: not oidc_server.check_access_token(fresh))
+    with browser():
+        wait_until(lambda: not oidc_server.check_access_token(fresh))
     async with connector.http_client() as http:
         connector.skew = -3600.0  # pretend our clock says the token is still good
         response = await http.get("/api/me")
@@ -106,14 +121,27 @@ async def test_code_pkce_expiry_and_refresh(
         client.client_secret or "",
     } - {""}
     reprs = " ".join(
-        repr(x) for x in (connector, stored, data, record, pkce, config, factory, connector.authenticator,
-                          connector.authenticator.oauth, connector.authenticator.oauth.config)
+        repr(x)
+        for x in (
+            connector,
+            stored,
+            data,
+            record,
+            pkce,
+            config,
+            factory,
+            connector.authenticator,
+            connector.authenticator.oauth,
+            connector.authenticator.oauth.config,
+        )
     )
     for secret in secrets:
         assert secret not in caplog.text, "a secret reached the logs"
         assert secret not in reprs, "a secret shows in a repr()"
     async with database.connect() as conn:
-        raw = " ".join(str(tuple(r)) for r in (await conn.execute(select(OAuthTokenRow.__table__))).all())
+        raw = " ".join(
+            str(tuple(r)) for r in (await conn.execute(select(OAuthTokenRow.__table__))).all()
+        )
     for secret in secrets:
         assert secret not in raw, "a secret is stored in clear"
 
@@ -131,11 +159,11 @@ async def test_replayed_code_and_revoked_grant_need_reauth(
     assert data.refresh_token is not None
 
     # Revoke the refresh token at the server (as a user would in their account settings).
-    await connector.authenticator.revoke(data.refresh_token.get_secret_value(), token_type_hint="refresh_token")
-    # Force expiry locally; the refresh now gets invalid_grant.
-    await connector.tokens.save_oauth_data(
-        config.id, "user-1", replace_expiry(data)
+    await connector.authenticator.revoke(
+        data.refresh_token.get_secret_value(), token_type_hint="refresh_token"
     )
+    # Force expiry locally; the refresh now gets invalid_grant.
+    await connector.tokens.save_oauth_data(config.id, "user-1", replace_expiry(data))
     with pytest.raises(AuthorizationRequiredError, match="invalid_grant"):
         await connector.get_access_token()
     stored = await connector.tokens.get_oauth_data(config.id, "user-1")

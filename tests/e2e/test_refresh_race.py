@@ -17,7 +17,6 @@ from ait_connectors.crypto import Cipher
 from ait_connectors.factory import ConnectorServiceFactory
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.models import OAuthTokenRow
-
 from support import race_worker
 from support.oauth_setup import create_oidc_config
 from support.oidc import OidcServer
@@ -29,7 +28,10 @@ TASKS = 25
 async def test_refresh_is_single_flight_across_processes(
     db_url: str, database: Database, cipher: Cipher, encryption_key: str, oidc_server_factory
 ) -> None:  # type: ignore[no-untyped-def]
-    server: OidcServer = oidc_server_factory(access_token_ttl=120, rotate_refresh_token=True)
+    # A slow token endpoint widens the race window: every process is inside it at once.
+    server: OidcServer = oidc_server_factory(
+        access_token_ttl=120, rotate_refresh_token=True, token_delay_ms=300
+    )
     client = server.confidential_client
     config = await create_oidc_config(database, cipher, server, client, slug="oidc-race")
     factory = ConnectorServiceFactory(database, cipher)
@@ -39,7 +41,9 @@ async def test_refresh_is_single_flight_across_processes(
     # The stored token is now past its expiry as far as every process can tell.
     async with database.transaction() as conn:
         await conn.execute(
-            update(OAuthTokenRow.__table__).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            update(OAuthTokenRow.__table__).values(
+                expires_at=datetime.now(UTC) - timedelta(seconds=1)
+            )
         )
     server.reset_stats()
 
@@ -57,7 +61,9 @@ async def test_refresh_is_single_flight_across_processes(
         }
     )
     started = time.monotonic()
-    processes = [ctx.Process(target=race_worker.run, args=(args, barrier, queue)) for _ in range(PROCESSES)]
+    processes = [
+        ctx.Process(target=race_worker.run, args=(args, barrier, queue)) for _ in range(PROCESSES)
+    ]
     for p in processes:
         p.start()
     results: list[str] = []

@@ -29,7 +29,9 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return _with_database(self.admin, self.name).replace("postgresql://", "postgresql+psycopg://", 1)
+        return _with_database(self.admin, self.name).replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
 
     @property
     def plain_url(self) -> str:

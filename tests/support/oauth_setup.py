@@ -7,13 +7,14 @@ from ait_connectors.providers import register_provider
 from ait_connectors.providers.spec import ProviderSpec
 from ait_connectors.storage.configs import ConnectorConfig, ConnectorConfigStore
 from ait_connectors.storage.db import Database
-
 from support.oidc import OAuthClient, OidcServer
 
 SCOPES = ("openid", "offline_access", "read")
 
 
-def oidc_provider_spec(server: OidcServer, client: OAuthClient, slug: str = "oidc-test") -> ProviderSpec:
+def oidc_provider_spec(
+    server: OidcServer, client: OAuthClient, slug: str = "oidc-test"
+) -> ProviderSpec:
     """A catalogue entry for the test server, registered like any third-party provider."""
     method = {
         "client_secret_basic": "client_secret_basic",
@@ -36,7 +37,11 @@ def oidc_provider_spec(server: OidcServer, client: OAuthClient, slug: str = "oid
 
 
 async def create_oidc_config(
-    database: Database, cipher: Cipher, server: OidcServer, client: OAuthClient, slug: str = "oidc-test"
+    database: Database,
+    cipher: Cipher,
+    server: OidcServer,
+    client: OAuthClient,
+    slug: str = "oidc-test",
 ) -> ConnectorConfig:
     oidc_provider_spec(server, client, slug)
     return await ConnectorConfigStore(database, cipher).create(

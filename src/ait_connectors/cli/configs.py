@@ -43,7 +43,9 @@ def add(
     if client_secret_stdin:
         secret = sys.stdin.readline().strip()
         if not secret:
-            raise ConfigurationError("--client-secret-stdin was given but standard input was empty.")
+            raise ConfigurationError(
+                "--client-secret-stdin was given but standard input was empty."
+            )
     elif not public_client:
         raise ConfigurationError(
             "Give the client secret on standard input with --client-secret-stdin "

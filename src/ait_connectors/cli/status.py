@@ -13,7 +13,7 @@ def status() -> None:
 
     async def fetch(connectors: Connectors) -> list[tuple[str, ...]]:
         configs = {c.id: c for c in await connectors.configs.list()}
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for data in await connectors.tokens.list_connections():
             config = configs.get(data.connector_config_id)
             rows.append(

@@ -21,14 +21,14 @@ Every failure is mapped in this module only: non-2xx or an error body ->
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar, cast
 from urllib.parse import parse_qsl
 
 import httpx
-from authlib.common.urls import add_params_to_uri
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.auth import encode_client_secret_basic
 
 from ait_connectors.errors import (
@@ -43,6 +43,20 @@ from ait_connectors.errors import (
 from ait_connectors.oauth.config import OAuthClientConfig, ResolvedOAuthConfig
 from ait_connectors.oauth.tokens import TokenResponse
 from ait_connectors.providers.spec import ProviderSpec
+
+with warnings.catch_warnings():
+    # Authlib >= 1.7 nudges towards the "httpx2" fork; this project is built on httpx (DESIGN.md),
+    # which Authlib still supports, so the warning is noise for our users.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2ClientAuth
+
+if not issubclass(OAuth2ClientAuth, httpx.Auth):  # pragma: no cover - environment check
+    # With the "httpx2" package installed, Authlib switches to it and its auth objects no longer
+    # fit our httpx clients: fail at import with the fix rather than on the first request.
+    raise ImportError(
+        "Authlib is bound to the 'httpx2' package, but ait-connectors uses httpx: "
+        "uninstall httpx2 (or pin Authlib to a release that uses httpx)"
+    )
 
 __all__ = ["REFRESH_TOKEN_REJECTED_ERRORS", "ConnectorOAuth"]
 
@@ -66,9 +80,15 @@ _NO_CLIENT_AUTH: Final = "ait_no_client_auth"
 _KNOWN_TOKEN_TYPES: Final = frozenset({"bearer", "dpop", "mac"})
 # Set by Authlib itself; a caller overriding them would produce a broken or ambiguous request.
 _RESERVED_AUTHORIZE_PARAMS: Final = frozenset(
-    {"response_type", "client_id", "redirect_uri", "state", "code_challenge",
-     "code_challenge_method"}
-)  # fmt: skip
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    }
+)
 _TOKEN_REQUEST_HEADERS: Final = {
     "Accept": "application/json",
     "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
@@ -94,12 +114,6 @@ def _encode_no_client_auth(
 ) -> tuple[str, Any, Any]:
     """Send no client credentials (Google's revoke endpoint needs none)."""
     return uri, headers, body
-
-
-def _token_in_query(url: str, headers: Any, body: str) -> tuple[str, Any, str]:
-    """Google revocation: ``POST {revoke_url}?token=…`` with an empty body."""
-    token = dict(parse_qsl(body or "")).get("token", "")
-    return add_params_to_uri(url, [("token", token)]), headers, ""
 
 
 class _AuthlibClient(AsyncOAuth2Client):  # type: ignore[misc]  # Authlib is untyped
@@ -170,6 +184,16 @@ def _error_fields(payload: Mapping[str, Any] | None) -> tuple[str | None, str | 
     )
 
 
+def _request_time() -> datetime:
+    """Now, truncated to the second: the origin ``expires_in`` is counted from.
+
+    Servers stamp tokens with whole-second ``iat``/``exp`` (issued ``iat + expires_in``), and
+    they issue the token after our request left. Counting from the start of the second the
+    request was sent therefore never puts ``expires_at`` after the server's real expiry.
+    """
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def _dig(data: Any, path: str) -> Any:
     """``data["a"]["b"]`` for ``"a.b"``; ``None`` when any step is missing."""
     for key in path.split("."):
@@ -230,7 +254,7 @@ class ConnectorOAuth:
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
 
         token_auth = "none" if config.client_secret is None else spec.client_auth_method
-        revoke_auth = _NO_CLIENT_AUTH if spec.revoke_method == "google_query" else token_auth
+        revoke_auth = _NO_CLIENT_AUTH if spec.revoke_method == "google" else token_auth
         self._client = _AuthlibClient(
             self._http,
             client_id=config.client_id,
@@ -248,8 +272,6 @@ class ConnectorOAuth:
         self._client.register_client_auth_method((_NO_CLIENT_AUTH, _encode_no_client_auth))
         self._client.register_compliance_hook("access_token_response", self._on_exchange_response)
         self._client.register_compliance_hook("refresh_token_response", self._on_refresh_response)
-        if spec.revoke_method == "google_query":
-            self._client.register_compliance_hook("revoke_token_request", _token_in_query)
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -358,6 +380,7 @@ class ConnectorOAuth:
         if code_verifier and spec.pkce != "unsupported":
             grant["code_verifier"] = code_verifier
         token_url = self._endpoints.token_url
+        sent_at = _request_time()
         payload = await self._call(
             "token exchange",
             token_url,
@@ -369,7 +392,7 @@ class ConnectorOAuth:
                 **grant,
             ),
         )
-        return self._token_response(payload, refresh=False)
+        return self._token_response(payload, refresh=False, sent_at=sent_at)
 
     async def refresh_access_token(self, refresh_token: str) -> TokenResponse:
         """Trade a refresh token for a new token set.
@@ -381,6 +404,7 @@ class ConnectorOAuth:
         if not refresh_token:
             raise ConfigurationError("refresh_access_token: the refresh token is empty")
         token_url = self._endpoints.token_url
+        sent_at = _request_time()
         payload = await self._call(
             "token refresh",
             token_url,
@@ -391,7 +415,9 @@ class ConnectorOAuth:
                 timeout=self._timeout,
             ),
         )
-        return self._token_response(payload, refresh=True, presented_refresh_token=refresh_token)
+        return self._token_response(
+            payload, refresh=True, sent_at=sent_at, presented_refresh_token=refresh_token
+        )
 
     # -- revocation ----------------------------------------------------------------------------
 
@@ -427,7 +453,7 @@ class ConnectorOAuth:
                     timeout=self._timeout,
                 )
 
-        else:  # rfc7009, google_query (the token moves to the query string in a hook)
+        else:  # rfc7009 and google: the token goes in the form body, never in a (logged) URL
 
             def send() -> Awaitable[httpx.Response]:
                 return cast(
@@ -597,8 +623,10 @@ class ConnectorOAuth:
         payload: Mapping[str, Any],
         *,
         refresh: bool,
+        sent_at: datetime,
         presented_refresh_token: str | None = None,
     ) -> TokenResponse:
+        """Normalise a checked payload; ``expires_in`` counts from ``sent_at``."""
         token_set = self._select_token_set(payload, refresh=refresh)
         if token_set is None:  # the hook already refused this; kept for type narrowing
             raise ConnectorOAuthJsonParseError(200, "", "token response without an access_token")
@@ -614,5 +642,5 @@ class ConnectorOAuth:
             if (value := _dig(payload, path)) is not None
         }
         return TokenResponse.from_payload(
-            fields, metadata=metadata, scope_separator=self._spec.scope_separator
+            fields, now=sent_at, metadata=metadata, scope_separator=self._spec.scope_separator
         )

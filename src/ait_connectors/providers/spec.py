@@ -37,7 +37,7 @@ class ProviderSpec(BaseModel):
     authorize_url: HttpUrl
     token_url: HttpUrl
     revoke_url: HttpUrl | None = None
-    revoke_method: Literal["rfc7009", "github", "slack", "google_query"] = "rfc7009"
+    revoke_method: Literal["rfc7009", "github", "slack", "google"] = "rfc7009"
     api_base_url: HttpUrl | None = None
     default_scopes: tuple[str, ...] = ()
     scope_separator: str = " "

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import SecretStr
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..crypto import Cipher, aad
@@ -17,9 +18,9 @@ from .db import Database
 from .models import ConnectorConfigRow
 from .types import new_id, utcnow
 
-__all__ = ["ConnectorConfig", "ConnectorConfigStore", "ConnectorConfigNotFoundError"]
+__all__ = ["ConnectorConfig", "ConnectorConfigNotFoundError", "ConnectorConfigStore"]
 
-C = ConnectorConfigRow.__table__
+C = cast(Table, ConnectorConfigRow.__table__)
 OVERRIDE_KEYS = ("authorize_url", "token_url", "revoke_url", "api_base_url")
 
 
@@ -27,7 +28,8 @@ class ConnectorConfigNotFoundError(AItError):
     def __init__(self, config_id: str) -> None:
         super().__init__(
             "CONNECTOR_CONFIG_NOT_FOUND",
-            f"No connector config with id {config_id!r}; list them with `ait-connectors configs list`.",
+            f"No connector config with id {config_id!r}; "
+            "list them with `ait-connectors configs list`.",
             {"connector_config_id": config_id},
         )
 
@@ -180,7 +182,7 @@ class ConnectorConfigStore:
 
     async def list(
         self, *, provider: str | None = None, owner: str | None = None
-    ) -> list[ConnectorConfig]:
+    ) -> builtins.list[ConnectorConfig]:
         query = select(C).order_by(C.c.created_at)
         if provider is not None:
             query = query.where(C.c.provider == provider)
@@ -203,7 +205,7 @@ class ConnectorConfigStore:
         client_secret: str | None = _UNSET,
         redirect_uri: str | None = None,
         name: str | None = None,
-        scopes: tuple[str, ...] | list[str] | None = _UNSET,
+        scopes: tuple[str, ...] | builtins.list[str] | None = _UNSET,
         overrides: dict[str, str] | None = None,
         enabled: bool | None = None,
     ) -> ConnectorConfig:

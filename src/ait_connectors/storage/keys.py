@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, select, update
 
@@ -24,7 +24,7 @@ class EncryptedColumns:
 
 ENCRYPTED_COLUMNS = (
     EncryptedColumns(
-        ConnectorConfigRow.__table__,  # type: ignore[arg-type]
+        cast(Table, ConnectorConfigRow.__table__),
         {
             "client_id_enc": "client_id",
             "client_secret_enc": "client_secret",
@@ -34,12 +34,12 @@ ENCRYPTED_COLUMNS = (
         lambda row: row.id,
     ),
     EncryptedColumns(
-        OAuthTokenRow.__table__,  # type: ignore[arg-type]
+        cast(Table, OAuthTokenRow.__table__),
         {"access_token_enc": "access_token", "refresh_token_enc": "refresh_token"},
         lambda row: f"{row.connector_config_id}/{row.user_id}",
     ),
     EncryptedColumns(
-        OAuthStateRow.__table__,  # type: ignore[arg-type]
+        cast(Table, OAuthStateRow.__table__),
         {"code_verifier_enc": "code_verifier"},
         lambda row: row.state_hash,
     ),

@@ -6,9 +6,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from pydantic import SecretStr
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 
 from ..crypto import Cipher, aad
 from ..errors import AItError
@@ -18,7 +19,7 @@ from .types import new_id, utcnow
 
 __all__ = ["InvalidStateError", "OAuthState", "OAuthStateStore"]
 
-S = OAuthStateRow.__table__
+S = cast(Table, OAuthStateRow.__table__)
 STATE_TTL = timedelta(minutes=10)
 
 

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import SecretStr
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,7 +27,7 @@ from .types import new_id, utcnow
 
 __all__ = ["OAuthData", "RefreshLock", "TokenStore"]
 
-T = OAuthTokenRow.__table__
+T = cast(Table, OAuthTokenRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,9 @@ class TokenStore:
             row.access_token_enc, aad=aad("oauth_tokens", "access_token", key)
         )
         refresh = (
-            self.cipher.decrypt(row.refresh_token_enc, aad=aad("oauth_tokens", "refresh_token", key))
+            self.cipher.decrypt(
+                row.refresh_token_enc, aad=aad("oauth_tokens", "refresh_token", key)
+            )
             if row.refresh_token_enc
             else None
         )
@@ -205,7 +207,9 @@ class TokenStore:
             await _set_status(conn, connector_config_id, user_id, status, reason)
 
     @asynccontextmanager
-    async def refresh_lock(self, connector_config_id: str, user_id: str) -> AsyncIterator[RefreshLock]:
+    async def refresh_lock(
+        self, connector_config_id: str, user_id: str
+    ) -> AsyncIterator[RefreshLock]:
         """Hold the connection's row lock for one refresh; see ``RefreshLock``.
 
         PostgreSQL: ``SELECT … FOR UPDATE`` on the token row. SQLite: ``BEGIN IMMEDIATE`` (the
@@ -259,4 +263,3 @@ async def _set_status(
         .where(T.c.connector_config_id == config_id, T.c.user_id == user_id)
         .values(status=status, status_reason=reason, version=T.c.version + 1, updated_at=utcnow())
     )
-

@@ -30,7 +30,7 @@ BUILT_IN = ("github", "spotify", "sandbox")
 @dataclass(frozen=True)
 class VendorRegistration:
     slug: str
-    service_cls: type[ConnectorService]
+    service_cls: type[ConnectorService[Any]]
     authenticator_cls: type[ConnectorAuthenticator] = ConnectorAuthenticator
 
 
@@ -40,7 +40,7 @@ _discovered = False
 
 def register_vendor(
     slug: str,
-    service_cls: type[ConnectorService],
+    service_cls: type[ConnectorService[Any]],
     *,
     authenticator_cls: type[ConnectorAuthenticator] = ConnectorAuthenticator,
 ) -> VendorRegistration:

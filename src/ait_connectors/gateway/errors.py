@@ -1,0 +1,190 @@
+"""Gateway errors and how they are shown: JSON for programs, a clear HTML page for browsers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import (
+    AItError,
+    AuthorizationRequiredError,
+    ConfigurationError,
+    ConnectorOAuthError,
+    EncryptionError,
+)
+from ..storage.api_keys import ApiKeyNotFoundError
+from ..storage.configs import ConnectorConfigNotFoundError
+from .state import gateway_of
+
+__all__ = ["ErrorBody", "GatewayError", "install_error_handlers", "prefers_html"]
+
+logger = logging.getLogger(__name__)
+
+# Paths a browser navigates to: without an explicit preference they answer HTML.
+_BROWSER_PATHS = ("/connect", "/sandbox/oauth/")
+_BROWSER_SUFFIXES = ("/auth", "/auth/callback")
+
+
+class GatewayError(Exception):
+    """An error with its HTTP status, a stable ``code``, a human ``message`` and a ``reason``."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        reason: str | None = None,
+        headers: dict[str, str] | None = None,
+        title: str | None = None,
+        back_url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.headers = headers
+        self.title = title
+        self.back_url = back_url
+
+
+# Schema of every error answer, for the OpenAPI document.
+ErrorBody: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "Stable machine-readable code."},
+        "message": {"type": "string", "description": "What went wrong and what to do."},
+        "reason": {"type": ["string", "null"], "description": "Finer-grained cause."},
+    },
+}
+
+
+def _quality(accept: str) -> dict[str, float]:
+    result: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        if media:
+            result[media.lower()] = max(q, result.get(media.lower(), 0.0))
+    return result
+
+
+def prefers_html(request: Request) -> bool:
+    """True when the client would rather read HTML than JSON.
+
+    An explicit ``Accept`` decides (``text/html`` at least as preferred as ``application/json``);
+    without one, paths a browser navigates to (the OAuth routes, the Connect page) answer HTML.
+    """
+    q = _quality(request.headers.get("accept", ""))
+    html, js = q.get("text/html"), q.get("application/json")
+    if html is not None or js is not None:
+        return (html or 0.0) > 0 and (html or 0.0) >= (js or 0.0)
+    path = request.url.path
+    return path.startswith(_BROWSER_PATHS) or path.endswith(_BROWSER_SUFFIXES)
+
+
+def error_response(request: Request, error: GatewayError) -> Response:
+    if prefers_html(request):
+        templates = gateway_of(request).templates
+        return templates.TemplateResponse(
+            request,
+            "message.html",
+            {
+                "title": error.title or "Something went wrong",
+                "message": error.message,
+                "code": error.code,
+                "reason": error.reason,
+                "back_url": error.back_url,
+                "ok": False,
+            },
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+    return JSONResponse(
+        {"error": error.code, "message": error.message, "reason": error.reason},
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+def from_ait_error(exc: AItError) -> GatewayError:
+    """Map a framework error onto an HTTP answer (never echoing secrets: messages are safe)."""
+    if isinstance(exc, ConnectorConfigNotFoundError | ApiKeyNotFoundError):
+        return GatewayError(404, exc.code, exc.message)
+    if isinstance(exc, AuthorizationRequiredError):
+        return GatewayError(409, exc.code, exc.message, reason=exc.reason)
+    if isinstance(exc, ConnectorOAuthError):
+        return GatewayError(502, exc.code, f"The provider answered an error: {exc.message}")
+    if isinstance(exc, EncryptionError):
+        return GatewayError(500, exc.code, "A stored secret cannot be decrypted; see the logs.")
+    if isinstance(exc, ConfigurationError):
+        return GatewayError(400, exc.code, exc.message)
+    return GatewayError(400, exc.code, exc.message)
+
+
+def install_error_handlers(app: Any) -> None:
+    """Every error becomes a JSON body or an HTML page; nothing leaks a traceback."""
+
+    @app.exception_handler(GatewayError)
+    async def _gateway_error(request: Request, exc: GatewayError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(AItError)
+    async def _ait_error(request: Request, exc: AItError) -> Response:
+        mapped = from_ait_error(exc)
+        if mapped.status_code >= 500:
+            logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return error_response(request, mapped)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        return error_response(
+            request,
+            GatewayError(exc.status_code, code, str(exc.detail), headers=exc.headers),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}"
+            for err in exc.errors()
+        )
+        if prefers_html(request):
+            return error_response(
+                request, GatewayError(422, "INVALID_REQUEST", f"Invalid request: {problems}")
+            )
+        # Keep FastAPI's documented 422 shape, plus our fields.
+        return JSONResponse(
+            {
+                "error": "INVALID_REQUEST",
+                "message": f"Invalid request: {problems}",
+                "reason": None,
+                "detail": [
+                    {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                    for e in exc.errors()
+                ],
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("%s %s failed", request.method, request.url.path)
+        return error_response(
+            request,
+            GatewayError(500, "INTERNAL_ERROR", "The gateway failed unexpectedly; see its logs."),
+        )

@@ -1,0 +1,509 @@
+"""Talking to vendor APIs politely: rate-limit signals, a client-side limiter, retries, timeouts.
+
+- :func:`rate_limit_error` reads a response's rate-limit signals (``Retry-After`` in seconds or as
+  an HTTP date, ``x-ratelimit-reset`` / ``x-rate-limit-reset`` in epoch seconds, epoch-ms variants,
+  GitHub's primary and secondary limits, Google's ``usageLimits`` reasons) into a
+  :class:`~ait_connectors.errors.RateLimitError` carrying the reset time.
+- :func:`graphql_rate_limit` does the same for GraphQL ``RATELIMITED`` errors (Linear).
+- :class:`RateLimiter` paces requests per provider inside one process (a token bucket).
+- :func:`send` / :func:`request_json` are what data sources call: a timeout on every request,
+  retries with exponential backoff (stamina) for 5xx and network errors, and every failure mapped
+  onto the framework's errors: rate limits → ``RateLimitError``, other 4xx →
+  ``VendorResponseError``, a body that is not JSON → ``VendorResponseError`` saying so.
+
+Tests switch the backoff off with ``stamina.set_testing(True, attempts=3)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import stamina
+
+from .errors import AuthorizationRequiredError, RateLimitError, VendorResponseError, redact
+from .providers.spec import RateLimitHeaders
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT_WAIT",
+    "DEFAULT_TIMEOUT",
+    "ProviderInfo",
+    "RateLimiter",
+    "TransientVendorError",
+    "check_graphql",
+    "graphql_errors",
+    "graphql_rate_limit",
+    "install_limiter",
+    "is_retryable",
+    "limiter_for",
+    "parse_json",
+    "parse_reset",
+    "parse_retry_after",
+    "rate_limit_error",
+    "request_json",
+    "send",
+]
+
+DEFAULT_TIMEOUT = 30.0
+# When a vendor says "limited" but not until when (GitHub secondary limit without headers,
+# Google 403 rateLimitExceeded), wait at least this long (GitHub's own advice: one minute).
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+# Generic reset headers, tried in order after the provider's own. Values are interpreted by size:
+# small = seconds from now, ~1e9 = epoch seconds, ~1e12 = epoch milliseconds.
+_RESET_HEADERS = (
+    "x-ratelimit-reset",
+    "x-rate-limit-reset",
+    "x-ratelimit-requests-reset",
+    "x-ratelimit-complexity-reset",
+    "ratelimit-reset",
+)
+_REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining")
+_SECONDARY_LIMIT = re.compile(r"secondary rate limit|abuse detection", re.IGNORECASE)
+_GOOGLE_SHORT = {"ratelimitexceeded", "userratelimitexceeded"}
+_GOOGLE_LONG = {"quotaexceeded", "dailylimitexceeded"}
+_RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504, 520, 522, 524, 529})
+
+
+class ProviderInfo(Protocol):
+    """What the HTTP helpers need of a provider (``ProviderSpec`` satisfies it)."""
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def rate_limit(self) -> RateLimitHeaders: ...
+
+
+class TransientVendorError(VendorResponseError):
+    """A failure worth retrying: 5xx, timeout, connection error."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading rate-limit signals
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> datetime | None:
+    """``Retry-After``: delay in seconds (possibly fractional) or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    now = now or datetime.now(UTC)
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return now + timedelta(seconds=seconds)
+
+
+def parse_reset(
+    value: str | None, unit: str | None = None, now: datetime | None = None
+) -> datetime | None:
+    """A reset header: ``unit`` is ``epoch_s``, ``epoch_ms`` or ``seconds``; ``None`` = guess."""
+    if value is None or not value.strip():
+        return None
+    now = now or datetime.now(UTC)
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return parse_retry_after(value, now)
+    if not math.isfinite(number) or number < 0:
+        return None
+    if unit is None:
+        # Epoch seconds passed 1e9 in 2001 and epoch milliseconds are ~1e12: anything smaller
+        # than 1e9 can only be a delay.
+        unit = "seconds" if number < 1e9 else "epoch_s" if number < 1e11 else "epoch_ms"
+    if unit == "seconds":
+        return now + timedelta(seconds=number)
+    if unit == "epoch_ms":
+        number /= 1000.0
+    return datetime.fromtimestamp(number, UTC)
+
+
+def _header_reset(
+    headers: httpx.Headers, spec: RateLimitHeaders | None, now: datetime
+) -> datetime | None:
+    if spec is not None and spec.retry_after:
+        found = parse_retry_after(headers.get(spec.retry_after), now)
+        if found is not None:
+            return found
+    found = parse_retry_after(headers.get("retry-after"), now)
+    if found is not None:
+        return found
+    if spec is not None and spec.reset:
+        found = parse_reset(headers.get(spec.reset), spec.reset_unit, now)
+        if found is not None:
+            return found
+    for name in _RESET_HEADERS:
+        found = parse_reset(headers.get(name), None, now)
+        if found is not None:
+            return found
+    return None
+
+
+def _remaining_zero(headers: httpx.Headers, spec: RateLimitHeaders | None) -> bool:
+    names = ((spec.remaining,) if spec is not None and spec.remaining else ()) + _REMAINING_HEADERS
+    return any(headers.get(name, "").strip() == "0" for name in names)
+
+
+def _google_reasons(body: Any) -> set[str]:
+    reasons: set[str] = set()
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        for item in error.get("errors") or []:
+            if isinstance(item, dict) and isinstance(item.get("reason"), str):
+                reasons.add(item["reason"].lower())
+        status = error.get("status")
+        if isinstance(status, str) and status == "RESOURCE_EXHAUSTED":
+            reasons.add("ratelimitexceeded")
+    return reasons
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content) if response.content else None
+    except ValueError:
+        return None
+
+
+def rate_limit_error(
+    response: httpx.Response,
+    provider: str,
+    spec: RateLimitHeaders | None = None,
+    now: datetime | None = None,
+) -> RateLimitError | None:
+    """The ``RateLimitError`` this response means, or ``None`` if it is not a rate limit.
+
+    429 is always a rate limit. A 403 is one only with a rate-limit sign (GitHub: remaining 0,
+    a ``retry-after``, or the secondary-limit message; Google: a ``usageLimits`` reason); any
+    other 403 means "no access" and concerns one resource. A 400/200 carrying a GraphQL
+    ``RATELIMITED`` error is one too (Linear).
+    """
+    now = now or datetime.now(UTC)
+    status = response.status_code
+    headers = response.headers
+    if status == 429:
+        reset = _header_reset(headers, spec, now)
+        return _error(provider, reset or now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
+    if status == 403:
+        if _remaining_zero(headers, spec) or "retry-after" in headers:
+            reset = _header_reset(headers, spec, now)
+            return _error(
+                provider, reset or now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status
+            )
+        text = response.text[:4000] if response.content else ""
+        if _SECONDARY_LIMIT.search(text):
+            return _error(provider, now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
+        reasons = _google_reasons(_json_or_none(response))
+        if reasons & _GOOGLE_SHORT:
+            return _error(provider, now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
+        if reasons & _GOOGLE_LONG:
+            return _error(provider, now + timedelta(hours=1), status)
+        return None
+    if status in (200, 400):
+        body = _json_or_none(response) if status == 400 else None
+        if body is not None:
+            return graphql_rate_limit(body, response, provider, spec, now)
+    return None
+
+
+def _error(provider: str, reset_at: datetime, status: int) -> RateLimitError:
+    return RateLimitError(provider, reset_at, metadata={"status_code": status})
+
+
+def graphql_errors(payload: Any) -> list[dict[str, Any]]:
+    """The ``errors`` list of a GraphQL response (empty when there is none)."""
+    if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
+        return [e for e in payload["errors"] if isinstance(e, dict)]
+    return []
+
+
+def graphql_rate_limit(
+    payload: Any,
+    response: httpx.Response | None,
+    provider: str,
+    spec: RateLimitHeaders | None = None,
+    now: datetime | None = None,
+) -> RateLimitError | None:
+    """A ``RateLimitError`` when a GraphQL response carries a ``RATELIMITED`` error."""
+    for error in graphql_errors(payload):
+        extensions = error.get("extensions")
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        kind = error.get("type")
+        if "RATELIMITED" in (code, kind) or code == "RATE_LIMITED":
+            now = now or datetime.now(UTC)
+            reset = _header_reset(response.headers, spec, now) if response is not None else None
+            status = response.status_code if response is not None else 200
+            return _error(
+                provider, reset or now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status
+            )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Client-side pacing
+
+
+class RateLimiter:
+    """A token bucket (GCRA form): ``rate`` requests per second, bursts of up to ``burst``.
+
+    It keeps no asyncio primitives, so one instance can pace every event loop and thread of the
+    process: ``acquire`` reserves the next free slot under a thread lock and sleeps until it.
+    """
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._interval = 1.0 / rate
+        self._tolerance = self._interval * (self.burst - 1)
+        self._tat = 0.0  # theoretical arrival time of the next request
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self.rate}, burst={self.burst})"
+
+    def reserve(self, now: float | None = None) -> float:
+        """Take the next slot; return how many seconds to wait before using it."""
+        with self._lock:
+            now = time.monotonic() if now is None else now
+            tat = max(self._tat, now)
+            start = max(now, tat - self._tolerance)
+            self._tat = tat + self._interval
+        return start - now
+
+    async def acquire(self) -> None:
+        """Wait for the next slot."""
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+_LIMITERS: dict[str, RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def limiter_for(key: str, rate: float, burst: int = 1) -> RateLimiter:
+    """The process-wide limiter for ``key`` (a provider slug), created on first use."""
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None or limiter.rate != rate or limiter.burst != max(1, burst):
+            limiter = _LIMITERS[key] = RateLimiter(rate, burst)
+        return limiter
+
+
+def install_limiter(client: httpx.AsyncClient, limiter: RateLimiter) -> None:
+    """Make every request the client sends (retries and auth replays included) wait its turn."""
+
+    async def _pace(_request: httpx.Request) -> None:
+        await limiter.acquire()
+
+    hooks = dict(client.event_hooks)
+    hooks["request"] = [*hooks.get("request", []), _pace]
+    client.event_hooks = hooks
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests
+
+
+def is_retryable(exc: Exception) -> bool:
+    """Retry 5xx answers and network failures; never rate limits or other 4xx."""
+    return isinstance(exc, TransientVendorError | httpx.TransportError)
+
+
+def _provider(provider: ProviderInfo | str) -> tuple[str, RateLimitHeaders | None]:
+    if isinstance(provider, str):
+        return provider, None
+    return provider.slug, provider.rate_limit
+
+
+def _where(method: str, url: httpx.URL | str) -> str:
+    # The path only: query strings may carry tokens or cursors we do not want in error messages.
+    path = httpx.URL(str(url)).path if not isinstance(url, httpx.URL) else url.path
+    return f"{method} {path}"
+
+
+def _timeout(client: httpx.AsyncClient, timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if timeout is not None:
+        return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+    current = client.timeout
+    if current.read is None and current.connect is None:
+        return httpx.Timeout(DEFAULT_TIMEOUT)  # a request without a timeout can hang a worker
+    return current
+
+
+async def _send_once(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    slug: str,
+    spec: RateLimitHeaders | None,
+    params: Mapping[str, Any] | None,
+    json_body: Any,
+    headers: Mapping[str, str] | None,
+    timeout: httpx.Timeout,
+) -> httpx.Response:
+    where = _where(method, url)
+    try:
+        response = await client.request(
+            method, url, params=params, json=json_body, headers=headers, timeout=timeout
+        )
+    except httpx.TimeoutException as exc:
+        raise TransientVendorError(
+            "VENDOR_TIMEOUT", f"{slug}: {where} timed out ({type(exc).__name__})"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise TransientVendorError(
+            "VENDOR_NETWORK_ERROR", f"{slug}: {where} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    limited = rate_limit_error(response, slug, spec)
+    if limited is not None:
+        raise limited
+    body = redact(response.text[:500]) if response.content else ""
+    if status in _RETRYABLE_STATUS or status >= 500:
+        raise TransientVendorError(
+            "VENDOR_SERVER_ERROR",
+            f"{slug}: {where} answered HTTP {status}",
+            status_code=status,
+            metadata={"body": body},
+        )
+    if status == 401:
+        raise AuthorizationRequiredError(
+            f"{slug}: {where} answered HTTP 401 even with a fresh token; the user must reconnect",
+            reason="vendor_unauthorized",
+            metadata={"status_code": status},
+        )
+    raise VendorResponseError(
+        "VENDOR_CLIENT_ERROR",
+        f"{slug}: {where} answered HTTP {status}: {body[:200]}",
+        status_code=status,
+        metadata={"body": body},
+    )
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    provider: ProviderInfo | str,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | httpx.Timeout | None = None,
+    attempts: int = 5,
+    retry_timeout: float = 120.0,
+) -> httpx.Response:
+    """Send one request and return its 2xx response (body read).
+
+    Retries 5xx, timeouts and connection errors with exponential backoff and jitter
+    (``attempts`` in all, within ``retry_timeout`` seconds); raises ``RateLimitError`` for rate
+    limits, ``AuthorizationRequiredError`` for a 401 that survived the client's token refresh,
+    ``VendorResponseError`` for everything else.
+    """
+    slug, spec = _provider(provider)
+    request_timeout = _timeout(client, timeout)
+    async for attempt in stamina.retry_context(
+        on=is_retryable,
+        attempts=attempts,
+        timeout=retry_timeout,
+        wait_initial=0.5,
+        wait_max=10.0,
+    ):
+        with attempt:
+            return await _send_once(
+                client,
+                method,
+                url,
+                slug=slug,
+                spec=spec,
+                params=params,
+                json_body=json,
+                headers=headers,
+                timeout=request_timeout,
+            )
+    raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+
+def parse_json(response: httpx.Response, provider: ProviderInfo | str) -> Any:
+    """The response body as JSON, or a ``VendorResponseError`` that says what was wrong."""
+    slug, _ = _provider(provider)
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        snippet = redact(response.content[:120].decode("utf-8", "replace"))
+        raise VendorResponseError(
+            "VENDOR_MALFORMED_RESPONSE",
+            f"{slug}: {_where(response.request.method, response.request.url)} answered "
+            f"HTTP {response.status_code} with a body that is not valid JSON ({exc}); "
+            f"it starts with {snippet!r}",
+            status_code=response.status_code,
+        ) from None
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    provider: ProviderInfo | str,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | httpx.Timeout | None = None,
+    graphql: bool = False,
+) -> Any:
+    """:func:`send` + :func:`parse_json`; with ``graphql=True`` also maps GraphQL errors."""
+    response = await send(
+        client,
+        method,
+        url,
+        provider=provider,
+        params=params,
+        json=json,
+        headers=headers,
+        timeout=timeout,
+    )
+    payload = parse_json(response, provider)
+    if graphql:
+        check_graphql(payload, response, provider)
+    return payload
+
+
+def check_graphql(payload: Any, response: httpx.Response, provider: ProviderInfo | str) -> None:
+    """Raise ``RateLimitError`` / ``VendorResponseError`` for a GraphQL body with errors."""
+    slug, spec = _provider(provider)
+    limited = graphql_rate_limit(payload, response, slug, spec)
+    if limited is not None:
+        raise limited
+    errors = graphql_errors(payload)
+    if errors and not (isinstance(payload, dict) and payload.get("data")):
+        message = "; ".join(str(e.get("message", e))[:200] for e in errors[:3])
+        raise VendorResponseError(
+            "VENDOR_GRAPHQL_ERROR", f"{slug}: GraphQL errors: {message}", status_code=200
+        )
+
+
+SleepFn = Callable[[float], Awaitable[None]]

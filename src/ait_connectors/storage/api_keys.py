@@ -1,0 +1,166 @@
+"""Gateway API keys: shown once at creation, stored only as a SHA-256 hash.
+
+A key looks like ``ait_<prefix>_<secret>``: the prefix (8 hex characters) is stored in clear so
+that operators can tell keys apart in listings and revoke one by prefix; the whole key is hashed.
+The keys are 256-bit random values, so a plain SHA-256 (not a slow password hash) is enough: there
+is nothing to brute-force, and lookups stay one indexed query per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, or_, select, update
+
+from ..errors import AItError
+from .db import Database
+from .models import ApiKey
+from .types import new_id, utcnow
+
+__all__ = ["ApiKeyInfo", "ApiKeyNotFoundError", "ApiKeyStore", "CreatedApiKey", "hash_api_key"]
+
+K = ApiKey.__table__
+KEY_PREFIX = "ait_"
+# ``last_used_at`` is bumped at most this often per key, so that authenticating a burst of
+# requests does not turn every read into a write (which SQLite would serialise).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyNotFoundError(AItError):
+    """No active API key matches the given id or prefix."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(
+            "API_KEY_NOT_FOUND",
+            f"No active API key with id or prefix {ident!r}; list them with "
+            "`ait-connectors api-keys list`.",
+            {"key": ident},
+        )
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of a key: hex SHA-256."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """What may be shown about a key: never the key itself, nor its hash."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    """A new key: ``key`` is shown to the operator once and never stored."""
+
+    info: ApiKeyInfo
+    key: str
+
+    def __repr__(self) -> str:
+        return f"CreatedApiKey(info={self.info!r}, key='{KEY_PREFIX}{self.info.prefix}_…')"
+
+
+def _info(row: Row[Any]) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class ApiKeyStore:
+    """Create, verify, list and revoke gateway API keys."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def __repr__(self) -> str:
+        return f"ApiKeyStore({self.database!r})"
+
+    async def create(self, name: str) -> CreatedApiKey:
+        """A new random key named ``name``; the returned ``key`` is the only copy."""
+        name = name.strip()
+        if not name:
+            raise AItError("INVALID_API_KEY_NAME", "An API key needs a non-empty name.")
+        prefix = secrets.token_hex(4)
+        key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        now = utcnow()
+        row_id = new_id()
+        async with self.database.transaction() as conn:
+            await conn.execute(
+                K.insert().values(
+                    id=row_id,
+                    name=name[:200],
+                    prefix=prefix,
+                    key_hash=hash_api_key(key),
+                    created_at=now,
+                )
+            )
+        info = ApiKeyInfo(row_id, name[:200], prefix, now, None, None)
+        return CreatedApiKey(info=info, key=key)
+
+    async def verify(self, key: str) -> ApiKeyInfo | None:
+        """The active key matching ``key``, or ``None``. Records when it was last used."""
+        if not key.startswith(KEY_PREFIX) or len(key) > 200:
+            return None
+        # Looked up by hash: the comparison happens on a digest of a secret the caller sent,
+        # so response time reveals nothing about stored keys.
+        digest = hash_api_key(key)
+        async with self.database.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(K).where(K.c.key_hash == digest, K.c.revoked_at.is_(None))
+                )
+            ).first()
+        if row is None:
+            return None
+        info = _info(row)
+        now = utcnow()
+        if info.last_used_at is None or now - info.last_used_at > LAST_USED_RESOLUTION:
+            async with self.database.transaction() as conn:
+                await conn.execute(update(K).where(K.c.id == info.id).values(last_used_at=now))
+        return info
+
+    async def list(self, *, include_revoked: bool = False) -> list[ApiKeyInfo]:
+        query = select(K).order_by(K.c.created_at)
+        if not include_revoked:
+            query = query.where(K.c.revoked_at.is_(None))
+        async with self.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_info(row) for row in rows]
+
+    async def revoke(self, ident: str) -> ApiKeyInfo:
+        """Revoke the active key whose id or prefix is ``ident``."""
+        ident = ident.strip()
+        if ident.startswith(KEY_PREFIX):  # a pasted key prefix such as "ait_1a2b3c4d"
+            ident = ident[len(KEY_PREFIX) :].split("_", 1)[0]
+        async with self.database.transaction() as conn:
+            rows = (
+                await conn.execute(
+                    select(K).where(
+                        or_(K.c.id == ident, K.c.prefix == ident), K.c.revoked_at.is_(None)
+                    )
+                )
+            ).all()
+            if len(rows) != 1:
+                raise ApiKeyNotFoundError(ident)
+            now = utcnow()
+            await conn.execute(update(K).where(K.c.id == rows[0].id).values(revoked_at=now))
+        return replace(_info(rows[0]), revoked_at=now)

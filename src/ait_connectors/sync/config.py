@@ -1,0 +1,151 @@
+"""Plain data shared by the service and the engine: entity configs, options, run results."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from ..entities import Entity
+from ..pagination import Cursor, Page
+
+__all__ = [
+    "EntityConfig",
+    "Fetcher",
+    "Incremental",
+    "Mapper",
+    "PaginatedFetcher",
+    "SyncOptions",
+    "SyncRunResult",
+]
+
+DS = TypeVar("DS")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+PaginatedFetcher = Callable[[DS, Cursor, Any], Awaitable[Page[Any]]]
+"""``(data_source, cursor, watermark) -> Page``; ``cursor`` is ``None`` for the first page."""
+Fetcher = Callable[[DS], Awaitable[Iterable[Any]] | AsyncIterator[Any]]
+"""``(data_source) -> items`` (or an async iterator of items) for unpaginated entity types."""
+Mapper = Callable[[Any], Entity | None]
+"""Vendor JSON object -> entity; ``None`` skips the object."""
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How a scan leaves a watermark for the next one.
+
+    - ``field``: an entity field (``updated_at``): the watermark becomes the largest value seen in
+      a completed scan. Without it, the watermark is whatever pages return as ``Page.watermark``
+      (a sync token on the last page).
+    - ``initial``: the watermark of the very first scan (``None`` = a full scan).
+    """
+
+    field: str | None = None
+    initial: Any = None
+
+
+@dataclass(frozen=True)
+class EntityConfig(Generic[DS]):
+    """One registered entity type (what ``register_*_entity_config`` records)."""
+
+    entity_type: str
+    model: type[Entity]
+    mapper: Mapper
+    paginated_fetcher: PaginatedFetcher[DS] | None = None
+    fetcher: Fetcher[DS] | None = None
+    checksum_enabled: bool = True
+    batch_size: int = 1000
+    incremental: Incremental | None = None
+    detect_deletions: bool = True
+    view_name: str | None = None
+    version: str = "1"
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.entity_type):
+            raise ValueError(
+                f"entity type {self.entity_type!r} must match {_NAME.pattern} "
+                "(it names an SQL view)"
+            )
+        if (self.paginated_fetcher is None) == (self.fetcher is None):
+            raise ValueError("give exactly one of paginated_fetcher and fetcher")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        field_name = self.incremental.field if self.incremental else None
+        if field_name is not None and field_name not in self.model.model_fields:
+            raise ValueError(
+                f"incremental field {field_name!r} is not a field of {self.model.__name__}"
+            )
+
+    def fingerprint_salt(self) -> bytes:
+        """What besides the body decides a page's entities: type, version, model, mapper code.
+
+        A code change to the mapper or the model changes the salt, so pages stored before the
+        change are processed again instead of being skipped as "already stored".
+        """
+        digest = hashlib.sha256()
+        digest.update(f"{self.entity_type}\x00{self.version}\x00".encode())
+        digest.update(repr(sorted(self.model.model_json_schema().items())).encode())
+        func = getattr(self.mapper, "__func__", self.mapper)
+        code = getattr(func, "__code__", None)
+        digest.update(getattr(func, "__qualname__", repr(func)).encode())
+        if code is not None:
+            digest.update(code.co_code)
+            digest.update(repr(code.co_consts).encode())
+        return digest.digest()
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Knobs of one sync run.
+
+    - ``max_rate_limit_wait``: a rate limit that resets within this many seconds is waited out;
+      a longer one stops the run cleanly (state saved, ``resume_at`` recorded).
+    - ``max_rate_limit_waits``: how many short waits one run accepts before stopping.
+    - ``prefetch``: pages fetched ahead of the one being written (memory = prefetch + 1 pages).
+    - ``skip_batch``: pages recognised as unchanged that are recorded per transaction.
+    - ``page_fingerprints``: skip pages whose body is byte-identical to one already stored.
+    - ``sleep``: how to wait (tests pass a fake).
+    """
+
+    max_rate_limit_wait: float = 60.0
+    max_rate_limit_waits: int = 5
+    prefetch: int = 1
+    skip_batch: int = 50
+    page_fingerprints: bool = True
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+
+
+@dataclass(frozen=True)
+class SyncRunResult:
+    """The outcome of one run for one entity type (also stored in ``sync_runs``)."""
+
+    run_id: str
+    connector_config_id: str
+    user_id: str
+    entity_type: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    scan_completed: bool = False
+    pages: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    error_code: str | None = None
+    error: str | None = None
+    resume_at: datetime | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def rows_written(self) -> int:
+        """Records inserted, changed or marked deleted by this run."""
+        return self.added + self.updated + self.deleted
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"

@@ -1,0 +1,498 @@
+"""Bulk writes of records and of the scan bookkeeping, one implementation per database.
+
+Records are written only when new, changed (checksum differs) or coming back after a deletion:
+
+- PostgreSQL: the page's keys are looked up first (one indexed query), then only the new and
+  changed rows are sent with ``COPY`` into a temporary table and merged with one
+  ``INSERT … ON CONFLICT … DO UPDATE … WHERE records.checksum IS DISTINCT FROM excluded.checksum``
+  whose ``RETURNING (xmax = 0)`` tells inserts from updates. Unchanged rows never reach the
+  server, so PostgreSQL does not even lock them.
+- SQLite: the same lookup, then one ``executemany`` upsert with
+  ``WHERE records.checksum IS NOT excluded.checksum``.
+
+Every method runs inside the caller's transaction (the engine commits a page's records, its
+``sync_pages`` row and the advanced cursor together).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..entities import EntityRow
+from ..storage.types import UTCDateTime
+
+__all__ = ["ConnectionKey", "RecordWriter", "WriteCounts", "writer_for"]
+
+
+@dataclass(frozen=True)
+class ConnectionKey:
+    """Records of one entity type of one connection."""
+
+    connector_config_id: str
+    user_id: str
+    entity_type: str
+
+
+@dataclass
+class WriteCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: WriteCounts) -> WriteCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def _chunks(rows: Sequence[EntityRow], size: int) -> list[Sequence[EntityRow]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+class RecordWriter(ABC):
+    """Dialect-specific bulk statements; all run in the caller's transaction."""
+
+    dialect: str
+
+    @abstractmethod
+    async def existing(
+        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str]
+    ) -> dict[str, tuple[str, bool]]:
+        """``external_id -> (checksum, is_deleted)`` for the stored ones among ``ids``."""
+
+    @abstractmethod
+    async def _merge(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        rows: Sequence[EntityRow],
+        *,
+        generation: int,
+        now: datetime,
+        compare: bool,
+        existing: dict[str, tuple[str, bool]],
+    ) -> tuple[int, int]:
+        """Upsert ``rows``; return (inserted, updated) exactly."""
+
+    async def upsert(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        rows: Sequence[EntityRow],
+        *,
+        generation: int,
+        now: datetime,
+        compare: bool = True,
+        batch_size: int = 1000,
+    ) -> WriteCounts:
+        """Write new, changed and restored rows (all rows when ``compare`` is false).
+
+        ``rows`` must have distinct external ids. Counts are exact: ``added + updated +
+        unchanged == len(rows)``.
+        """
+        counts = WriteCounts()
+        if not rows:
+            return counts
+        # The lookup also serves compare=False: it tells inserts from updates on SQLite.
+        existing = await self.existing(conn, key, [r.external_id for r in rows])
+        if compare:
+            todo = [
+                r
+                for r in rows
+                if (found := existing.get(r.external_id)) is None
+                or found[0] != r.checksum
+                or found[1]
+            ]
+        else:
+            todo = list(rows)
+        for chunk in _chunks(todo, batch_size):
+            inserted, updated = await self._merge(
+                conn,
+                key,
+                chunk,
+                generation=generation,
+                now=now,
+                compare=compare,
+                existing=existing,
+            )
+            counts.added += inserted
+            counts.updated += updated
+        counts.unchanged = len(rows) - counts.added - counts.updated
+        return counts
+
+    # -- scan bookkeeping (same SQL on both databases except where noted) ------------------
+
+    async def add_page(
+        self,
+        conn: AsyncConnection,
+        state_id: str,
+        generation: int,
+        seq: int,
+        fingerprint: str | None,
+        keys: Sequence[str],
+    ) -> None:
+        """Record the external ids one page held (for the sweep) and its fingerprint."""
+        await conn.execute(
+            text(
+                "INSERT INTO sync_pages (state_id, generation, seq, fingerprint, item_count, keys) "
+                f"VALUES (:s, :g, :seq, :fp, :n, {self._json_param('keys')})"
+            ),
+            {
+                "s": state_id,
+                "g": generation,
+                "seq": seq,
+                "fp": fingerprint,
+                "n": len(keys),
+                "keys": json.dumps(list(keys), separators=(",", ":")),
+            },
+        )
+
+    @abstractmethod
+    async def carry_pages(
+        self,
+        conn: AsyncConnection,
+        state_id: str,
+        ref_generation: int,
+        generation: int,
+        pages: Sequence[tuple[int, str]],
+    ) -> int:
+        """Copy the rows of unchanged pages ``(seq, fingerprint)`` from the reference generation
+        into the current one, server-side (the keys never travel). Returns rows copied."""
+
+    async def load_fingerprints(
+        self, conn: AsyncConnection, state_id: str, generation: int
+    ) -> dict[str, int]:
+        """``fingerprint -> item count`` of the pages of one generation."""
+        result = await conn.execute(
+            text(
+                "SELECT fingerprint, item_count FROM sync_pages "
+                "WHERE state_id = :s AND generation = :g AND fingerprint IS NOT NULL"
+            ),
+            {"s": state_id, "g": generation},
+        )
+        return {str(fp): int(n) for fp, n in result}
+
+    async def drop_pages(
+        self, conn: AsyncConnection, state_id: str, *, keep: Sequence[int] = ()
+    ) -> None:
+        """Forget the pages of every generation but ``keep``."""
+        if keep:
+            await conn.execute(
+                text(
+                    "DELETE FROM sync_pages WHERE state_id = :s AND generation NOT IN :keep"
+                ).bindparams(bindparam("keep", expanding=True)),
+                {"s": state_id, "keep": list(keep)},
+            )
+        else:
+            await conn.execute(text("DELETE FROM sync_pages WHERE state_id = :s"), {"s": state_id})
+
+    @abstractmethod
+    async def sweep(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        now: datetime,
+    ) -> int:
+        """Mark deleted every live record no page of ``generation`` held; return how many."""
+
+    @staticmethod
+    def _json_param(name: str) -> str:
+        return f":{name}"
+
+
+class PostgresWriter(RecordWriter):
+    dialect = "postgresql"
+
+    _STAGE = (
+        "CREATE TEMP TABLE IF NOT EXISTS ait_records_stage "
+        "(external_id text NOT NULL, checksum text NOT NULL, payload jsonb NOT NULL) "
+        "ON COMMIT DELETE ROWS"
+    )
+    _MERGE = (
+        "INSERT INTO records AS r (connector_config_id, user_id, entity_type, external_id, "
+        "payload, checksum, scan_generation, first_seen_at, last_seen_at, updated_at, deleted_at) "
+        "SELECT %(c)s, %(u)s, %(t)s, s.external_id, s.payload, s.checksum, %(g)s::integer, "
+        "%(now)s::timestamptz, %(now)s::timestamptz, %(now)s::timestamptz, NULL "
+        "FROM ait_records_stage s "
+        "ON CONFLICT (connector_config_id, user_id, entity_type, external_id) DO UPDATE SET "
+        "payload = EXCLUDED.payload, checksum = EXCLUDED.checksum, "
+        "scan_generation = EXCLUDED.scan_generation, last_seen_at = EXCLUDED.last_seen_at, "
+        "updated_at = EXCLUDED.updated_at, deleted_at = NULL "
+        "{where}"
+        "RETURNING (xmax = 0) AS inserted"
+    )
+    _WHERE = "WHERE r.checksum IS DISTINCT FROM EXCLUDED.checksum OR r.deleted_at IS NOT NULL "
+
+    @staticmethod
+    async def _driver(conn: AsyncConnection) -> Any:
+        # psycopg's own connection, inside the transaction SQLAlchemy opened: COPY is not
+        # reachable through SQLAlchemy.
+        raw = await conn.get_raw_connection()
+        return raw.driver_connection
+
+    async def existing(
+        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str]
+    ) -> dict[str, tuple[str, bool]]:
+        pg = await self._driver(conn)
+        async with pg.cursor() as cur:
+            await cur.execute(
+                "SELECT external_id, checksum, deleted_at IS NOT NULL FROM records "
+                "WHERE connector_config_id = %s AND user_id = %s AND entity_type = %s "
+                "AND external_id = ANY(%s::varchar[])",
+                (key.connector_config_id, key.user_id, key.entity_type, list(ids)),
+            )
+            return {eid: (checksum, deleted) for eid, checksum, deleted in await cur.fetchall()}
+
+    async def _merge(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        rows: Sequence[EntityRow],
+        *,
+        generation: int,
+        now: datetime,
+        compare: bool,
+        existing: dict[str, tuple[str, bool]],
+    ) -> tuple[int, int]:
+        pg = await self._driver(conn)
+        parts: list[str] = []
+        for row in rows:
+            payload = row.payload
+            if "\\u0000" in payload:
+                # jsonb cannot hold NUL characters; the checksum still covers the original.
+                payload = payload.replace("\\u0000", "\\ufffd")
+            # COPY text format: backslash is the escape character. JSON text has no raw tabs or
+            # newlines (json escapes them), so only backslashes need doubling in the payload.
+            parts.append(
+                f"{_copy_escape(row.external_id)}\t{row.checksum}\t"
+                f"{payload.replace(chr(92), chr(92) * 2)}\n"
+            )
+        async with pg.cursor() as cur:
+            await cur.execute(self._STAGE)
+            async with cur.copy(
+                "COPY ait_records_stage (external_id, checksum, payload) FROM STDIN"
+            ) as copy:
+                await copy.write("".join(parts))
+            await cur.execute(
+                self._MERGE.format(where=self._WHERE if compare else ""),
+                {
+                    "c": key.connector_config_id,
+                    "u": key.user_id,
+                    "t": key.entity_type,
+                    "g": generation,
+                    "now": now,
+                },
+            )
+            flags = await cur.fetchall()
+            # Several chunks may share one transaction: empty the stage between them.
+            await cur.execute("TRUNCATE ait_records_stage")
+        inserted = sum(1 for (flag,) in flags if flag)
+        return inserted, len(flags) - inserted
+
+    @staticmethod
+    def _json_param(name: str) -> str:
+        return f"CAST(:{name} AS jsonb)"
+
+    async def carry_pages(
+        self,
+        conn: AsyncConnection,
+        state_id: str,
+        ref_generation: int,
+        generation: int,
+        pages: Sequence[tuple[int, str]],
+    ) -> int:
+        if not pages:
+            return 0
+        result = await conn.execute(
+            text(
+                "INSERT INTO sync_pages (state_id, generation, seq, fingerprint, item_count, keys) "
+                "SELECT DISTINCT ON (x.seq) p.state_id, :g, x.seq, p.fingerprint, p.item_count, "
+                "p.keys FROM unnest(CAST(:seqs AS integer[]), CAST(:fps AS varchar[])) "
+                "AS x(seq, fp) JOIN sync_pages p ON p.state_id = :s AND p.generation = :ref "
+                "AND p.fingerprint = x.fp ORDER BY x.seq"
+            ),
+            {
+                "s": state_id,
+                "g": generation,
+                "ref": ref_generation,
+                "seqs": [seq for seq, _ in pages],
+                "fps": [fp for _, fp in pages],
+            },
+        )
+        return int(result.rowcount)
+
+    async def sweep(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        now: datetime,
+    ) -> int:
+        result = await conn.execute(
+            text(
+                "WITH seen AS MATERIALIZED ("
+                "  SELECT DISTINCT jsonb_array_elements_text(keys) AS external_id "
+                "  FROM sync_pages WHERE state_id = :s AND generation = :g) "
+                "UPDATE records r SET deleted_at = :now "
+                "WHERE r.connector_config_id = :c AND r.user_id = :u AND r.entity_type = :t "
+                "AND r.deleted_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.external_id = r.external_id)"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {
+                "s": state_id,
+                "g": generation,
+                "now": now,
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+            },
+        )
+        return int(result.rowcount)
+
+
+class SqliteWriter(RecordWriter):
+    dialect = "sqlite"
+
+    _UPSERT = (
+        "INSERT INTO records (connector_config_id, user_id, entity_type, external_id, payload, "
+        "checksum, scan_generation, first_seen_at, last_seen_at, updated_at, deleted_at) "
+        "VALUES (:c, :u, :t, :eid, :payload, :checksum, :g, :now, :now, :now, NULL) "
+        "ON CONFLICT (connector_config_id, user_id, entity_type, external_id) DO UPDATE SET "
+        "payload = excluded.payload, checksum = excluded.checksum, "
+        "scan_generation = excluded.scan_generation, last_seen_at = excluded.last_seen_at, "
+        "updated_at = excluded.updated_at, deleted_at = NULL "
+        "{where}"
+    )
+    _WHERE = "WHERE records.checksum IS NOT excluded.checksum OR records.deleted_at IS NOT NULL"
+
+    async def existing(
+        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str]
+    ) -> dict[str, tuple[str, bool]]:
+        result = await conn.execute(
+            text(
+                "SELECT external_id, checksum, deleted_at IS NOT NULL FROM records "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND external_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+                "ids": list(ids),
+            },
+        )
+        return {str(eid): (str(checksum), bool(deleted)) for eid, checksum, deleted in result}
+
+    async def _merge(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        rows: Sequence[EntityRow],
+        *,
+        generation: int,
+        now: datetime,
+        compare: bool,
+        existing: dict[str, tuple[str, bool]],
+    ) -> tuple[int, int]:
+        statement = text(self._UPSERT.format(where=self._WHERE if compare else "")).bindparams(
+            bindparam("now", type_=UTCDateTime())
+        )
+        params = [
+            {
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+                "eid": row.external_id,
+                "payload": row.payload,
+                "checksum": row.checksum,
+                "g": generation,
+                "now": now,
+            }
+            for row in rows
+        ]
+        await conn.execute(statement, params)
+        # The lookup ran in this same transaction, so it says exactly which rows existed (and
+        # every row sent differs from its stored version); executemany returns no rows.
+        updated = sum(1 for row in rows if row.external_id in existing)
+        return len(rows) - updated, updated
+
+    async def carry_pages(
+        self,
+        conn: AsyncConnection,
+        state_id: str,
+        ref_generation: int,
+        generation: int,
+        pages: Sequence[tuple[int, str]],
+    ) -> int:
+        if not pages:
+            return 0
+        result = await conn.execute(
+            text(
+                "INSERT INTO sync_pages (state_id, generation, seq, fingerprint, item_count, keys) "
+                "SELECT state_id, :g, :seq, fingerprint, item_count, keys FROM sync_pages "
+                "WHERE state_id = :s AND generation = :ref AND fingerprint = :fp LIMIT 1"
+            ),
+            [
+                {"s": state_id, "g": generation, "ref": ref_generation, "seq": seq, "fp": fp}
+                for seq, fp in pages
+            ],
+        )
+        return int(result.rowcount)
+
+    async def sweep(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        now: datetime,
+    ) -> int:
+        result = await conn.execute(
+            text(
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND deleted_at IS NULL AND external_id NOT IN ("
+                "  SELECT j.value FROM sync_pages p, json_each(p.keys) j "
+                "  WHERE p.state_id = :s AND p.generation = :g)"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {
+                "s": state_id,
+                "g": generation,
+                "now": now,
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+            },
+        )
+        return int(result.rowcount)
+
+
+def _copy_escape(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
+
+
+_WRITERS: dict[str, RecordWriter] = {"postgresql": PostgresWriter(), "sqlite": SqliteWriter()}
+
+
+def writer_for(dialect: str) -> RecordWriter:
+    """The writer for ``Database.dialect``."""
+    return _WRITERS[dialect]

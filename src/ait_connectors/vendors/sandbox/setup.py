@@ -1,0 +1,110 @@
+"""The sandbox's catalogue entry and its zero-setup connector config."""
+
+from __future__ import annotations
+
+import logging
+
+from ...errors import ConfigurationError
+from ...providers import ProviderSpec, register_provider
+from ...storage.configs import ConnectorConfig, ConnectorConfigStore
+from .server import SANDBOX_CLIENT_ID, SCOPES
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "SANDBOX_CONFIG_NAME",
+    "SANDBOX_OWNER",
+    "SANDBOX_SLUG",
+    "ensure_sandbox_config",
+    "register_sandbox_provider",
+    "sandbox_overrides",
+    "sandbox_provider_spec",
+]
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_SLUG = "sandbox"
+SANDBOX_OWNER = "ait-sandbox"
+SANDBOX_CONFIG_NAME = "sandbox"
+DEFAULT_BASE_URL = "http://127.0.0.1:8765"
+
+
+def sandbox_overrides(base_url: str) -> dict[str, str]:
+    """The sandbox's endpoint URLs on the gateway at ``base_url``."""
+    base = base_url.rstrip("/")
+    return {
+        "authorize_url": f"{base}/sandbox/oauth/authorize",
+        "token_url": f"{base}/sandbox/oauth/token",
+        "revoke_url": f"{base}/sandbox/oauth/revoke",
+        "api_base_url": f"{base}/sandbox/api",
+    }
+
+
+def sandbox_provider_spec(base_url: str = DEFAULT_BASE_URL) -> ProviderSpec:
+    """An ordinary catalogue entry; its URLs point at a gateway (the default one unless the
+    connector config overrides them, which the auto-created config does)."""
+    urls = sandbox_overrides(base_url)
+    return ProviderSpec(
+        slug=SANDBOX_SLUG,
+        name="Sandbox",
+        authorize_url=urls["authorize_url"],  # type: ignore[arg-type]
+        token_url=urls["token_url"],  # type: ignore[arg-type]
+        revoke_url=urls["revoke_url"],  # type: ignore[arg-type]
+        revoke_method="rfc7009",
+        api_base_url=urls["api_base_url"],  # type: ignore[arg-type]
+        default_scopes=SCOPES,
+        pkce="supported",
+        client_auth_method="client_secret_basic",
+    )
+
+
+def register_sandbox_provider() -> None:
+    register_provider(sandbox_provider_spec())
+
+
+async def ensure_sandbox_config(
+    configs: ConnectorConfigStore, base_url: str, client_secret: str
+) -> ConnectorConfig:
+    """The sandbox's connector config, created on first start and kept pointing at this gateway.
+
+    Safe when several processes start at once: the (owner, name) unique constraint lets one
+    create it; the others read it back.
+    """
+    base = base_url.rstrip("/")
+    redirect_uri = f"{base}/api/{SANDBOX_SLUG}/auth/callback"
+    overrides = sandbox_overrides(base)
+    existing = [c for c in await configs.list(provider=SANDBOX_SLUG, owner=SANDBOX_OWNER)]
+    if not existing:
+        try:
+            config = await configs.create(
+                SANDBOX_SLUG,
+                client_id=SANDBOX_CLIENT_ID,
+                client_secret=client_secret,
+                redirect_uri=redirect_uri,
+                name=SANDBOX_CONFIG_NAME,
+                owner=SANDBOX_OWNER,
+                overrides=overrides,
+            )
+            logger.info("created the sandbox connector config (%s)", config.id)
+            return config
+        except ConfigurationError:  # another process created it first
+            existing = await configs.list(provider=SANDBOX_SLUG, owner=SANDBOX_OWNER)
+            if not existing:
+                raise
+    config = existing[0]
+    secret = config.client_secret.get_secret_value() if config.client_secret else None
+    if (
+        config.redirect_uri != redirect_uri
+        or config.overrides != overrides
+        or secret != client_secret
+        or config.client_id != SANDBOX_CLIENT_ID
+    ):
+        # The gateway moved (another port or public URL) or the key changed: follow it.
+        config = await configs.update(
+            config.id,
+            client_id=SANDBOX_CLIENT_ID,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            overrides=overrides,
+        )
+        logger.info("pointed the sandbox connector config at %s", base)
+    return config
