@@ -1,0 +1,5 @@
+"""``python -m ait_connectors`` runs the CLI."""
+
+from .cli import main
+
+main()
