@@ -65,7 +65,7 @@ class Page(Generic[T]):
       already stored. Leave it ``None`` when items were enriched from other requests.
     """
 
-    __slots__ = ("_items", "_loader", "next_cursor", "raw", "watermark")
+    __slots__ = ("_items", "_loader", "next_cursor", "raw", "warnings", "watermark")
 
     def __init__(
         self,
@@ -75,6 +75,7 @@ class Page(Generic[T]):
         *,
         raw: bytes | None = None,
         loader: Callable[[], Sequence[T]] | None = None,
+        warnings: Sequence[str] = (),
     ) -> None:
         if items is None and loader is None:
             items = ()
@@ -83,6 +84,7 @@ class Page(Generic[T]):
         self.next_cursor = next_cursor
         self.watermark = watermark
         self.raw = raw
+        self.warnings = tuple(warnings)  # e.g. a repository skipped: kept in the run record
 
     @property
     def items(self) -> Sequence[T]:

@@ -350,6 +350,17 @@ def _timeout(client: httpx.AsyncClient, timeout: float | httpx.Timeout | None) -
     return current
 
 
+def _unlink_stream(response: httpx.Response) -> None:
+    """Let reference counting free a read response (and its body) as soon as it is dropped.
+
+    httpx binds a response and its stream to each other; that cycle keeps every page's body
+    alive until a full garbage collection, which in a long sync means dozens of pages. The body
+    has been read and the stream closed, so the stream is no longer needed.
+    """
+    if response.is_closed:
+        response.stream = httpx.ByteStream(b"")
+
+
 async def _send_once(
     client: httpx.AsyncClient,
     method: str,
@@ -375,6 +386,7 @@ async def _send_once(
         raise TransientVendorError(
             "VENDOR_NETWORK_ERROR", f"{slug}: {where} failed: {type(exc).__name__}: {exc}"
         ) from exc
+    _unlink_stream(response)
     status = response.status_code
     if 200 <= status < 300:
         return response

@@ -53,7 +53,9 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
         get_settings()
 
 
-async def test_embedded_default_migrates_itself_and_keeps_no_secret_in_clear(tmp_path: Path) -> None:
+async def test_embedded_default_migrates_itself_and_keeps_no_secret_in_clear(
+    tmp_path: Path,
+) -> None:
     connectors = await Connectors.open()
     try:
         config = await connectors.configs.create(
@@ -63,17 +65,26 @@ async def test_embedded_default_migrates_itself_and_keeps_no_secret_in_clear(tmp
             config.id,
             "u1",
             TokenResponse.from_payload(
-                {"access_token": "AT-plain-text-123", "refresh_token": "RT-plain-text-456", "expires_in": 60}
+                {
+                    "access_token": "AT-plain-text-123",
+                    "refresh_token": "RT-plain-text-456",
+                    "expires_in": 60,
+                }
             ),
         )
         await OAuthStateStore(connectors.database, connectors.cipher).create(
-            provider="spotify", connector_config_id=config.id, user_id="u1", code_verifier="VERIFIER-789xyz"
+            provider="spotify",
+            connector_config_id=config.id,
+            user_id="u1",
+            code_verifier="VERIFIER-789xyz",
         )
     finally:
         await connectors.close()
     data_dir = tmp_path / "data"
     assert (data_dir / "encryption.key").exists()
-    raw = b"".join(p.read_bytes() for p in data_dir.iterdir() if p.name.startswith("ait-connectors.db"))
+    raw = b"".join(
+        p.read_bytes() for p in data_dir.iterdir() if p.name.startswith("ait-connectors.db")
+    )
     assert raw, "the database file exists"
     for secret in (SECRET, "AT-plain-text-123", "RT-plain-text-456", "VERIFIER-789xyz"):
         assert secret.encode() not in raw
@@ -118,8 +129,14 @@ def test_cli_configs_keys_and_errors(tmp_path: Path) -> None:
     assert cli("db", "upgrade", env=env).returncode == 0
 
     added = cli(
-        "configs", "add", "github", "--client-id", "Iv1.abc", "--client-secret-stdin",
-        env=env, stdin=SECRET + "\n",
+        "configs",
+        "add",
+        "github",
+        "--client-id",
+        "Iv1.abc",
+        "--client-secret-stdin",
+        env=env,
+        stdin=SECRET + "\n",
     )
     assert added.returncode == 0, added.stderr
     assert SECRET not in added.stdout + added.stderr
@@ -133,7 +150,9 @@ def test_cli_configs_keys_and_errors(tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr
     assert "--client-secret-stdin" in missing.stderr
     unknown = cli("configs", "add", "nope", "--client-id", "x", "--public", env=env)
-    assert unknown.returncode != 0 and "nope" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert (
+        unknown.returncode != 0 and "nope" in unknown.stderr and "Traceback" not in unknown.stderr
+    )
     bad_key = cli("configs", "list", env={**env, "AIT_ENCRYPTION_KEY": "short"})
     assert bad_key.returncode != 0
     assert "AIT_ENCRYPTION_KEY" in bad_key.stderr and "Traceback" not in bad_key.stderr
@@ -142,7 +161,8 @@ def test_cli_configs_keys_and_errors(tmp_path: Path) -> None:
     old_key = (tmp_path / "cli" / "encryption.key").read_text().strip()
     new_key = generate_key()
     rotated = cli(
-        "keys", "rotate",
+        "keys",
+        "rotate",
         env={**env, "AIT_ENCRYPTION_KEY": new_key, "AIT_ENCRYPTION_OLD_KEYS": old_key},
     )
     assert rotated.returncode == 0, rotated.stderr

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import AItError
 from ..logging import configure_logging
-from . import configs, db, keys, status
+from . import api_keys, configs, connect, db, keys, serve, status, sync
 
 app = typer.Typer(
     name="ait-connectors",
@@ -21,6 +21,11 @@ app.add_typer(db.app, name="db")
 app.add_typer(configs.app, name="configs")
 app.add_typer(keys.app, name="keys")
 app.command("status")(status.status)
+# Gateway, connections and syncs (issue 5).
+app.command("serve")(serve.serve)
+app.add_typer(api_keys.app, name="api-keys")
+app.command("connect")(connect.connect)
+app.command("sync")(sync.sync_command)
 
 _state = {"debug": False}
 

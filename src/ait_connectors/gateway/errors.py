@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import (
     AItError,
@@ -21,7 +23,13 @@ from ..storage.api_keys import ApiKeyNotFoundError
 from ..storage.configs import ConnectorConfigNotFoundError
 from .state import gateway_of
 
-__all__ = ["ErrorBody", "GatewayError", "install_error_handlers", "prefers_html"]
+__all__ = [
+    "ErrorBody",
+    "GatewayError",
+    "RejectControlCharacters",
+    "install_error_handlers",
+    "prefers_html",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +143,7 @@ def from_ait_error(exc: AItError) -> GatewayError:
     return GatewayError(400, exc.code, exc.message)
 
 
-def install_error_handlers(app: Any) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     """Every error becomes a JSON body or an HTML page; nothing leaks a traceback."""
 
     @app.exception_handler(GatewayError)
@@ -154,7 +162,12 @@ def install_error_handlers(app: Any) -> None:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return error_response(
             request,
-            GatewayError(exc.status_code, code, str(exc.detail), headers=exc.headers),
+            GatewayError(
+                exc.status_code,
+                code,
+                str(exc.detail),
+                headers=dict(exc.headers) if exc.headers else None,
+            ),
         )
 
     @app.exception_handler(RequestValidationError)
@@ -181,6 +194,21 @@ def install_error_handlers(app: Any) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value (a NUL byte in a JSON string, an out-of-range number):
+        # the request's fault, reported without echoing the value.
+        logger.warning(
+            "%s %s: value refused by the database: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__,
+        )
+        return error_response(
+            request,
+            GatewayError(400, "INVALID_VALUE", "A value in the request cannot be stored."),
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("%s %s failed", request.method, request.url.path)
@@ -188,3 +216,36 @@ def install_error_handlers(app: Any) -> None:
             request,
             GatewayError(500, "INTERNAL_ERROR", "The gateway failed unexpectedly; see its logs."),
         )
+
+
+class RejectControlCharacters:
+    """Refuse paths and query strings with control characters (NUL above all) up front.
+
+    PostgreSQL cannot store NUL in text, and no legitimate id, user or state contains control
+    characters; rejecting them here keeps every route from having to.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_control(scope):
+            response = JSONResponse(
+                {
+                    "error": "INVALID_REQUEST",
+                    "message": "The URL contains control characters.",
+                    "reason": "control_characters",
+                },
+                status_code=400,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _has_control(scope: Scope) -> bool:
+    from urllib.parse import unquote_to_bytes
+
+    path: str = scope.get("path", "")
+    query = unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))
+    return any(ord(c) < 32 or ord(c) == 127 for c in path) or any(b < 32 or b == 127 for b in query)

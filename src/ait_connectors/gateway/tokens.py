@@ -120,6 +120,8 @@ class ConnectTokenSigner:
         """A new token for ``user_id``; ``redirect_url``'s origin becomes an allowed redirect."""
         if not user_id or len(user_id) > MAX_USER_ID_LENGTH:
             raise ValueError(f"user_id must be 1-{MAX_USER_ID_LENGTH} characters")
+        if any(ord(c) < 32 or ord(c) == 127 for c in user_id):
+            raise ValueError("user_id must not contain control characters")
         if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
             raise ValueError(f"ttl_seconds must be 1-{MAX_TTL_SECONDS}")
         origin = origin_of(redirect_url) if redirect_url else None

@@ -12,9 +12,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, Table, or_, select, update
 
 from ..errors import AItError
 from .db import Database
@@ -23,7 +23,7 @@ from .types import new_id, utcnow
 
 __all__ = ["ApiKeyInfo", "ApiKeyNotFoundError", "ApiKeyStore", "CreatedApiKey", "hash_api_key"]
 
-K = ApiKey.__table__
+K = cast(Table, ApiKey.__table__)
 KEY_PREFIX = "ait_"
 # ``last_used_at`` is bumped at most this often per key, so that authenticating a burst of
 # requests does not turn every read into a write (which SQLite would serialise).

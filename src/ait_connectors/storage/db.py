@@ -71,9 +71,15 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads (autobegin; rolled back on exit)."""
-        async with self.engine.connect() as conn:
+    async def connect(self, *, lock: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection (autobegin; rolled back on exit unless committed).
+
+        ``lock=True``: its transactions begin as in ``transaction(lock=True)``, for callers that
+        read then write (on SQLite a deferred transaction that read first cannot upgrade to a
+        writer once another process committed, and fails with "database is locked").
+        """
+        engine = self._locking_engine if lock else self.engine
+        async with engine.connect() as conn:
             yield conn
 
     async def dispose(self) -> None:

@@ -132,6 +132,7 @@ class SyncRunResult:
     finished_at: datetime | None
     scan_completed: bool = False
     pages: int = 0
+    pages_skipped: int = 0  # pages recognised as already stored (fingerprint), not parsed
     added: int = 0
     updated: int = 0
     unchanged: int = 0

@@ -74,7 +74,7 @@ class _Start:
 class _Fetched:
     page: Page[Any]
     cursor: Cursor
-    fingerprint: str | None
+    fingerprint: asyncio.Future[str] | None  # computed in a thread while the next page downloads
 
 
 @dataclass
@@ -88,6 +88,7 @@ _END = object()
 @dataclass
 class _Counters:
     pages: int = 0
+    pages_skipped: int = 0
     added: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -456,6 +457,7 @@ class SyncEngine(Generic[DS]):
             finished_at=now,
             scan_completed=counters.scan_completed,
             pages=counters.pages,
+            pages_skipped=counters.pages_skipped,
             added=counters.added,
             updated=counters.updated,
             unchanged=counters.unchanged,
@@ -486,13 +488,37 @@ class SyncEngine(Generic[DS]):
             and (config.incremental is None or config.incremental.field is None)
         )
         reference: dict[str, int] = {}
+        reference_pages = 0
         if use_fingerprints and start.completed_generation is not None:
             async with self.database.connect() as conn:
-                reference = await self.writer.load_fingerprints(
+                reference, reference_pages = await self.writer.load_fingerprints(
                     conn, start.state_id, start.completed_generation
                 )
         store_pages = use_fingerprints or (config.detect_deletions and start.full_scan)
         salt = config.fingerprint_salt() if use_fingerprints else b""
+        unit = _Unit(self, key, config, start, run_id, counters, store_pages)
+        # The scan is a page-for-page copy of the last completed one if this run started it,
+        # carries every page, and the reference pages had distinct fingerprints.
+        unit.identical_if_all_carried = (
+            start.pages_in_scan == 0 and reference_pages > 0 and len(reference) == reference_pages
+        )
+        unit.reference_pages = reference_pages
+        # Page transactions read then write: they take the write lock up front (see Database).
+        async with self.database.connect(lock=True) as conn:
+            unit.conn = conn
+            await self._pump(config, data_source, start, unit, reference, use_fingerprints, salt)
+
+    async def _pump(
+        self,
+        config: EntityConfig[DS],
+        data_source: DS,
+        start: _Start,
+        unit: _Unit,
+        reference: dict[str, int],
+        use_fingerprints: bool,
+        salt: bytes,
+    ) -> None:
+        counters = unit.counters
         watermark_field = config.incremental.field if config.incremental else None
         adapter: TypeAdapter[Any] | None = None
         pending = start.pending_watermark
@@ -502,32 +528,46 @@ class SyncEngine(Generic[DS]):
             adapter = TypeAdapter(annotation if annotation is not None else Any)
             if pending is not None:
                 pending_value = adapter.validate_python(pending)
-
-        unit = _Unit(self, key, config, start, run_id, counters, store_pages)
         queue: asyncio.Queue[object] = asyncio.Queue(maxsize=max(1, self.options.prefetch))
         producer = asyncio.create_task(
             self._produce(config, data_source, start, queue, salt, use_fingerprints, counters)
         )
+        # Two-stage pipeline: page N's transaction is in flight while page N+1 is parsed and
+        # mapped (and page N+2 downloaded), so Python's CPU work overlaps the database's.
+        # Transactions still commit one at a time, in page order.
+        inflight: asyncio.Task[None] | None = None
+
+        async def submit(**kwargs: Any) -> None:
+            nonlocal inflight
+            batch = unit.take_carried()  # taken now: these pages precede what comes next
+            if inflight is not None:
+                await inflight
+            inflight = asyncio.create_task(unit.commit(carried=batch, **kwargs))
+
         try:
             while True:
                 item = await queue.get()
                 if item is _END:
-                    return
+                    break
                 if isinstance(item, _Failed):
-                    await unit.flush()
+                    await submit(last=False, pending=pending, carry_only=True)
                     raise item.error
                 assert isinstance(item, _Fetched)
                 page = item.page
+                for warning in page.warnings:
+                    counters.warn(warning)
                 last = page.next_cursor is None
-                if item.fingerprint is not None and item.fingerprint in reference:
-                    unit.carry(item.fingerprint, reference[item.fingerprint], page)
+                fingerprint = await item.fingerprint if item.fingerprint is not None else None
+                if fingerprint is not None and fingerprint in reference:
+                    unit.carry(fingerprint, reference[fingerprint], page)
                     if last or unit.carried_count >= self.options.skip_batch:
-                        await unit.commit(last=last, pending=pending)
+                        await submit(last=last, pending=pending)
                     continue
                 try:
                     rows, keys, page_max = self._prepare(config, page, watermark_field)
                 except (_PageMappingError, VendorResponseError):
-                    await unit.flush()  # keep the progress of pages carried before this one
+                    # Keep the progress of the pages carried before this one.
+                    await submit(last=False, pending=pending, carry_only=True)
                     raise
                 if (
                     adapter is not None
@@ -538,15 +578,23 @@ class SyncEngine(Generic[DS]):
                     pending = adapter.dump_python(pending_value, mode="json")
                 if page.watermark is not None:
                     pending = page.watermark
-                await unit.commit(
+                await submit(
                     last=last,
                     pending=pending,
+                    seq=unit.next_seq(),
                     rows=rows,
                     keys=keys,
-                    fingerprint=item.fingerprint,
+                    fingerprint=fingerprint,
                     next_cursor=page.next_cursor,
                 )
+            if inflight is not None:
+                await inflight
         finally:
+            if inflight is not None and not inflight.done():
+                # An error elsewhere: let the transaction in flight finish (it is valid work);
+                # its own error, if any, is secondary to the one propagating.
+                with contextlib.suppress(Exception):
+                    await inflight
             if not producer.done():
                 producer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -609,9 +657,10 @@ class SyncEngine(Generic[DS]):
                     previous = encoded
                 fingerprint = None
                 if use_fingerprints and page.raw is not None:
-                    # hashlib releases the GIL: hashing overlaps the next download.
-                    fingerprint = await asyncio.to_thread(
-                        _fingerprint, salt, cursor, start.watermark, page.raw
+                    # hashlib releases the GIL: the hash runs on another core while this task
+                    # goes on to download the next page.
+                    fingerprint = asyncio.get_running_loop().run_in_executor(
+                        None, _fingerprint, salt, cursor, start.watermark, page.raw
                     )
                 await queue.put(_Fetched(page, cursor, fingerprint))
                 if page.next_cursor is None:
@@ -671,7 +720,7 @@ class SyncEngine(Generic[DS]):
 
 
 class _Unit:
-    """One commit unit: carried-over unchanged pages, then at most one processed page."""
+    """Builds and commits the transactions of one run, in page order."""
 
     def __init__(
         self,
@@ -690,61 +739,86 @@ class _Unit:
         self.run_id = run_id
         self.counters = counters
         self.store_pages = store_pages
-        self.seq = start.pages_in_scan
-        self.carried: list[tuple[int, str]] = []
-        self.carried_count = 0
-        self.carried_items = 0
-        self.carried_cursor: Cursor = None
-        self.pending: Any = start.pending_watermark
+        self.seq = start.pages_in_scan  # the last page number handed out in this scan
+        # One connection for all the run's page transactions: no pool checkout (and, on
+        # PostgreSQL, no pre-ping round trip) per page.
+        self.conn: AsyncConnection | None = None
+        self._carried: list[tuple[int, str, int]] = []
+        self._carried_cursor: Cursor = None
+        self.processed = False  # a page of this run was parsed and written (not carried)
+        self.identical_if_all_carried = False
+        self.reference_pages = 0
+
+    @property
+    def carried_count(self) -> int:
+        return len(self._carried)
 
     def carry(self, fingerprint: str, item_count: int, page: Page[Any]) -> None:
+        """Queue a page recognised as unchanged; it is recorded with the next commit."""
         self.seq += 1
-        self.carried.append((self.seq, fingerprint))
-        self.carried_count += 1
-        self.carried_items += item_count
-        self.carried_cursor = page.next_cursor
+        self._carried.append((self.seq, fingerprint, item_count))
+        self._carried_cursor = page.next_cursor
 
-    async def flush(self) -> None:
-        """Commit carried pages before stopping, so their progress is not lost."""
-        if self.carried:
-            await self.commit(last=False, pending=self.pending)
+    def take_carried(self) -> _Carried:
+        batch = _Carried(self._carried, self._carried_cursor)
+        self._carried = []
+        return batch
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
 
     async def commit(
         self,
         *,
+        carried: _Carried,
         last: bool,
         pending: Any,
+        seq: int | None = None,
         rows: Sequence[EntityRow] | None = None,
         keys: Sequence[str] = (),
         fingerprint: str | None = None,
         next_cursor: Cursor = None,
+        carry_only: bool = False,
     ) -> None:
-        engine, writer, start = self.engine, self.engine.writer, self.start
+        """One transaction: carried pages, then at most one processed page, the cursor after
+        them, the run's counts; on the last page also the scan's completion and sweep."""
+        if carry_only and not carried.pages:
+            return
+        writer, start = self.engine.writer, self.start
         counters = self.counters
         now = _now()
-        self.pending = pending
-        added = WriteCounts()
+        counts = WriteCounts()
         pages = 0
         deleted = 0
-        async with engine.database.transaction() as conn:
-            if self.carried:
+        if rows is not None:
+            cursor = None if last else next_cursor
+        else:
+            cursor = None if last else carried.cursor
+        last_seq = seq if seq is not None else (carried.pages[-1][0] if carried.pages else None)
+        conn = self.conn
+        assert conn is not None
+        async with conn.begin():
+            if carried.pages:
                 assert start.completed_generation is not None
                 copied = await writer.carry_pages(
                     conn,
                     start.state_id,
                     start.completed_generation,
                     start.generation,
-                    self.carried,
+                    [(page_seq, fp) for page_seq, fp, _ in carried.pages],
                 )
-                if copied != len(self.carried):
+                if copied != len(carried.pages):
                     raise AItError(
                         "SYNC_STATE_CONFLICT",
                         "reference pages vanished during the sync (concurrent purge?)",
                     )
-                added.unchanged += self.carried_items
-                pages += len(self.carried)
+                counts.unchanged += sum(n for _, _, n in carried.pages)
+                pages += len(carried.pages)
             if rows is not None:
-                added += await writer.upsert(
+                assert seq is not None
+                self.processed = True
+                counts += await writer.upsert(
                     conn,
                     self.key,
                     rows,
@@ -753,22 +827,23 @@ class _Unit:
                     compare=self.config.checksum_enabled,
                     batch_size=self.config.batch_size,
                 )
-                self.seq += 1
                 pages += 1
                 if self.store_pages:
                     await writer.add_page(
-                        conn, start.state_id, start.generation, self.seq, fingerprint, keys
+                        conn, start.state_id, start.generation, seq, fingerprint, keys
                     )
-            # The cursor of the unit's last page: the processed page comes after carried ones.
-            cursor = None if last else next_cursor if rows is not None else self.carried_cursor
             if last:
-                if self.store_pages and self.config.detect_deletions and start.full_scan:
+                if (
+                    self.store_pages
+                    and self.config.detect_deletions
+                    and start.full_scan
+                    and not self._same_as_reference(last_seq)
+                ):
                     deleted = await writer.sweep(
                         conn, self.key, start.state_id, start.generation, now
                     )
                 keep = [start.generation] if self.store_pages else []
                 await writer.drop_pages(conn, start.state_id, keep=keep)
-                new_watermark = pending if pending is not None else start.watermark
                 await conn.execute(
                     text(
                         "UPDATE sync_state SET cursor = NULL, watermark = :wm, "
@@ -777,9 +852,9 @@ class _Unit:
                         "WHERE id = :id"
                     ).bindparams(_ts("now"), _njson("wm")),
                     {
-                        "wm": new_watermark,
+                        "wm": pending if pending is not None else start.watermark,
                         "g": start.generation if self.store_pages else None,
-                        "seq": self.seq,
+                        "seq": last_seq or 0,
                         "now": now,
                         "id": start.state_id,
                     },
@@ -793,16 +868,16 @@ class _Unit:
                     {
                         "cursor": cursor,
                         "pending": pending,
-                        "seq": self.seq,
+                        "seq": last_seq or 0,
                         "now": now,
                         "id": start.state_id,
                     },
                 )
             totals = (
                 counters.pages + pages,
-                counters.added + added.added,
-                counters.updated + added.updated,
-                counters.unchanged + added.unchanged,
+                counters.added + counts.added,
+                counters.updated + counts.updated,
+                counters.unchanged + counts.unchanged,
                 counters.deleted + deleted,
             )
             await conn.execute(
@@ -823,10 +898,24 @@ class _Unit:
         # Only after the commit: what the run reports is what the database holds.
         counters.pages, counters.added, counters.updated = totals[0], totals[1], totals[2]
         counters.unchanged, counters.deleted = totals[3], totals[4]
+        counters.pages_skipped += len(carried.pages)
         counters.scan_completed = last
-        self.carried = []
-        self.carried_count = 0
-        self.carried_items = 0
+
+    def _same_as_reference(self, last_seq: int | None) -> bool:
+        """True when this scan saw exactly the pages of the last completed (and swept) scan:
+        then it saw exactly its records, nothing was written since, and a sweep would find
+        nothing to delete. Skipping it makes an unchanged re-sync read no record at all."""
+        return (
+            self.identical_if_all_carried
+            and not self.processed
+            and last_seq == self.reference_pages
+        )
+
+
+@dataclass
+class _Carried:
+    pages: list[tuple[int, str, int]]  # (seq, fingerprint, item count)
+    cursor: Cursor
 
 
 def _astuple(key: ConnectionKey) -> tuple[str, str, str]:

@@ -59,12 +59,14 @@ class RecordReader:
         self.database = database
 
     def _order_expression(self, model: type[Entity], order_by: str) -> ColumnElement[Any]:
-        if order_by in _META_ORDER:
-            return R.c[order_by]
+        # An entity field wins over a record column of the same name (``updated_at``); the
+        # record's own columns are also reachable as ``_updated_at``, ``_first_seen_at``…
         if order_by not in model.model_fields:
+            if order_by.lstrip("_") in _META_ORDER:
+                return R.c[order_by.lstrip("_")]
             raise ValueError(
                 f"cannot order {model.__name__} by {order_by!r}: not one of its fields "
-                f"nor {sorted(_META_ORDER)}"
+                f"nor {sorted('_' + m for m in _META_ORDER)}"
             )
         # The name is a declared field (checked above), so it is safe inside the JSON path.
         if self.database.dialect == "postgresql":
@@ -96,18 +98,19 @@ class RecordReader:
         *,
         limit: int = 100,
         offset: int = 0,
-        order_by: str = "external_id",
+        order_by: str = "_external_id",
         descending: bool = False,
         include_deleted: bool = False,
     ) -> RecordPage[E]:
-        """Records of one connection and entity type, ordered by ``order_by`` (an entity field
-        or ``external_id``/``first_seen_at``/``updated_at``), ties broken by external id."""
+        """Records of one connection and entity type, ordered by ``order_by`` (an entity field,
+        or a record column: ``_external_id``, ``_first_seen_at``, ``_updated_at``), ties broken
+        by external id."""
         if limit < 1 or offset < 0:
             raise ValueError("limit must be positive and offset not negative")
         where = self._where(connector_config_id, user_id, entity_type, include_deleted)
         order = self._order_expression(model, order_by)
         ordering = [order.desc() if descending else order.asc()]
-        if order_by != "external_id":
+        if order_by.lstrip("_") != "external_id":
             ordering.append(R.c.external_id.desc() if descending else R.c.external_id.asc())
         query: Select[Any] = (
             select(R.c.payload, R.c.external_id, R.c.first_seen_at, R.c.updated_at, R.c.deleted_at)

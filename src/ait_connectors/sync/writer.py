@@ -17,13 +17,15 @@ Every method runs inside the caller's transaction (the engine commits a page's r
 from __future__ import annotations
 
 import json
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+import psycopg
+from sqlalchemy import Connection, Engine, bindparam, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..entities import EntityRow
@@ -170,16 +172,22 @@ class RecordWriter(ABC):
 
     async def load_fingerprints(
         self, conn: AsyncConnection, state_id: str, generation: int
-    ) -> dict[str, int]:
-        """``fingerprint -> item count`` of the pages of one generation."""
+    ) -> tuple[dict[str, int], int]:
+        """``fingerprint -> item count`` of the pages of one generation, and its page count."""
         result = await conn.execute(
             text(
                 "SELECT fingerprint, item_count FROM sync_pages "
-                "WHERE state_id = :s AND generation = :g AND fingerprint IS NOT NULL"
+                "WHERE state_id = :s AND generation = :g"
             ),
             {"s": state_id, "g": generation},
         )
-        return {str(fp): int(n) for fp, n in result}
+        pages = 0
+        found: dict[str, int] = {}
+        for fp, n in result:
+            pages += 1
+            if fp is not None:
+                found[str(fp)] = int(n)
+        return found, pages
 
     async def drop_pages(
         self, conn: AsyncConnection, state_id: str, *, keep: Sequence[int] = ()
@@ -246,11 +254,17 @@ class PostgresWriter(RecordWriter):
     ) -> dict[str, tuple[str, bool]]:
         pg = await self._driver(conn)
         async with pg.cursor() as cur:
+            # One index probe per key, whatever the statistics say: before the table has been
+            # analysed the planner believes a connection has one record, and both
+            # "external_id = ANY(…)" and a plain join then read every record of the
+            # connection (a cost that grows with the table). LATERAL … LIMIT 1 cannot.
             await cur.execute(
-                "SELECT external_id, checksum, deleted_at IS NOT NULL FROM records "
-                "WHERE connector_config_id = %s AND user_id = %s AND entity_type = %s "
-                "AND external_id = ANY(%s::varchar[])",
-                (key.connector_config_id, key.user_id, key.entity_type, list(ids)),
+                "SELECT k.external_id, r.checksum, r.deleted_at IS NOT NULL "
+                "FROM unnest(%s::text[]) AS k(external_id) CROSS JOIN LATERAL ("
+                "  SELECT checksum, deleted_at FROM records "
+                "  WHERE connector_config_id = %s AND user_id = %s AND entity_type = %s "
+                "  AND external_id = k.external_id LIMIT 1) AS r",
+                (list(ids), key.connector_config_id, key.user_id, key.entity_type),
             )
             return {eid: (checksum, deleted) for eid, checksum, deleted in await cur.fetchall()}
 
@@ -278,12 +292,26 @@ class PostgresWriter(RecordWriter):
                 f"{_copy_escape(row.external_id)}\t{row.checksum}\t"
                 f"{payload.replace(chr(92), chr(92) * 2)}\n"
             )
+        raw = await conn.get_raw_connection()
+        _track_stage(conn.sync_engine)
         async with pg.cursor() as cur:
-            await cur.execute(self._STAGE)
-            async with cur.copy(
-                "COPY ait_records_stage (external_id, checksum, payload) FROM STDIN"
-            ) as copy:
-                await copy.write("".join(parts))
+            if not raw.info.get(_STAGE_READY):
+                await cur.execute(self._STAGE)
+                raw.info[_STAGE_PENDING] = True
+            elif raw.info.get(_STAGE_USED):
+                # A second chunk in the same transaction: the stage still holds the first.
+                await cur.execute("DELETE FROM ait_records_stage")
+            raw.info[_STAGE_USED] = True
+            try:
+                async with cur.copy(
+                    "COPY ait_records_stage (external_id, checksum, payload) FROM STDIN"
+                ) as copy:
+                    await copy.write("".join(parts))
+            except psycopg.errors.UndefinedTable:
+                # The transaction that created the stage did not commit after all: make the
+                # next transaction create it again, and fail this one.
+                raw.info.pop(_STAGE_READY, None)
+                raise
             await cur.execute(
                 self._MERGE.format(where=self._WHERE if compare else ""),
                 {
@@ -295,8 +323,6 @@ class PostgresWriter(RecordWriter):
                 },
             )
             flags = await cur.fetchall()
-            # Several chunks may share one transaction: empty the stage between them.
-            await cur.execute("TRUNCATE ait_records_stage")
         inserted = sum(1 for (flag,) in flags if flag)
         return inserted, len(flags) - inserted
 
@@ -340,15 +366,17 @@ class PostgresWriter(RecordWriter):
         generation: int,
         now: datetime,
     ) -> int:
+        # NOT IN over the seen keys runs as one hashed subplan (linear). PostgreSQL picks that
+        # only while it expects the key set to fit in work_mem, so give this transaction room;
+        # an anti-join planned from stale statistics can turn quadratic instead.
+        await conn.execute(text("SET LOCAL work_mem = '256MB'"))
         result = await conn.execute(
             text(
-                "WITH seen AS MATERIALIZED ("
-                "  SELECT DISTINCT jsonb_array_elements_text(keys) AS external_id "
-                "  FROM sync_pages WHERE state_id = :s AND generation = :g) "
-                "UPDATE records r SET deleted_at = :now "
-                "WHERE r.connector_config_id = :c AND r.user_id = :u AND r.entity_type = :t "
-                "AND r.deleted_at IS NULL "
-                "AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.external_id = r.external_id)"
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND deleted_at IS NULL AND external_id NOT IN ("
+                "  SELECT jsonb_array_elements_text(keys) FROM sync_pages "
+                "  WHERE state_id = :s AND generation = :g)"
             ).bindparams(bindparam("now", type_=UTCDateTime())),
             {
                 "s": state_id,
@@ -477,6 +505,37 @@ class SqliteWriter(RecordWriter):
             },
         )
         return int(result.rowcount)
+
+
+# The staging table is a temporary table, created once per database session (not per page:
+# creating, or truncating, a table costs catalog work and file operations on every page). It is
+# emptied by ON COMMIT DELETE ROWS. Creation is transactional, so a connection counts as having
+# the table only once the transaction that created it commits; the flags live in the pooled
+# connection's ``info`` and follow it across checkouts.
+_STAGE_READY = "ait_records_stage_ready"
+_STAGE_PENDING = "ait_records_stage_pending"
+_STAGE_USED = "ait_records_stage_used"
+_TRACKED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _track_stage(engine: Engine) -> None:
+    if engine in _TRACKED:
+        return
+
+    def on_commit(conn: Connection) -> None:
+        info = conn.connection.info
+        info.pop(_STAGE_USED, None)
+        if info.pop(_STAGE_PENDING, False):
+            info[_STAGE_READY] = True
+
+    def on_rollback(conn: Connection) -> None:
+        info = conn.connection.info
+        info.pop(_STAGE_USED, None)
+        info.pop(_STAGE_PENDING, None)
+
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "rollback", on_rollback)
+    _TRACKED.add(engine)
 
 
 def _copy_escape(value: str) -> str:

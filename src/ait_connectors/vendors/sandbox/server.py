@@ -47,7 +47,8 @@ _AUTHORIZE_PAGE = _env.from_string("""<!doctype html>
 body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:grid;place-items:center;min-height:100vh}
 .card{background:#fff;border-radius:12px;box-shadow:0 2px 12px #0002;padding:2rem;max-width:28rem}
 h1{font-size:1.3rem;margin-top:0} code{background:#eef;padding:0 .3em;border-radius:4px}
-button{font-size:1rem;padding:.6rem 1.2rem;border-radius:8px;border:0;cursor:pointer;margin-right:.5rem}
+button{font-size:1rem;padding:.6rem 1.2rem;border-radius:8px;border:0;cursor:pointer;
+margin-right:.5rem}
 .approve{background:#1f7a3f;color:#fff}.deny{background:#ddd}
 </style></head><body><main class="card">
 <h1>Sandbox provider</h1>

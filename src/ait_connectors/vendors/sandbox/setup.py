@@ -46,11 +46,11 @@ def sandbox_provider_spec(base_url: str = DEFAULT_BASE_URL) -> ProviderSpec:
     return ProviderSpec(
         slug=SANDBOX_SLUG,
         name="Sandbox",
-        authorize_url=urls["authorize_url"],  # type: ignore[arg-type]
-        token_url=urls["token_url"],  # type: ignore[arg-type]
-        revoke_url=urls["revoke_url"],  # type: ignore[arg-type]
+        authorize_url=urls["authorize_url"],
+        token_url=urls["token_url"],
+        revoke_url=urls["revoke_url"],
         revoke_method="rfc7009",
-        api_base_url=urls["api_base_url"],  # type: ignore[arg-type]
+        api_base_url=urls["api_base_url"],
         default_scopes=SCOPES,
         pkce="supported",
         client_auth_method="client_secret_basic",
@@ -62,9 +62,10 @@ def register_sandbox_provider() -> None:
 
 
 async def ensure_sandbox_config(
-    configs: ConnectorConfigStore, base_url: str, client_secret: str
+    configs: ConnectorConfigStore, base_url: str, client_secret: str, *, follow: bool = True
 ) -> ConnectorConfig:
-    """The sandbox's connector config, created on first start and kept pointing at this gateway.
+    """The sandbox's connector config, created on first start and (with ``follow``) kept
+    pointing at this gateway.
 
     Safe when several processes start at once: the (owner, name) unique constraint lets one
     create it; the others read it back.
@@ -91,6 +92,8 @@ async def ensure_sandbox_config(
             if not existing:
                 raise
     config = existing[0]
+    if not follow:
+        return config
     secret = config.client_secret.get_secret_value() if config.client_secret else None
     if (
         config.redirect_uri != redirect_uri

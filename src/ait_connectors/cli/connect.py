@@ -1,0 +1,110 @@
+"""``ait-connectors connect VENDOR``: the OAuth flow from a terminal.
+
+Prints (and opens) the authorization link, then waits for the callback: on loopback it serves
+the gateway itself on the redirect URI's port for the duration (so the ordinary callback route
+handles it); if a gateway already listens there, or the redirect URI is not local, that gateway
+handles the callback and this command watches the database for the new tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import webbrowser
+
+import typer
+from sqlalchemy import select
+
+from ..errors import AItError
+from ..oauth.pkce import generate_pkce_pair
+from ..runtime import Connectors
+from ..storage.models import OAuthStateRow
+from ..storage.states import hash_state
+from ._common import console, err_console, run_with
+from ._vendor import find_config, serving_gateway
+
+__all__ = ["connect"]
+
+S = OAuthStateRow.__table__
+# After the state was used, how long the tokens may take to appear before we call it a failure.
+EXCHANGE_GRACE_SECONDS = 15.0
+
+
+def connect(
+    vendor: str = typer.Argument(..., help="Provider slug, e.g. github, spotify, sandbox."),
+    user: str = typer.Option("local", "--user", help="The user the connection belongs to."),
+    config_id: str | None = typer.Option(None, "--config-id", help="Default: the newest one."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Only print the link."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1, help="Seconds to wait."),
+) -> None:
+    """Connect a provider for a user: open the authorization link and wait for the callback."""
+
+    async def go(connectors: Connectors) -> str:
+        config = await find_config(connectors, vendor, config_id)
+        connector = connectors.factory.build_connector(config, user)
+        before = await connectors.tokens.get_oauth_data(config.id, user)
+        async with serving_gateway(connectors, config, for_callback=True) as served:
+            pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
+            state = await connectors.states.create(
+                provider=vendor,
+                connector_config_id=config.id,
+                user_id=user,
+                code_verifier=pkce.verifier if pkce else None,
+            )
+            url = connector.authenticator.authorization_url(
+                state, code_challenge=pkce.challenge if pkce else None
+            )
+            where = "this command" if served else "the running gateway"
+            err_console.print(
+                f"Open this link to connect [bold]{connector.provider.name}[/bold] for user "
+                f"[bold]{user}[/bold] (the callback is handled by {where}):"
+            )
+            typer.echo(url)  # plain: Rich would wrap the link
+            if not no_browser:
+                webbrowser.open(url)
+            with console.status("Waiting for the authorization…"):
+                await _wait_for_tokens(connectors, config.id, user, state, before, timeout)
+        return connector.provider.name
+
+    name = run_with(go)
+    console.print(f"Connected [bold]{name}[/bold] for user [bold]{user}[/bold].")
+
+
+async def _wait_for_tokens(
+    connectors: Connectors,
+    config_id: str,
+    user: str,
+    state: str,
+    before: object,
+    timeout: float,
+) -> None:
+    previous = getattr(before, "updated_at", None)
+    deadline = time.monotonic() + timeout
+    used_since: float | None = None
+    digest = hash_state(state)
+    while time.monotonic() < deadline:
+        data = await connectors.tokens.get_oauth_data(config_id, user)
+        if (
+            data is not None
+            and data.status == "active"
+            and (previous is None or data.updated_at > previous)
+        ):
+            return
+        if used_since is None:
+            async with connectors.database.connect() as conn:
+                used = (
+                    await conn.execute(select(S.c.used_at).where(S.c.state_hash == digest))
+                ).scalar()
+            if used is not None:
+                used_since = time.monotonic()
+        elif time.monotonic() - used_since > EXCHANGE_GRACE_SECONDS:
+            raise AItError(
+                "CONNECT_FAILED",
+                "The provider sent the user back but no tokens were stored (access denied, or "
+                "the code exchange failed): see the browser window for the reason.",
+            )
+        await asyncio.sleep(0.3)
+    raise AItError(
+        "CONNECT_TIMEOUT",
+        f"No authorization arrived within {timeout:g} s; run the command again to get a new link.",
+    )

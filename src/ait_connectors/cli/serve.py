@@ -1,0 +1,129 @@
+"""``ait-connectors serve``: the gateway, with a ready-to-open link to the Connect page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import webbrowser
+
+import typer
+import uvicorn
+
+from ..gateway import create_app, default_base_url
+from ..gateway.app import redact_access_log
+from ..gateway.state import GatewayState
+from ..logging import configure_logging
+from ..runtime import Connectors
+from ..settings import Settings, get_settings
+from ._gateway import bind
+
+__all__ = ["serve"]
+
+DEFAULT_LINK_TTL = 24 * 3600
+
+
+def _describe_database(settings: Settings) -> str:
+    if settings.embedded:
+        return f"embedded SQLite at {settings.data_dir / 'ait-connectors.db'}"
+    url = settings.resolved_database_url
+    return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+
+
+def serve(
+    host: str | None = typer.Option(None, "--host", help="Default: AIT_HOST (127.0.0.1)."),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="Default: AIT_PORT (8765); 0 picks a free port."
+    ),
+    user: str = typer.Option(
+        "local", "--user", help="The user the printed Connect link signs in as."
+    ),
+    link_ttl: int = typer.Option(
+        DEFAULT_LINK_TTL, "--link-ttl", min=60, max=7 * 24 * 3600, help="Link lifetime (s)."
+    ),
+    open_browser: bool = typer.Option(False, "--open", help="Open the link in a browser."),
+) -> None:
+    """Run the gateway (API + Connect page); with nothing configured, on embedded SQLite."""
+    settings = get_settings()
+    updates: dict[str, object] = {}
+    if host is not None:
+        updates["host"] = host
+    sock = bind(host or settings.host, settings.port if port is None else port)
+    updates["port"] = sock.getsockname()[1]  # the real one when --port 0
+    settings = settings.model_copy(update=updates)
+    base = default_base_url(settings)
+    configure_logging(settings.log_level)
+    servers: list[uvicorn.Server] = []
+
+    async def main() -> None:
+        # Opened before uvicorn starts, so that a bad key or an unmigrated database is one
+        # clear error line instead of a lifespan traceback.
+        connectors = await Connectors.open(settings)
+        try:
+            app = create_app(connectors, base_url=base)
+            gateway: GatewayState = app.state.gateway
+            token, _claims = gateway.signer.issue(user, ttl_seconds=link_ttl)
+            link = f"{base}/connect?token={token}"
+            config = uvicorn.Config(
+                app, log_level=settings.log_level.lower(), lifespan="on", server_header=False
+            )
+            redact_access_log()
+            server = uvicorn.Server(config)
+            servers.append(server)
+            notice = asyncio.create_task(
+                _announce(server, settings, base, link, user, link_ttl, gateway, open_browser)
+            )
+            try:
+                await server.serve(sockets=[sock])
+            finally:
+                notice.cancel()
+        finally:
+            await connectors.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a clean shutdown
+        pass
+    finally:
+        sock.close()
+    if not servers or not servers[0].started:
+        sys.exit(1)
+
+
+async def _announce(
+    server: uvicorn.Server,
+    settings: Settings,
+    base: str,
+    link: str,
+    user: str,
+    link_ttl: int,
+    gateway: GatewayState,
+    open_browser: bool,
+) -> None:
+    """Print the ready-to-open link once the server accepts connections."""
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.05)
+    lines = [
+        "",
+        f"ait-connectors gateway is running at {base}",
+        f"  database: {_describe_database(settings)}",
+        f"  sandbox provider: {'on' if gateway.sandbox_enabled else 'off'}",
+        "",
+        f'Open the Connect page (signed in as "{user}", link valid {link_ttl / 3600:g} h):',
+        "",
+        f"    {link}",
+        "",
+        f"API documentation: {base}/docs    Stop with Ctrl+C.",
+        "",
+    ]
+    # Plain print, not Rich: Rich would wrap the long link at the terminal's width.
+    print("\n".join(lines), flush=True)
+    if settings.host in ("0.0.0.0", "::"):  # noqa: S104
+        logging.getLogger("ait_connectors").warning(
+            "Listening on every network interface: anyone who can reach this machine can "
+            "reach the gateway (the link's token still protects the Connect page)."
+        )
+    if open_browser:
+        webbrowser.open(link)

@@ -1,0 +1,125 @@
+"""``ait-connectors sync VENDOR``: sync a connection with a live progress line per entity type."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
+from rich.table import Table
+
+from ..errors import AItError
+from ..gateway.errors import GatewayError
+from ..gateway.jobs import EntityProgress, RunView, SyncManager
+from ..runtime import Connectors
+from ..storage.sync_models import RunStatus
+from ._common import console, run_with
+from ._vendor import find_config, serving_gateway
+
+__all__ = ["EXIT_FAILED", "EXIT_RATE_LIMITED", "sync_command"]
+
+EXIT_FAILED = 1
+EXIT_RATE_LIMITED = 3
+_POLL_SECONDS = 0.2
+
+
+def _detail(entity: EntityProgress) -> str:
+    parts = [f"{entity.pages} pages"]
+    if entity.rate_limit_waits:
+        parts.append(f"{entity.rate_limit_waits} rate-limit waits ({entity.waited_seconds:.0f} s)")
+    if entity.waiting_until is not None:
+        parts.append("[yellow]waiting for the rate limit…[/yellow]")
+    if entity.status not in ("pending", RunStatus.RUNNING):
+        colour = "green" if entity.status == RunStatus.SUCCEEDED else "red"
+        parts.append(f"[{colour}]{entity.status}[/{colour}]")
+    return " · ".join(parts)
+
+
+def sync_command(
+    vendor: str = typer.Argument(..., help="Provider slug, e.g. github, spotify, sandbox."),
+    entity: list[str] = typer.Option(
+        [], "--entity", "-e", help="Entity type to sync (repeatable); default: all."
+    ),
+    user: str = typer.Option("local", "--user", help="Whose connection to sync."),
+    config_id: str | None = typer.Option(None, "--config-id", help="Default: the newest one."),
+) -> None:
+    """Sync a connection's data, showing pages, records and rate-limit waits as they happen.
+
+    Exit code 0 when every entity type succeeded, 3 when a rate limit stopped the sync (run it
+    again after the reset time shown), 1 when something failed.
+    """
+
+    async def go(connectors: Connectors) -> RunView:
+        config = await find_config(connectors, vendor, config_id)
+        async with serving_gateway(connectors, config, for_callback=False):
+            manager = SyncManager(connectors)
+            try:
+                view, _started = await manager.start(config, user, entity or None)
+            except GatewayError as exc:
+                raise AItError(exc.code, _cli_hint(exc, vendor, user)) from None
+            try:
+                return await _follow(manager, view)
+            finally:
+                await manager.shutdown()
+
+    view = run_with(go)
+    _summary(view)
+    if view.status == RunStatus.RATE_LIMITED:
+        raise typer.Exit(EXIT_RATE_LIMITED)
+    if view.status != RunStatus.SUCCEEDED:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _cli_hint(exc: GatewayError, vendor: str, user: str) -> str:
+    if exc.code == "AUTHORIZATION_REQUIRED":
+        return f"{exc.message} Run `ait-connectors connect {vendor} --user {user}`."
+    return exc.message
+
+
+async def _follow(manager: SyncManager, view: RunView) -> RunView:
+    columns = (
+        SpinnerColumn(finished_text="[green]✓[/green]"),
+        TextColumn("[bold]{task.description:<16}"),
+        BarColumn(bar_width=24),
+        TextColumn("{task.completed:>8,.0f} records"),
+        TextColumn("{task.fields[detail]}"),
+    )
+    with Progress(*columns, console=console, refresh_per_second=8) as progress:
+        tasks: dict[str, TaskID] = {
+            e.entity_type: progress.add_task(e.entity_type, total=None, detail="waiting")
+            for e in view.entities
+        }
+        while True:
+            view = await manager.view(view.run_id)
+            for entity in view.entities:
+                finished = entity.status not in ("pending", RunStatus.RUNNING)
+                progress.update(
+                    tasks[entity.entity_type],
+                    completed=entity.records,
+                    total=max(entity.records, 1) if finished else None,
+                    detail=_detail(entity),
+                )
+            if view.done:
+                return view
+            await asyncio.sleep(_POLL_SECONDS)
+
+
+def _summary(view: RunView) -> None:
+    table = Table("entity", "status", "pages", "added", "updated", "unchanged", "deleted", "note")
+    for e in view.entities:
+        note = e.error or ""
+        if e.resume_at is not None:
+            note = f"resume after {e.resume_at:%Y-%m-%d %H:%M:%S} UTC. {note}".strip()
+        table.add_row(
+            e.entity_type,
+            e.status,
+            str(e.pages),
+            str(e.added),
+            str(e.updated),
+            str(e.unchanged),
+            str(e.deleted),
+            note,
+        )
+    console.print(table)
+    if view.error:
+        console.print(f"[red]{view.error}[/red]")

@@ -1,0 +1,151 @@
+"""``create_app()``: the gateway as a FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from ..runtime import Connectors
+from ..settings import Settings, get_settings
+from ..storage.api_keys import ApiKeyStore
+from ..vendors.sandbox.server import SandboxServer
+from ..vendors.sandbox.setup import ensure_sandbox_config
+from . import routes_api, routes_oauth, routes_page
+from .errors import RejectControlCharacters, install_error_handlers
+from .jobs import SyncManager
+from .schemas import HealthOut
+from .state import GatewayState, gateway_of
+from .tokens import ConnectTokenSigner, derive_key
+
+__all__ = ["create_app", "default_base_url", "redact_access_log"]
+
+logger = logging.getLogger(__name__)
+
+try:
+    VERSION = version("ait-connectors")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    VERSION = "0.0.0"
+
+_SECRET_QUERY = re.compile(r"(?i)\b(token|code|state|code_verifier|client_secret)=[^&\s]*")
+
+
+def default_base_url(settings: Settings) -> str:
+    """Where browsers reach this gateway: ``AIT_PUBLIC_URL``, else host and port."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (naming the wildcard, not binding it)
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+class _AccessLogRedaction(logging.Filter):
+    """Masks credentials and one-time values in uvicorn's access log lines (``?token=…``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=[REDACTED]", args[2])
+            record.args = (*args[:2], path, *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the access-log filter (idempotent); ``serve`` calls it."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _AccessLogRedaction) for f in access.filters):
+        access.addFilter(_AccessLogRedaction())
+
+
+def create_app(
+    connectors_or_settings: Connectors | Settings | None = None,
+    *,
+    base_url: str | None = None,
+    sandbox_options: dict[str, Any] | None = None,
+) -> FastAPI:
+    """The gateway. Given ``Connectors``, it uses them (and leaves closing them to the caller);
+    given ``Settings`` (or nothing: the environment's), it opens and closes its own.
+
+    ``base_url`` is where browsers reach it (default ``AIT_PUBLIC_URL`` or host:port); the
+    sandbox's connector config and default redirect URIs are built from it.
+    """
+    given = connectors_or_settings if isinstance(connectors_or_settings, Connectors) else None
+    if given is not None:
+        settings = given.settings
+    elif isinstance(connectors_or_settings, Settings):
+        settings = connectors_or_settings
+    else:
+        settings = get_settings()
+    base = (base_url or default_base_url(settings)).rstrip("/")
+    gateway = GatewayState(settings=settings, base_url=base)
+    gateway._signer = ConnectTokenSigner(derive_key(settings, "connect-token"))
+    gateway.sandbox_enabled = settings.sandbox_enabled
+    if gateway.sandbox_enabled:
+        gateway.sandbox = SandboxServer(derive_key(settings, "sandbox"), **(sandbox_options or {}))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        connectors = given or await Connectors.open(settings)
+        try:
+            gateway._connectors = connectors
+            gateway._api_keys = ApiKeyStore(connectors.database)
+            gateway._sync = SyncManager(connectors)
+            if gateway.sandbox is not None:
+                await ensure_sandbox_config(connectors.configs, base, gateway.sandbox.client_secret)
+            logger.debug("gateway ready at %s", base)
+            yield
+        finally:
+            if gateway._sync is not None:
+                await gateway._sync.shutdown()
+            if given is None:
+                await connectors.close()
+
+    app = FastAPI(
+        title="ait-connectors gateway",
+        version=VERSION,
+        description=(
+            "Connect users' SaaS accounts through OAuth 2.0 and sync their data. Every route but "
+            "`/health` and the OAuth callback needs an API key or a connect token."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    app.add_middleware(RejectControlCharacters)
+    install_error_handlers(app)
+
+    @app.get(
+        "/health", tags=["health"], summary="Liveness and database check", response_model=HealthOut
+    )
+    async def health(request: Request) -> Any:
+        state = gateway_of(request)
+        database = "ok"
+        try:
+            async with state.connectors.database.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            logger.warning("health check: database unreachable: %s", exc)
+            database = "unreachable"
+        body = {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "version": VERSION,
+            "sandbox": state.sandbox_enabled,
+        }
+        return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+    app.include_router(routes_oauth.router)
+    app.include_router(routes_api.router)
+    app.include_router(routes_page.router)
+    if gateway.sandbox is not None:
+        app.include_router(gateway.sandbox.router())
+    return app

@@ -1,0 +1,400 @@
+"""The JSON API: connector configs, connect tokens, connections, syncs and records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+
+from ..errors import ConfigurationError
+from ..storage.configs import ConnectorConfig
+from .auth import ApiKeyPrincipal, UserPrincipal, UserQuery
+from .common import connection_info, disconnect, list_connections, resolve_config
+from .errors import ErrorBody, GatewayError
+from .jobs import latest_runs, record_counts
+from .routes_oauth import Vendor
+from .schemas import (
+    ConfigCreate,
+    ConfigOut,
+    ConfigUpdate,
+    ConnectionOut,
+    ConnectTokenCreate,
+    ConnectTokenOut,
+    DataPage,
+    DisconnectOut,
+    RunOut,
+    SyncRequest,
+    SyncStatusOut,
+)
+from .state import gateway_of
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "Invalid request",
+        401: "Missing or invalid credential",
+        403: "Not allowed with this credential",
+        404: "Not found",
+        409: "Conflict (not connected, needs reauthorization, config disabled)",
+        502: "The provider failed",
+    }
+    return {
+        c: {"description": text[c], "content": {"application/json": {"schema": ErrorBody}}}
+        for c in (401, *codes)
+    }
+
+
+ConfigId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _config_out(config: ConnectorConfig) -> ConfigOut:
+    return ConfigOut.model_validate(config.public())
+
+
+# ---------------------------------------------------------------------------------- configs
+
+
+@router.get(
+    "/configs",
+    tags=["configs"],
+    summary="List connector configs (secrets are never returned)",
+    response_model=list[ConfigOut],
+    responses=_errors(403),
+)
+async def list_configs(
+    request: Request,
+    _principal: ApiKeyPrincipal,
+    provider: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[ConfigOut]:
+    configs = await gateway_of(request).connectors.configs.list(provider=provider)
+    return [_config_out(c) for c in configs]
+
+
+@router.post(
+    "/configs",
+    tags=["configs"],
+    summary="Create a connector config (an OAuth app registration)",
+    status_code=201,
+    response_model=ConfigOut,
+    responses=_errors(400, 403),
+)
+async def create_config(
+    request: Request, _principal: ApiKeyPrincipal, body: ConfigCreate
+) -> ConfigOut:
+    gateway = gateway_of(request)
+    config = await gateway.connectors.configs.create(
+        body.provider,
+        client_id=body.client_id,
+        client_secret=body.client_secret,
+        redirect_uri=body.redirect_uri or gateway.url(f"/api/{body.provider}/auth/callback"),
+        name=body.name,
+        owner=body.owner,
+        scopes=body.scopes,
+        overrides=body.overrides,
+    )
+    return _config_out(config)
+
+
+@router.get(
+    "/configs/{config_id}",
+    tags=["configs"],
+    summary="One connector config",
+    response_model=ConfigOut,
+    responses=_errors(403, 404),
+)
+async def get_config(
+    request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId
+) -> ConfigOut:
+    return _config_out(await gateway_of(request).connectors.configs.get(config_id))
+
+
+@router.patch(
+    "/configs/{config_id}",
+    tags=["configs"],
+    summary="Change a connector config (only the fields given)",
+    response_model=ConfigOut,
+    responses=_errors(400, 403, 404),
+)
+async def update_config(
+    request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId, body: ConfigUpdate
+) -> ConfigOut:
+    changes: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in body.model_fields_set
+        if name in ("client_secret", "scopes") or getattr(body, name) is not None
+    }
+    config = await gateway_of(request).connectors.configs.update(config_id, **changes)
+    return _config_out(config)
+
+
+@router.post(
+    "/configs/{config_id}/disable",
+    tags=["configs"],
+    summary="Disable a connector config (tokens are kept)",
+    response_model=ConfigOut,
+    responses=_errors(403, 404),
+)
+async def disable_config(
+    request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId
+) -> ConfigOut:
+    return _config_out(await gateway_of(request).connectors.configs.disable(config_id))
+
+
+@router.delete(
+    "/configs/{config_id}",
+    tags=["configs"],
+    summary="Delete a connector config, its connections' tokens and records",
+    status_code=204,
+    response_class=Response,
+    responses=_errors(403, 404),
+)
+async def delete_config(
+    request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId
+) -> Response:
+    await gateway_of(request).connectors.configs.delete(config_id)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------------------- connect tokens
+
+
+@router.post(
+    "/connect-tokens",
+    tags=["auth"],
+    summary="Create a short-lived connect token for one user (hand it to their browser)",
+    status_code=201,
+    response_model=ConnectTokenOut,
+    responses=_errors(403),
+)
+async def create_connect_token(
+    request: Request, _principal: ApiKeyPrincipal, body: ConnectTokenCreate
+) -> ConnectTokenOut:
+    gateway = gateway_of(request)
+    token, claims = gateway.signer.issue(
+        body.user_id, ttl_seconds=body.ttl_seconds, redirect_url=body.redirect_url
+    )
+    return ConnectTokenOut(
+        token=token,
+        user_id=body.user_id,
+        expires_at=datetime.fromtimestamp(claims.expires_at, UTC),
+        connect_url=gateway.url(f"/connect?token={token}"),
+    )
+
+
+# ------------------------------------------------------------------------------- connections
+
+
+@router.get(
+    "/connections",
+    tags=["connections"],
+    summary="The user's connections to every configured provider, with status and counts",
+    response_model=list[ConnectionOut],
+    responses=_errors(400, 403),
+)
+async def get_connections(
+    request: Request, principal: UserPrincipal, user_id: UserQuery = None
+) -> list[dict[str, Any]]:
+    gateway = gateway_of(request)
+    return [i.as_dict() for i in await list_connections(gateway, principal.user(user_id))]
+
+
+@router.get(
+    "/{vendor}/connection",
+    tags=["connections"],
+    summary="The user's connection to one provider: active, needs_reauth (with reason)…",
+    response_model=ConnectionOut,
+    responses=_errors(400, 403, 404, 409),
+)
+async def get_connection(
+    request: Request, vendor: Vendor, principal: UserPrincipal, user_id: UserQuery = None
+) -> dict[str, Any]:
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    return (await connection_info(gateway, config, user)).as_dict()
+
+
+async def _disconnect(
+    request: Request, vendor: str, principal: UserPrincipal, user_id: str | None, purge: bool
+) -> DisconnectOut:
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    had, purged = await disconnect(gateway, config, user, purge=purge)
+    return DisconnectOut(provider=vendor, user_id=user, disconnected=had, records_purged=purged)
+
+
+_PURGE = Annotated[bool, Query(description="Also delete the user's synced records.")]
+
+
+@router.delete(
+    "/{vendor}/connection",
+    tags=["connections"],
+    summary="Disconnect: revoke at the provider, delete the tokens (and records with purge)",
+    response_model=DisconnectOut,
+    responses=_errors(400, 403, 404, 409),
+)
+async def delete_connection(
+    request: Request,
+    vendor: Vendor,
+    principal: UserPrincipal,
+    user_id: UserQuery = None,
+    purge: _PURGE = False,
+) -> DisconnectOut:
+    return await _disconnect(request, vendor, principal, user_id, purge)
+
+
+@router.post(
+    "/{vendor}/disconnect",
+    tags=["connections"],
+    summary="Disconnect (the same as DELETE /api/{vendor}/connection)",
+    response_model=DisconnectOut,
+    responses=_errors(400, 403, 404, 409),
+)
+async def post_disconnect(
+    request: Request,
+    vendor: Vendor,
+    principal: UserPrincipal,
+    user_id: UserQuery = None,
+    purge: _PURGE = False,
+) -> DisconnectOut:
+    return await _disconnect(request, vendor, principal, user_id, purge)
+
+
+# ------------------------------------------------------------------------------------ syncs
+
+
+@router.post(
+    "/{vendor}/sync",
+    tags=["sync"],
+    summary="Start a sync; returns the run id (GET it for progress)",
+    status_code=202,
+    response_model=RunOut,
+    responses=_errors(400, 403, 404, 409),
+)
+async def start_sync(
+    request: Request,
+    vendor: Vendor,
+    principal: UserPrincipal,
+    user_id: UserQuery = None,
+    body: Annotated[SyncRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    try:
+        view, started = await gateway.sync.start(
+            config, user, body.entity_types if body is not None else None
+        )
+    except ConfigurationError as exc:  # e.g. no implementation registered for this provider
+        raise GatewayError(400, exc.code, exc.message) from None
+    return {**view.as_dict(), "provider": vendor, "already_running": not started}
+
+
+@router.get(
+    "/{vendor}/sync",
+    tags=["sync"],
+    summary="The last run of each entity type, the running run, record counts",
+    response_model=SyncStatusOut,
+    responses=_errors(400, 403, 404, 409),
+)
+async def sync_status(
+    request: Request, vendor: Vendor, principal: UserPrincipal, user_id: UserQuery = None
+) -> dict[str, Any]:
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    return {
+        "active_run_id": gateway.sync.active_run_id(config.id, user),
+        "last_runs": [p.as_dict() for p in await latest_runs(gateway.connectors, config.id, user)],
+        "records": await record_counts(gateway.connectors, config.id, user),
+    }
+
+
+@router.get(
+    "/{vendor}/sync/{run_id}",
+    tags=["sync"],
+    summary="Progress of a sync run (pages, records, rate-limit waits per entity type)",
+    response_model=RunOut,
+    responses=_errors(403, 404),
+)
+async def get_run(
+    request: Request,
+    vendor: Vendor,
+    principal: UserPrincipal,
+    run_id: Annotated[str, Path(min_length=1, max_length=2048)],
+) -> dict[str, Any]:
+    gateway = gateway_of(request)
+    view = await gateway.sync.view(run_id, provider=vendor)
+    principal.user(view.user_id)  # a connect token sees its own user's runs only
+    try:
+        config = await gateway.connectors.configs.get(view.connector_config_id)
+    except Exception:
+        raise GatewayError(404, "RUN_NOT_FOUND", "No sync run with this id.") from None
+    if config.provider != vendor:
+        raise GatewayError(404, "RUN_NOT_FOUND", "No sync run with this id.")
+    return view.as_dict()
+
+
+# ----------------------------------------------------------------------------------- records
+
+
+@router.get(
+    "/{vendor}/data/{entity}",
+    tags=["data"],
+    summary="Synced records of one entity type, paged",
+    response_model=DataPage,
+    responses=_errors(400, 403, 404, 409),
+)
+async def get_data(
+    request: Request,
+    vendor: Vendor,
+    principal: UserPrincipal,
+    entity: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")],
+    user_id: UserQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    order_by: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="An entity field, or _external_id, _first_seen_at, _updated_at.",
+        ),
+    ] = "_external_id",
+    descending: bool = False,
+) -> DataPage:
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    service = await gateway.connectors.factory.get_service_by_config(config.id, user)
+    try:
+        if entity not in service.entity_types:
+            raise GatewayError(
+                404,
+                "UNKNOWN_ENTITY_TYPE",
+                f"{vendor} has no entity type {entity!r}; it has: "
+                f"{', '.join(service.entity_types) or 'none'}.",
+            )
+        try:
+            page = await service.read(
+                entity, limit=limit, offset=offset, order_by=order_by, descending=descending
+            )
+        except ValueError as exc:
+            raise GatewayError(400, "INVALID_ORDER", str(exc)) from None
+    finally:
+        await service.aclose()
+    return DataPage(
+        provider=vendor,
+        entity_type=entity,
+        items=[record.entity.model_dump(mode="json") for record in page.records],
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+        next_offset=page.next_offset,
+    )

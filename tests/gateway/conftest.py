@@ -1,0 +1,232 @@
+"""Gateway test fixtures: a real uvicorn server per test (in a thread, or as subprocesses)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from ait_connectors.gateway import create_app
+from ait_connectors.gateway.state import GatewayState
+from ait_connectors.runtime import Connectors
+from ait_connectors.settings import Settings
+from ait_connectors.storage.api_keys import ApiKeyStore
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll until ``predicate()`` is truthy (returns it) or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+async def await_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Async twin of :func:`wait_for` for coroutine predicates."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class ThreadGateway:
+    """A gateway served by uvicorn in a background thread (its own event loop)."""
+
+    settings: Settings
+    sandbox_options: dict[str, Any] = field(default_factory=dict)
+    sock: socket.socket | None = None
+    base_url: str = ""
+    app: Any = None
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+
+    def start(self) -> ThreadGateway:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        port = self.sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.settings = self.settings.model_copy(update={"port": port})
+        self.app = create_app(
+            self.settings, base_url=self.base_url, sandbox_options=self.sandbox_options
+        )
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        server = self.server
+        wait_for(lambda: server.started or not self.thread or not self.thread.is_alive())
+        if not server.started:
+            raise RuntimeError("the gateway did not start")
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=15)
+        if self.sock is not None:
+            self.sock.close()
+
+    @property
+    def state(self) -> GatewayState:
+        state: GatewayState = self.app.state.gateway
+        return state
+
+    def connect_token(self, user_id: str, **kwargs: Any) -> str:
+        return self.state.signer.issue(user_id, **kwargs)[0]
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """The embedded default: SQLite in the test's data folder, generated key, sandbox on."""
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def gateway_factory() -> Iterator[Callable[..., ThreadGateway]]:
+    started: list[ThreadGateway] = []
+
+    def factory(settings: Settings, **sandbox_options: Any) -> ThreadGateway:
+        gateway = ThreadGateway(settings, sandbox_options).start()
+        started.append(gateway)
+        return gateway
+
+    yield factory
+    for gateway in started:
+        gateway.stop()
+
+
+@pytest.fixture
+def gateway(
+    sqlite_settings: Settings, gateway_factory: Callable[..., ThreadGateway]
+) -> ThreadGateway:
+    return gateway_factory(sqlite_settings)
+
+
+@pytest.fixture
+async def connectors(gateway: ThreadGateway) -> AsyncIterator[Connectors]:
+    """The test's own handle on the gateway's database (its own engine and event loop)."""
+    opened = await Connectors.open(gateway.settings)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def api_key(connectors: Connectors) -> str:
+    return (await ApiKeyStore(connectors.database).create("tests")).key
+
+
+def approve(client: httpx.Client, authorize_url: str, decision: str = "approve") -> httpx.Response:
+    """Answer the sandbox's authorization page like a user; return the redirect to the client."""
+    page = client.get(authorize_url)
+    assert page.status_code == 200, page.text
+    fields = {
+        name: html.unescape(value)
+        for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)
+    }
+    fields["decision"] = decision
+    answer = client.post(authorize_url.split("?", 1)[0], data=fields)
+    assert answer.status_code == 302, answer.text
+    return answer
+
+
+def sandbox_connect(gateway: ThreadGateway, client: httpx.Client, **params: str) -> httpx.Response:
+    """Run the whole sandbox flow through ``/api/sandbox/auth``; return the callback's answer."""
+    start = client.get(
+        f"{gateway.base_url}/api/sandbox/auth", params=params, headers={"Accept": "*/*"}
+    )
+    assert start.status_code == 302, start.text
+    back = approve(client, start.headers["location"])
+    return client.get(back.headers["location"])
+
+
+@dataclass
+class GatewayProcess:
+    """``tests/gateway/gateway_proc.py`` in a subprocess: a gateway as a separate OS process."""
+
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> GatewayProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "gateway_proc.py"), str(self.port)],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway process exited:\n{self.output()}")
+            try:
+                return httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, timeout=timeout, interval=0.1)
+
+    def output(self) -> str:
+        if self.process is None or self.process.stdout is None:
+            return ""
+        if self.process.poll() is None:
+            return "(still running)"
+        return self.process.stdout.read()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for child processes: no AIT_* from outside, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
+    env.update(extra)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    return env
