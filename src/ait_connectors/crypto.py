@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import ConfigurationError, EncryptionError
 from .settings import KEY_HELP, Settings
@@ -65,6 +67,7 @@ class Cipher:
 
     def __init__(self, key: bytes, old_keys: Sequence[bytes] = ()) -> None:
         self._current_id = _key_id(key)
+        self._raw_current = key
         self._keys: dict[bytes, AESGCM] = {_key_id(k): AESGCM(k) for k in old_keys}
         self._keys[self._current_id] = AESGCM(key)
 
@@ -95,6 +98,17 @@ class Cipher:
                 f"Cannot decrypt {_where(aad)}: the ciphertext was altered or belongs to another "
                 "row or column. The stored value is left as it is."
             ) from None
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (HKDF-SHA256 of the current key): one secret to manage,
+        and a leak of a derived key (say, a signing key) says nothing about the encryption key."""
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=b"ait-connectors gateway",
+            info=f"ait-connectors/{purpose}/v1".encode(),
+        )
+        return hkdf.derive(self._raw_current)
 
     def is_current(self, token: str) -> bool:
         """True when ``token`` is encrypted under the current key."""

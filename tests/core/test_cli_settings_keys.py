@@ -144,6 +144,26 @@ def test_cli_configs_keys_and_errors(tmp_path: Path) -> None:
     assert listed.returncode == 0 and "github" in listed.stdout and "Iv1.abc" in listed.stdout
     assert SECRET not in listed.stdout + listed.stderr
 
+    config_id = next(
+        line.split("(")[-1].rstrip(").") for line in added.stdout.splitlines() if "Added" in line
+    )
+    updated = cli(
+        "configs",
+        "update",
+        config_id,
+        "--name",
+        "gh-main",
+        "--client-secret-stdin",
+        "--disable",
+        env=env,
+        stdin="new-secret-value\n",
+    )
+    assert updated.returncode == 0, updated.stderr
+    assert "version 2" in updated.stdout
+    relisted = cli("configs", "list", env=env)
+    assert "gh-main" in relisted.stdout and "new-secret-value" not in relisted.stdout
+    assert cli("configs", "update", config_id, "--enable", env=env).returncode == 0
+
     # Errors are one line, a non-zero exit, and no traceback.
     missing = cli("configs", "add", "github", "--client-id", "x", env=env)
     assert missing.returncode != 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -100,6 +101,52 @@ def list_configs() -> None:
             "yes" if config.enabled else "no",
         )
     console.print(table)
+
+
+@app.command("update")
+def update(
+    config_id: str = typer.Argument(...),
+    client_id: str | None = typer.Option(None, "--client-id"),
+    client_secret_stdin: bool = typer.Option(
+        False, "--client-secret-stdin", help="Read a new client secret from standard input."
+    ),
+    redirect_uri: str | None = typer.Option(None, "--redirect-uri"),
+    name: str | None = typer.Option(None, "--name"),
+    scope: list[str] = typer.Option([], "--scope", help="Replace the scope override."),
+    api_base_url: str | None = typer.Option(None, "--api-base-url"),
+    enable: bool | None = typer.Option(None, "--enable/--disable"),
+) -> None:
+    """Change a connector config; only the options given change."""
+    changes: dict[str, Any] = {}
+    if client_secret_stdin:
+        secret = sys.stdin.readline().strip()
+        if not secret:
+            raise ConfigurationError(
+                "--client-secret-stdin was given but standard input was empty."
+            )
+        changes["client_secret"] = secret
+    if scope:
+        changes["scopes"] = scope
+
+    async def go(connectors: Connectors) -> ConnectorConfig:
+        overrides = None
+        if api_base_url is not None:
+            current = await connectors.configs.get(config_id)
+            overrides = {**current.overrides, "api_base_url": api_base_url}
+        return await connectors.configs.update(
+            config_id,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            name=name,
+            overrides=overrides,
+            enabled=enable,
+            **changes,
+        )
+
+    config = run_with(go)
+    console.print(
+        f"Updated connector config [bold]{config.name}[/bold] (version {config.version})."
+    )
 
 
 @app.command("remove")

@@ -22,10 +22,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from ..crypto import _embedded_key, parse_key
+from ..crypto import load_cipher
 from ..settings import Settings
 
 __all__ = [
@@ -44,22 +41,9 @@ MAX_USER_ID_LENGTH = 200
 
 
 def derive_key(settings: Settings, purpose: str) -> bytes:
-    """A 32-byte key for ``purpose``, derived (HKDF-SHA256) from the encryption key.
-
-    Uses the same key ``Connectors.open`` loaded: ``AIT_ENCRYPTION_KEY``, or on the embedded
-    default the generated key file (created by then).
-    """
-    if settings.encryption_key is not None:
-        master = parse_key(settings.encryption_key.get_secret_value(), "AIT_ENCRYPTION_KEY")
-    else:
-        master = _embedded_key(settings.data_dir)
-    hkdf = HKDF(
-        algorithm=hashes.SHA256(),
-        length=32,
-        salt=b"ait-connectors gateway",
-        info=f"ait-connectors/{purpose}/v1".encode(),
-    )
-    return hkdf.derive(master)
+    """A 32-byte key for ``purpose``, derived from the encryption key ``Connectors.open`` loads
+    (``AIT_ENCRYPTION_KEY``, or on the embedded default the generated key file)."""
+    return load_cipher(settings).derive_key(purpose)
 
 
 def _b64(data: bytes) -> str:

@@ -26,6 +26,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -125,6 +126,19 @@ def _lock_keys(key: ConnectionKey) -> tuple[int, int]:
         int.from_bytes(digest[:4], "big", signed=True),
         int.from_bytes(digest[4:8], "big", signed=True),
     )
+
+
+_HASHER: ThreadPoolExecutor | None = None
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """One thread for page hashing, shared by the process's syncs. A single thread (not the
+    loop's default pool) keeps allocations of large bodies in one malloc arena: with several
+    threads, glibc's per-thread arenas fragment and the process's RSS grows over a long sync."""
+    global _HASHER
+    if _HASHER is None:
+        _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ait-sync-hash")
+    return _HASHER
 
 
 def _fingerprint(salt: bytes, cursor: Cursor, watermark: Any, raw: bytes) -> str:
@@ -660,7 +674,7 @@ class SyncEngine(Generic[DS]):
                     # hashlib releases the GIL: the hash runs on another core while this task
                     # goes on to download the next page.
                     fingerprint = asyncio.get_running_loop().run_in_executor(
-                        None, _fingerprint, salt, cursor, start.watermark, page.raw
+                        _hasher(), _fingerprint, salt, cursor, start.watermark, page.raw
                     )
                 await queue.put(_Fetched(page, cursor, fingerprint))
                 if page.next_cursor is None:
