@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import sys
 import tracemalloc
 from pathlib import Path
@@ -52,7 +51,10 @@ async def main() -> None:
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             out["peak_traced"] = peak
-            out["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            # VmHWM: ru_maxrss would include the pytest process this one was forked from.
+            with open("/proc/self/status") as status:
+                hwm = [line.split()[1] for line in status if line.startswith("VmHWM:")]
+            out["max_rss_kb"] = int(hwm[0]) if hwm else 0
         out.update(
             status=result.status,
             added=result.added,
