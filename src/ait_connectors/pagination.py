@@ -18,6 +18,8 @@ serialisable cursor the sync engine commits with each page and resumes from afte
 :func:`fetch_page` is the helper a data source's paginated fetcher calls: it sends the request
 (with retries and rate-limit mapping), asks the paginator for the next request, and hands the
 engine a :class:`Page` whose items are parsed lazily when the paginator did not need the body.
+:func:`relative_next_url` turns a next-page URL the vendor gave into one relative to the client's
+base URL before it goes into a cursor, and refuses one that points elsewhere.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "Paginator",
     "fetch_page",
     "get_path",
+    "relative_next_url",
 ]
 
 T = TypeVar("T")
@@ -342,6 +345,31 @@ GOOGLE_PAGE_TOKEN = JSONCursorPaginator("nextPageToken", "pageToken")
 X_NEXT_TOKEN = JSONCursorPaginator("meta.next_token", "pagination_token")
 SLACK_CURSOR = JSONCursorPaginator("response_metadata.next_cursor", "cursor")
 SPOTIFY_PAGING = OffsetPaginator(next_url_path="next")
+
+
+def relative_next_url(
+    url: str, base_url: httpx.URL | str, *, provider: str, what: str = "a pagination link"
+) -> str:
+    """A next-page ``url`` the vendor gave, made relative to the client's ``base_url``.
+
+    The cursor stores the relative form, so it survives a change of base URL, and the bearer
+    token is never sent to a host the API did not serve us from: a URL under ``base_url``
+    becomes ``/`` + the rest, a path (``/…``) is kept as it is, and anything else raises
+    ``VendorResponseError("VENDOR_FOREIGN_NEXT_URL")``. ``provider`` (the slug) and ``what``
+    (the kind of link: ``"a paging object's next URL"``) only word the error.
+    """
+    base = str(base_url)
+    if not base.endswith("/"):
+        base += "/"
+    if url.startswith(base):
+        return "/" + url[len(base) :]
+    if url.startswith("/"):
+        return url
+    raise VendorResponseError(
+        "VENDOR_FOREIGN_NEXT_URL",
+        f"{provider}: {what} points outside the API base URL "
+        f"({httpx.URL(url).host}); refusing to send the token there",
+    )
 
 
 def _extract_items(data: Any, items_path: str | None, where: str) -> Sequence[Any]:

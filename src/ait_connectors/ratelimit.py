@@ -74,7 +74,8 @@ _RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504, 520, 522, 524, 529})
 
 
 class ProviderInfo(Protocol):
-    """What the HTTP helpers need of a provider (``ProviderSpec`` satisfies it)."""
+    """What the HTTP helpers and the sync engine read of a provider (``ProviderSpec``
+    satisfies it)."""
 
     @property
     def slug(self) -> str: ...

@@ -34,8 +34,7 @@ import httpx
 
 from .entities import Entity
 from .pagination import Cursor, Page
-from .providers.spec import RateLimitHeaders
-from .ratelimit import install_limiter, limiter_for
+from .ratelimit import ProviderInfo, install_limiter, limiter_for
 from .storage.db import Database
 from .sync.config import (
     EntityConfig,
@@ -64,16 +63,6 @@ __all__ = [
 DS = TypeVar("DS")
 P = TypeVar("P")
 E = TypeVar("E", bound=Entity)
-
-
-class ProviderInfo(Protocol):
-    """What the engine reads of a provider (``ProviderSpec`` satisfies it)."""
-
-    @property
-    def slug(self) -> str: ...
-
-    @property
-    def rate_limit(self) -> RateLimitHeaders: ...
 
 
 class Connection(Protocol):

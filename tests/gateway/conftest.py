@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+import queue
 import re
 import socket
 import subprocess
@@ -222,6 +223,20 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+
+def stdout_lines(process: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    """The lines ``process`` prints, queued by a daemon thread as they come; ``None`` at its end."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ import os
 import queue
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from ait_connectors.vendors.sandbox.data import CONTACT_COUNT, EVENT_COUNT
 
-from .conftest import ROOT, subprocess_env
+from .conftest import ROOT, stdout_lines, subprocess_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,15 +41,7 @@ def served(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
+    lines = stdout_lines(process)
     output: list[str] = []
     try:
         while True:

@@ -5,17 +5,15 @@ sandbox."""
 
 from __future__ import annotations
 
-import queue
 import re
 import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import ROOT, approve, free_port, subprocess_env
+from .conftest import ROOT, approve, free_port, stdout_lines, subprocess_env
 
 CLI = str(ROOT / ".venv" / "bin" / "ait-connectors")
 
@@ -86,15 +84,7 @@ def test_connect_then_sync_the_sandbox(cli_env: dict[str, str]) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
+    lines = stdout_lines(process)
     try:
         link = lines.get(timeout=30)
         assert link is not None

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from support.http_server import BackgroundServer, QuietHandler
 
 
 @dataclass
@@ -39,7 +39,7 @@ class LoggedRequest:
     status: int = 0
 
 
-class MockVendor:
+class MockVendor(BackgroundServer):
     def __init__(self, items: list[dict[str, Any]] | None = None, per_page: int = 10) -> None:
         self.items: list[dict[str, Any]] = list(items or [])
         self.item_factory: Callable[[int], dict[str, Any]] | None = None
@@ -51,30 +51,10 @@ class MockVendor:
         self.refreshes = 0
         self.log: list[LoggedRequest] = []
         self.hold_after: int | None = None  # pages > this block until released
-        self.held = threading.Event()
-        self.release = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(self._handler())
 
     # -- control -------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> MockVendor:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
 
     def fault(self, page: int, fault: Fault, path: str = "/items") -> None:
         self.faults.setdefault((path, page), []).append(fault)
@@ -113,21 +93,10 @@ class MockVendor:
             return len(children), children.__getitem__
         return None
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[QuietHandler]:
         vendor = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in two writes: without this, Nagle + delayed ACK add
-                # 40 ms to every response.
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(QuietHandler):
             def _send(
                 self, status: int, body: bytes, headers: dict[str, str] | None = None
             ) -> None:

@@ -26,6 +26,7 @@ from ait_connectors.pagination import (
     Paginator,
     fetch_page,
     get_path,
+    relative_next_url,
 )
 
 BASE = "https://api.vendor.test"
@@ -275,3 +276,17 @@ async def test_items_not_a_list_is_a_clear_error() -> None:
                 provider="v",
                 items_path="items",
             )
+
+
+def test_next_urls_are_kept_relative_to_the_base_url_and_other_hosts_refused() -> None:
+    base = httpx.URL("https://ghe.example.com/api/v3/")
+    url = "https://ghe.example.com/api/v3/user/repos?page=2"
+    assert relative_next_url(url, base, provider="github") == "/user/repos?page=2"
+    assert relative_next_url(url, "https://ghe.example.com/api/v3", provider="github") == (
+        "/user/repos?page=2"
+    )
+    assert relative_next_url("/user/repos?page=3", base, provider="github") == "/user/repos?page=3"
+    with pytest.raises(VendorResponseError) as info:
+        relative_next_url("https://evil.example/api/v3/user/repos", base, provider="github")
+    assert info.value.code == "VENDOR_FOREIGN_NEXT_URL"
+    assert "evil.example" in info.value.message

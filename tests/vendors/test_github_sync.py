@@ -10,36 +10,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from vendor_testkit import GitHubMock, Reply, Setup, load
+from vendor_testkit import GitHubMock, Reply, Setup, load, rows, run
 
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.sync_models import NullableJSON
-from ait_connectors.sync import SyncOptions, SyncRunResult, sync
+from ait_connectors.sync import SyncOptions
 from ait_connectors.vendors.github import ConnectorGitHubService, GitHubDataSource
 from ait_connectors.vendors.registry import get_vendor
 
 HELLO = "octocat/Hello-World"
 SPOON = "octocat/Spoon-Knife"
 ALL = ["repositories", "commits", "pull_requests", "issues"]
-
-
-async def run(
-    setup: Setup, *types: str, options: SyncOptions | None = None
-) -> dict[str, SyncRunResult]:
-    results = await sync(
-        setup.config.id,
-        setup.user_id,
-        list(types) or None,
-        database=setup.database,
-        cipher=setup.cipher,
-        options=options,
-    )
-    return {r.entity_type: r for r in results}
-
-
-async def rows(database: Database, sql: str, **params: Any) -> list[Any]:
-    async with database.connect() as conn:
-        return list((await conn.execute(text(sql), params)).all())
 
 
 async def state(database: Database, setup: Setup, entity_type: str) -> Any:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from vendor_testkit import Reply, Setup, SpotifyMock, load, make_setup
+from vendor_testkit import Reply, Setup, SpotifyMock, load, make_setup, rows, run
 
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.sync_models import NullableJSON
-from ait_connectors.sync import SyncOptions, SyncRunResult, sync
+from ait_connectors.sync import SyncOptions
 from ait_connectors.vendors.registry import get_vendor
 from ait_connectors.vendors.spotify import ConnectorSpotifyService, SpotifyDataSource
 
@@ -23,25 +23,6 @@ MINE = "3cEYpjA9oz9GiPac4AsH4n"
 COLLAB = "1Xq3ZfJkRqX8B7s6yG2mTb"
 FOLLOWED = "37i9dQZF1DXcBWIGoYBM5M"
 ALL = ["tracks", "top_artists", "playlists", "playlist_items", "albums", "recently_played"]
-
-
-async def run(
-    setup: Setup, *types: str, options: SyncOptions | None = None
-) -> dict[str, SyncRunResult]:
-    results = await sync(
-        setup.config.id,
-        setup.user_id,
-        list(types) or None,
-        database=setup.database,
-        cipher=setup.cipher,
-        options=options,
-    )
-    return {r.entity_type: r for r in results}
-
-
-async def rows(database: Database, sql: str, **params: Any) -> list[Any]:
-    async with database.connect() as conn:
-        return list((await conn.execute(text(sql), params)).all())
 
 
 async def watermark(setup: Setup, entity_type: str) -> Any:

@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from ait_connectors.crypto import Cipher
 from ait_connectors.factory import ConnectorServiceFactory
@@ -44,8 +43,10 @@ from ait_connectors.oauth.tokens import TokenResponse
 from ait_connectors.storage.configs import ConnectorConfig, ConnectorConfigStore
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.tokens import TokenStore
+from ait_connectors.sync import SyncOptions, SyncRunResult, sync
 from ait_connectors.vendors.github import ConnectorGitHubService
 from ait_connectors.vendors.spotify import ConnectorSpotifyService
+from support.http_server import BackgroundServer, QuietHandler
 
 FIXTURES = Path(__file__).parent / "fixtures"
 USER_ID = "user-1"
@@ -95,7 +96,7 @@ class Fault:
     method: str = "GET"
 
 
-class MockServer:
+class MockServer(BackgroundServer):
     """A threaded HTTP/1.1 server whose responses come from :meth:`handle`."""
 
     page_cap = 2
@@ -109,28 +110,8 @@ class MockServer:
         self.delays: dict[str, float] = {}
         self.inflight: dict[str, int] = {}
         self.max_inflight: dict[str, int] = {}
-        self.held = threading.Event()
-        self.release = threading.Event()
         self.lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> MockServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def fault(self, match: str, reply: Reply, *, times: int = 1, **query: str) -> None:
         with self.lock:
@@ -213,21 +194,10 @@ class MockServer:
                 for key in watched:
                     self.inflight[key] -= 1
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[QuietHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in two writes; without this Nagle + delayed ACK add
-                # ~40 ms to every response.
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(QuietHandler):
             def _serve(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -669,6 +639,26 @@ async def make_setup(
         factory=ConnectorServiceFactory(database, cipher),
         tokens=TokenStore(database, cipher),
     )
+
+
+async def run(
+    setup: Setup, *types: str, options: SyncOptions | None = None
+) -> dict[str, SyncRunResult]:
+    """``sync()`` the given entity types (all when none) of the setup's connection."""
+    results = await sync(
+        setup.config.id,
+        setup.user_id,
+        list(types) or None,
+        database=setup.database,
+        cipher=setup.cipher,
+        options=options,
+    )
+    return {r.entity_type: r for r in results}
+
+
+async def rows(database: Database, sql: str, **params: Any) -> list[Any]:
+    async with database.connect() as conn:
+        return list((await conn.execute(text(sql), params)).all())
 
 
 @pytest.fixture

@@ -219,19 +219,18 @@ async def get_connection(
     return (await connection_info(gateway, config, user)).as_dict()
 
 
-async def _disconnect(
-    request: Request, vendor: str, principal: UserPrincipal, user_id: str | None, purge: bool
-) -> DisconnectOut:
-    gateway = gateway_of(request)
-    user = principal.user(user_id)
-    config = await resolve_config(gateway, vendor)
-    had, purged = await disconnect(gateway, config, user, purge=purge)
-    return DisconnectOut(provider=vendor, user_id=user, disconnected=had, records_purged=purged)
-
-
 _PURGE = Annotated[bool, Query(description="Also delete the user's synced records.")]
 
 
+# One endpoint, two routes (the lower decorator registers first: DELETE, then POST).
+@router.post(
+    "/{vendor}/disconnect",
+    tags=["connections"],
+    summary="Disconnect (the same as DELETE /api/{vendor}/connection)",
+    response_model=DisconnectOut,
+    responses=_errors(400, 403, 404, 409),
+    name="post_disconnect",
+)
 @router.delete(
     "/{vendor}/connection",
     tags=["connections"],
@@ -246,24 +245,11 @@ async def delete_connection(
     user_id: UserQuery = None,
     purge: _PURGE = False,
 ) -> DisconnectOut:
-    return await _disconnect(request, vendor, principal, user_id, purge)
-
-
-@router.post(
-    "/{vendor}/disconnect",
-    tags=["connections"],
-    summary="Disconnect (the same as DELETE /api/{vendor}/connection)",
-    response_model=DisconnectOut,
-    responses=_errors(400, 403, 404, 409),
-)
-async def post_disconnect(
-    request: Request,
-    vendor: Vendor,
-    principal: UserPrincipal,
-    user_id: UserQuery = None,
-    purge: _PURGE = False,
-) -> DisconnectOut:
-    return await _disconnect(request, vendor, principal, user_id, purge)
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    had, purged = await disconnect(gateway, config, user, purge=purge)
+    return DisconnectOut(provider=vendor, user_id=user, disconnected=had, records_purged=purged)
 
 
 # ------------------------------------------------------------------------------------ syncs

@@ -64,6 +64,9 @@ class RecordWriter(ABC):
     """Dialect-specific bulk statements; all run in the caller's transaction."""
 
     dialect: str
+    #: The external ids the pages of generation ``:g`` of state ``:s`` held (a subquery for
+    #: :meth:`sweep`: each database reads the JSON ``keys`` arrays with its own functions).
+    _SEEN_KEYS: str
 
     @abstractmethod
     async def existing(
@@ -203,7 +206,6 @@ class RecordWriter(ABC):
         else:
             await conn.execute(text("DELETE FROM sync_pages WHERE state_id = :s"), {"s": state_id})
 
-    @abstractmethod
     async def sweep(
         self,
         conn: AsyncConnection,
@@ -213,6 +215,22 @@ class RecordWriter(ABC):
         now: datetime,
     ) -> int:
         """Mark deleted every live record no page of ``generation`` held; return how many."""
+        result = await conn.execute(
+            text(
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                f"AND deleted_at IS NULL AND external_id NOT IN ({self._SEEN_KEYS})"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {
+                "s": state_id,
+                "g": generation,
+                "now": now,
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+            },
+        )
+        return int(result.rowcount)
 
     @staticmethod
     def _json_param(name: str) -> str:
@@ -241,6 +259,10 @@ class PostgresWriter(RecordWriter):
         "RETURNING (xmax = 0) AS inserted"
     )
     _WHERE = "WHERE r.checksum IS DISTINCT FROM EXCLUDED.checksum OR r.deleted_at IS NOT NULL "
+    _SEEN_KEYS = (
+        "  SELECT jsonb_array_elements_text(keys) FROM sync_pages "
+        "  WHERE state_id = :s AND generation = :g"
+    )
 
     @staticmethod
     async def _driver(conn: AsyncConnection) -> Any:
@@ -370,24 +392,7 @@ class PostgresWriter(RecordWriter):
         # only while it expects the key set to fit in work_mem, so give this transaction room;
         # an anti-join planned from stale statistics can turn quadratic instead.
         await conn.execute(text("SET LOCAL work_mem = '256MB'"))
-        result = await conn.execute(
-            text(
-                "UPDATE records SET deleted_at = :now "
-                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                "AND deleted_at IS NULL AND external_id NOT IN ("
-                "  SELECT jsonb_array_elements_text(keys) FROM sync_pages "
-                "  WHERE state_id = :s AND generation = :g)"
-            ).bindparams(bindparam("now", type_=UTCDateTime())),
-            {
-                "s": state_id,
-                "g": generation,
-                "now": now,
-                "c": key.connector_config_id,
-                "u": key.user_id,
-                "t": key.entity_type,
-            },
-        )
-        return int(result.rowcount)
+        return await super().sweep(conn, key, state_id, generation, now)
 
 
 class SqliteWriter(RecordWriter):
@@ -404,6 +409,10 @@ class SqliteWriter(RecordWriter):
         "{where}"
     )
     _WHERE = "WHERE records.checksum IS NOT excluded.checksum OR records.deleted_at IS NOT NULL"
+    _SEEN_KEYS = (
+        "  SELECT j.value FROM sync_pages p, json_each(p.keys) j "
+        "  WHERE p.state_id = :s AND p.generation = :g"
+    )
 
     async def existing(
         self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str]
@@ -476,33 +485,6 @@ class SqliteWriter(RecordWriter):
                 {"s": state_id, "g": generation, "ref": ref_generation, "seq": seq, "fp": fp}
                 for seq, fp in pages
             ],
-        )
-        return int(result.rowcount)
-
-    async def sweep(
-        self,
-        conn: AsyncConnection,
-        key: ConnectionKey,
-        state_id: str,
-        generation: int,
-        now: datetime,
-    ) -> int:
-        result = await conn.execute(
-            text(
-                "UPDATE records SET deleted_at = :now "
-                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                "AND deleted_at IS NULL AND external_id NOT IN ("
-                "  SELECT j.value FROM sync_pages p, json_each(p.keys) j "
-                "  WHERE p.state_id = :s AND p.generation = :g)"
-            ).bindparams(bindparam("now", type_=UTCDateTime())),
-            {
-                "s": state_id,
-                "g": generation,
-                "now": now,
-                "c": key.connector_config_id,
-                "u": key.user_id,
-                "t": key.entity_type,
-            },
         )
         return int(result.rowcount)
 

@@ -20,16 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 
+from ...concurrency import gather
 from ...errors import VendorResponseError
-from ...pagination import LinkHeaderPaginator, Page, PageRequest, fetch_page
+from ...pagination import (
+    LinkHeaderPaginator,
+    Page,
+    PageRequest,
+    fetch_page,
+    relative_next_url,
+)
 from ...ratelimit import ProviderInfo, parse_json, send
 from .entities import REPOSITORY_KEY
 
@@ -41,8 +48,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 WalkKind = Literal["commits", "pull_requests", "issues"]
 
@@ -117,26 +122,13 @@ class GitHubDataSource:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _relative(self, url: str) -> str:
-        """A ``Link`` URL relative to the API base, so that cursors survive a base URL change
-        and the token is never sent to a host GitHub did not serve us from."""
-        base = str(self.client.base_url)
-        if not base.endswith("/"):
-            base += "/"
-        if url.startswith(base):
-            return "/" + url[len(base) :]
-        if url.startswith("/"):
-            return url
-        raise VendorResponseError(
-            "VENDOR_FOREIGN_NEXT_URL",
-            f"{self.provider.slug}: a pagination link points outside the API base URL "
-            f"({httpx.URL(url).host}); refusing to send the token there",
-        )
-
     async def _page(self, request: PageRequest, cursor: Any) -> Page[Any]:
         page = await fetch_page(self.client, _LINKS, cursor, first=request, provider=self.provider)
         if page.next_cursor is not None:
-            page.next_cursor = {**page.next_cursor, "url": self._relative(page.next_cursor["url"])}
+            url = relative_next_url(
+                page.next_cursor["url"], self.client.base_url, provider=self.provider.slug
+            )
+            page.next_cursor = {**page.next_cursor, "url": url}
         return page
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -298,13 +290,13 @@ class GitHubDataSource:
                     "page": next_page,
                     "marks": marks,
                 }
-            return _page(
+            return Page(
                 items,
                 nxt,
                 watermark=_watermark(marks) if nxt is None else None,
                 warnings=warnings,
             )
-        return _page([], None, watermark=_watermark(marks), warnings=warnings)
+        return Page([], None, watermark=_watermark(marks), warnings=warnings)
 
     async def _repo_page(
         self,
@@ -367,21 +359,7 @@ class GitHubDataSource:
                     return item
             return {**full, REPOSITORY_KEY: item[REPOSITORY_KEY]}
 
-        return await _gather(detail(item) for item in items)
-
-
-async def _gather(coroutines: Iterable[Awaitable[T]]) -> list[T]:
-    """Run all, return their results in order; on the first failure cancel the others and
-    raise that failure itself (a ``TaskGroup`` would wrap a ``RateLimitError`` in an
-    ``ExceptionGroup`` that the engine does not recognise)."""
-    tasks = [asyncio.ensure_future(c) for c in coroutines]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+        return await gather(detail(item) for item in items)
 
 
 def _first_at_or_after(repos: Sequence[RepositoryRef], repo_id: int | None) -> int:
@@ -414,20 +392,3 @@ def _skip_message(kind: WalkKind, repo: RepositoryRef, exc: VendorResponseError)
     }.get(status or 0, "moved (renamed or transferred during the sync)")
     label = kind.replace("_", " ")
     return f"skipped {label} of {repo.full_name}: HTTP {status} ({reason})"
-
-
-_PAGE_TAKES_WARNINGS = "warnings" in getattr(Page, "__slots__", ())
-
-
-def _page(
-    items: Sequence[Any],
-    next_cursor: Any,
-    *,
-    watermark: Any = None,
-    warnings: Sequence[str] = (),
-) -> Page[Any]:
-    if _PAGE_TAKES_WARNINGS and warnings:
-        # The engine records a page's warnings in the run (Page.warnings, when it has them).
-        page_cls: Any = Page
-        return cast(Page[Any], page_cls(items, next_cursor, watermark, warnings=tuple(warnings)))
-    return Page(items, next_cursor, watermark)

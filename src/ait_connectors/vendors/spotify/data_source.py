@@ -16,23 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from ...concurrency import gather
 from ...errors import VendorResponseError
-from ...pagination import SPOTIFY_PAGING, Page, PageRequest
+from ...pagination import SPOTIFY_PAGING, Page, PageRequest, relative_next_url
 from ...ratelimit import ProviderInfo, parse_json, send
 from .entities import PLAYLIST_KEY, POSITION_KEY, RANK_KEY, TIME_RANGE_KEY
 
 __all__ = ["PLAYLIST_SKIP_STATUSES", "SpotifyDataSource"]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 LIMIT = 50  # the Web API's maximum page size for every list used here
 #: A playlist answering one of these is skipped with a warning: 403 (Development Mode apps may
@@ -78,22 +76,6 @@ class SpotifyDataSource:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _relative(self, url: str) -> str:
-        """A ``next`` URL relative to the API base, so that cursors survive a base URL change
-        and the token is never sent to a host the API did not serve us from."""
-        base = str(self.client.base_url)
-        if not base.endswith("/"):
-            base += "/"
-        if url.startswith(base):
-            return "/" + url[len(base) :]
-        if url.startswith("/"):
-            return url
-        raise VendorResponseError(
-            "VENDOR_FOREIGN_NEXT_URL",
-            f"{self.provider.slug}: a paging object's next URL points outside the API base URL "
-            f"({httpx.URL(url).host}); refusing to send the token there",
-        )
-
     async def _get(self, request: PageRequest) -> tuple[Any, httpx.Response]:
         """The parsed body of a GET (``None`` for 204 / an empty body) and the response."""
         response = await send(
@@ -124,7 +106,13 @@ class SpotifyDataSource:
         nxt = SPOTIFY_PAGING.next_request(request, response, data, items)
         next_cursor = None
         if nxt is not None:
-            next_cursor = {**nxt.to_cursor(), "url": self._relative(nxt.url)}
+            url = relative_next_url(
+                nxt.url,
+                self.client.base_url,
+                provider=self.provider.slug,
+                what="a paging object's next URL",
+            )
+            next_cursor = {**nxt.to_cursor(), "url": url}
         return Page(items, next_cursor, raw=response.content), data
 
     async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -264,7 +252,7 @@ class SpotifyDataSource:
                         raise
                     return exc
 
-        results = await _gather(fetch(pid, offset) for pid, offset in plan)
+        results = await gather(fetch(pid, offset) for pid, offset in plan)
 
         warnings: list[str] = []
         failed: set[str] = set()
@@ -305,7 +293,7 @@ class SpotifyDataSource:
                 queue.append([playlist_id, total, offset])
         state["queue"] = queue
         last = not queue and state["next_playlists"] is None
-        return _page(items, None if last else state, warnings=warnings)
+        return Page(items, None if last else state, warnings=warnings)
 
     async def _queue_playlists(self, state: dict[str, Any]) -> None:
         """List the next page of playlists into the queue of the items walk."""
@@ -358,20 +346,6 @@ def _skip_message(playlist_id: str, error: VendorResponseError) -> str:
     return f"skipped the items of playlist {playlist_id}: HTTP {error.status_code} ({reason})"
 
 
-async def _gather(coroutines: Iterable[Awaitable[T]]) -> list[T]:
-    """Run all, return their results in order; on the first failure cancel the others and
-    raise that failure itself (a ``TaskGroup`` would wrap a ``RateLimitError`` in an
-    ``ExceptionGroup`` that the engine does not recognise)."""
-    tasks = [asyncio.ensure_future(c) for c in coroutines]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
 def _epoch_ms(value: Any) -> int | None:
     if not isinstance(value, str) or not value:
         return None
@@ -380,14 +354,3 @@ def _epoch_ms(value: Any) -> int | None:
     except ValueError:
         return None
     return int(moment.timestamp() * 1000)
-
-
-_PAGE_TAKES_WARNINGS = "warnings" in getattr(Page, "__slots__", ())
-
-
-def _page(items: Sequence[Any], next_cursor: Any, *, warnings: Sequence[str] = ()) -> Page[Any]:
-    if _PAGE_TAKES_WARNINGS and warnings:
-        # The engine records a page's warnings in the run (Page.warnings, when it has them).
-        page_cls: Any = Page
-        return cast(Page[Any], page_cls(items, next_cursor, warnings=tuple(warnings)))
-    return Page(items, next_cursor)
