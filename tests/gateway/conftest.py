@@ -245,3 +245,9 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env.update(extra)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
     return env
+
+
+@pytest.fixture(autouse=True)
+def _inline_syncs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gateway tests run syncs in the gateway process, on PostgreSQL too (no worker here)."""
+    monkeypatch.setenv("AIT_JOBS", "inline")

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import AItError
 from ..logging import configure_logging
-from . import api_keys, configs, connect, db, keys, serve, status, sync
+from . import api_keys, configs, connect, db, keys, serve, status, sync, worker
 
 app = typer.Typer(
     name="ait-connectors",
@@ -26,6 +26,7 @@ app.command("serve")(serve.serve)
 app.add_typer(api_keys.app, name="api-keys")
 app.command("connect")(connect.connect)
 app.command("sync")(sync.sync_command)
+app.command("worker")(worker.worker)
 
 _state = {"debug": False}
 

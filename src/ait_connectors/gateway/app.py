@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from ..jobs import jobs_enabled
 from ..runtime import Connectors
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
@@ -99,7 +100,7 @@ def create_app(
         try:
             gateway._connectors = connectors
             gateway._api_keys = ApiKeyStore(connectors.database)
-            gateway._sync = SyncManager(connectors)
+            gateway._sync = SyncManager(connectors, queue=jobs_enabled(connectors.settings))
             if gateway.sandbox is not None:
                 await ensure_sandbox_config(connectors.configs, base, gateway.sandbox.client_secret)
             logger.debug("gateway ready at %s", base)

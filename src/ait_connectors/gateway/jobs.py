@@ -7,9 +7,10 @@ process sharing the database answers ``GET â€¦/sync/{run_id}`` from those rows â
 running it. The process that runs it adds what only it knows: rate-limit waits as they happen and
 a failure before the engine started.
 
-Syncs run as asyncio tasks of the gateway's event loop (the embedded design; on PostgreSQL a
-Procrastinate worker is the scalable alternative, not wired yet). One run per connection at a time
-per process; the engine itself refuses a second concurrent run of an entity type across processes.
+On the embedded SQLite default syncs run as asyncio tasks of the gateway's event loop. On
+PostgreSQL (``queue=True``) they are Procrastinate jobs that ``ait-connectors worker`` processes
+run (see ``ait_connectors.jobs``). One run per connection at a time per process; the engine itself
+refuses a second concurrent run of an entity type across processes.
 """
 
 from __future__ import annotations
@@ -266,8 +267,9 @@ async def latest_runs(
 class SyncManager:
     """Starts syncs as tasks of this process and reports on runs of any process."""
 
-    def __init__(self, connectors: Connectors) -> None:
+    def __init__(self, connectors: Connectors, *, queue: bool = False) -> None:
         self.connectors = connectors
+        self.queue = queue  # True: workers run the syncs (PostgreSQL); see ait_connectors.jobs
         self._jobs: dict[str, _Job] = {}
         self._by_connection: dict[tuple[str, str], str] = {}
 
@@ -299,6 +301,14 @@ class SyncManager:
             raise
         handle = RunHandle(config.id, user_id, tuple(types), _now())
         run_id = handle.encode()
+        if self.queue:
+            # A worker runs it; its progress is in sync_runs, like any other process's run.
+            await service.aclose()
+            from ..jobs import enqueue_sync_jobs
+
+            queued = await enqueue_sync_jobs(self.connectors, config.id, user_id, types)
+            started = any(job_id is not None for job_id in queued.values())
+            return await self.view(run_id, provider=config.provider), started
         job = _Job(handle=handle, provider=config.provider)
         job.waits = {t: EntityProgress(t) for t in types}
         self._jobs[run_id] = job

@@ -1,0 +1,151 @@
+"""Queueing sync jobs: one job per (connection, entity type), deduplicated while it waits.
+
+Jobs are inserted through a connection of the application's own SQLAlchemy pool (Procrastinate
+defers through any psycopg connection), so the gateway needs no second pool, nothing to open or
+close, and an enqueue commits like any other write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from procrastinate import PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
+from procrastinate.manager import JobManager
+from procrastinate.tasks import configure_task
+
+from ..errors import ConfigurationError
+from ..runtime import Connectors
+from ..storage.db import Database
+from .config import SQLITE_MESSAGE
+
+__all__ = [
+    "HOUSEKEEPING_PRIORITY",
+    "SYNC_QUEUE",
+    "SYNC_TASK",
+    "defer_sync",
+    "enqueue_sync",
+    "enqueue_sync_jobs",
+    "sync_lock",
+]
+
+SYNC_TASK = "ait_connectors.sync_connection"
+SYNC_QUEUE = "sync"
+# Periodic fan-outs, keep-alive and housekeeping are short: they go before waiting syncs.
+HOUSEKEEPING_PRIORITY = 10
+
+_job_manager: JobManager | None = None
+
+
+def _manager() -> JobManager:
+    # Deferring through a caller's connection never uses the connector's pool: one connector
+    # that is never opened serves the whole process.
+    global _job_manager
+    if _job_manager is None:
+        _job_manager = JobManager(connector=PsycopgConnector())
+    return _job_manager
+
+
+def sync_lock(connector_config_id: str, user_id: str, entity_type: str) -> str:
+    """The lock (and queueing lock) of one connection's entity type.
+
+    Config ids are UUIDs and entity types ``[a-z0-9_]``: with the free-form user id last, two
+    different triples never give the same key.
+    """
+    return f"ait-sync/{connector_config_id}/{entity_type}/{user_id}"
+
+
+async def defer_sync(
+    database: Database,
+    connector_config_id: str,
+    user_id: str,
+    entity_type: str,
+    *,
+    schedule_at: datetime | None = None,
+) -> int | None:
+    """Queue a sync of one entity type; ``None`` when an identical job is already waiting."""
+    if database.dialect != "postgresql":
+        raise ConfigurationError(SQLITE_MESSAGE)
+    key = sync_lock(connector_config_id, user_id, entity_type)
+    kwargs: dict[str, Any] = {
+        "config_id": connector_config_id,
+        "user_id": user_id,
+        "entity_types": [entity_type],
+    }
+    try:
+        async with database.transaction() as conn:
+            raw = await conn.get_raw_connection()
+            deferrer = configure_task(
+                name=SYNC_TASK,
+                job_manager=_manager(),
+                lock=key,
+                queueing_lock=key,
+                queue=SYNC_QUEUE,
+                schedule_at=schedule_at,
+                connection=raw.driver_connection,
+            )
+            job_id: int = await deferrer.defer_async(**kwargs)
+            return job_id
+    except AlreadyEnqueued:
+        # Raised outside the transaction block so that it rolls back (the insert failed).
+        return None
+    except ConnectorException as exc:
+        if isinstance(
+            exc.__cause__, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedFunction
+        ):
+            raise ConfigurationError(
+                "The job queue's tables are missing from the database: run "
+                "`ait-connectors db upgrade` (or start a worker, which installs them)."
+            ) from None
+        raise
+
+
+async def _entity_types(
+    connectors: Connectors, connector_config_id: str, user_id: str
+) -> list[str]:
+    service = await connectors.factory.get_service_by_config(connector_config_id, user_id)
+    try:
+        return service.entity_types
+    finally:
+        await service.aclose()
+
+
+async def enqueue_sync_jobs(
+    connectors: Connectors,
+    connector_config_id: str,
+    user_id: str,
+    entity_types: Sequence[str] | None = None,
+) -> dict[str, str | None]:
+    """Queue a sync job per entity type (default: all the vendor's service registers).
+
+    Returns entity type → the new job's id, or ``None`` when a job for it was already waiting
+    (queued or scheduled, e.g. after a rate limit): that job will do the work.
+    """
+    registered = await _entity_types(connectors, connector_config_id, user_id)
+    wanted = list(dict.fromkeys(entity_types)) if entity_types else registered
+    unknown = [t for t in wanted if t not in registered]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown entity type(s) {', '.join(map(repr, unknown))}; "
+            f"registered: {', '.join(registered) or 'none'}."
+        )
+    queued: dict[str, str | None] = {}
+    for entity_type in wanted:
+        job_id = await defer_sync(connectors.database, connector_config_id, user_id, entity_type)
+        queued[entity_type] = str(job_id) if job_id is not None else None
+    return queued
+
+
+async def enqueue_sync(
+    connectors: Connectors,
+    connector_config_id: str,
+    user_id: str,
+    entity_types: Sequence[str] | None = None,
+) -> str | None:
+    """Queue a sync of a connection for a worker; the first new job's id, or ``None`` when
+    every entity type already had a job waiting. See :func:`enqueue_sync_jobs`."""
+    queued = await enqueue_sync_jobs(connectors, connector_config_id, user_id, entity_types)
+    return next((job_id for job_id in queued.values() if job_id is not None), None)

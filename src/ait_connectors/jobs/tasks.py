@@ -1,0 +1,341 @@
+"""The Procrastinate app and its tasks: syncs, cadence tiers, token keep-alive, housekeeping.
+
+Tasks (all named explicitly, so that queued jobs survive module moves):
+
+- ``ait_connectors.sync_connection(config_id, user_id, entity_types)``: one entity type per job,
+  with ``lock`` = ``queueing_lock`` = the (connection, entity type) key: a second job is not
+  queued while one waits, and two never run at once. A rate-limited result queues the next job
+  at the vendor's reset time (``schedule_at``); a worker shutting down queues it again at once.
+- ``ait_connectors.sync_tier(tier)``, periodic: ``hourly`` at minute 5, ``daily`` at 03:15 (UTC);
+  queues a sync of every entity type of every active connection whose provider is in that tier
+  (``AIT_SYNC_CADENCE`` / ``AIT_SYNC_CADENCES``; default ``daily``).
+- ``ait_connectors.keep_alive``, daily at 04:45: refreshes the tokens of idle connections that
+  expire within a day, so refresh tokens that die unused stay alive and revoked grants are found
+  (``needs_reauth``) before a user needs the connection.
+- ``ait_connectors.maintenance``, every 10 minutes: fails the jobs of workers that stopped sending
+  heartbeats (a killed worker would otherwise hold its sync's lock forever) and queues their syncs
+  again; deletes finished jobs after a week.
+
+Periodic jobs are deduplicated by Procrastinate across workers (one job per task and tick), and
+carry a queueing lock so a backlog never holds two of the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from procrastinate import App, JobContext, PsycopgConnector
+from procrastinate.job_context import AbortReason
+from procrastinate.jobs import Status
+from sqlalchemy import Table, func, select
+
+from ..errors import AItError, AuthorizationRequiredError
+from ..runtime import Connectors
+from ..settings import Settings, get_settings
+from ..storage.models import ConnectorConfigRow, OAuthTokenRow, TokenStatus
+from ..storage.sync_models import RunStatus
+from ..sync import sync
+from .config import TIERS, conninfo_from_url, load_job_settings
+from .enqueue import HOUSEKEEPING_PRIORITY, SYNC_QUEUE, SYNC_TASK, defer_sync
+
+__all__ = [
+    "CRONS",
+    "KEEPALIVE_TASK",
+    "MAINTENANCE_TASK",
+    "TIER_TASK",
+    "build_app",
+    "enqueue_tier",
+    "keep_alive",
+    "maintenance",
+    "run_sync_job",
+]
+
+logger = logging.getLogger(__name__)
+
+TIER_TASK = "ait_connectors.sync_tier"
+KEEPALIVE_TASK = "ait_connectors.keep_alive"
+MAINTENANCE_TASK = "ait_connectors.maintenance"
+
+CRONS = {"hourly": "5 * * * *", "daily": "15 3 * * *"}
+KEEPALIVE_CRON = "45 4 * * *"
+MAINTENANCE_CRON = "*/10 * * * *"
+
+# A rate limit without a reset time (rare: the engine has one from the headers or Retry-After).
+RATE_LIMIT_FALLBACK = timedelta(minutes=15)
+# Keep-alive: tokens expiring before the next daily run, of connections nothing refreshed (or
+# connected) for 20 h — less than a day, so that a daily run's own refresh never hides the next.
+KEEPALIVE_WINDOW = timedelta(hours=24)
+KEEPALIVE_IDLE = timedelta(hours=20)
+# A worker without a heartbeat for this long is dead (it sends one every 10 s; a long page
+# mapping on its event loop may delay one, hence the margin).
+STALLED_AFTER = 120.0
+KEEP_FINISHED_JOBS_HOURS = 7 * 24
+
+T = cast(Table, OAuthTokenRow.__table__)
+C = cast(Table, ConnectorConfigRow.__table__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _connectors_of(context: JobContext) -> Connectors:
+    connectors = context.additional_context.get("connectors")
+    if not isinstance(connectors, Connectors):
+        raise RuntimeError("jobs run in `ait-connectors worker`, which provides the runtime")
+    return connectors
+
+
+# ------------------------------------------------------------------------------------- syncs
+
+
+async def run_sync_job(
+    connectors: Connectors,
+    config_id: str,
+    user_id: str,
+    entity_types: list[str],
+) -> dict[str, str]:
+    """Sync, then queue what a rate limit postponed; entity type → run status."""
+    try:
+        results = await sync(
+            config_id, user_id, entity_types, database=connectors.database, cipher=connectors.cipher
+        )
+    except AItError as exc:
+        # Deleted or disabled config, not connected, no implementation: nothing to retry; the
+        # next periodic run tries again if the connection comes back.
+        logger.warning("sync of %s for user %s not run: %s", config_id, user_id, exc.message)
+        return {t: f"not run: {exc.code}" for t in entity_types}
+    outcome: dict[str, str] = {}
+    for result in results:
+        outcome[result.entity_type] = result.status
+        logger.info(
+            "sync of %s for %s/%s: %s (%d pages, %d added, %d updated, %d deleted)%s",
+            result.entity_type,
+            config_id,
+            user_id,
+            result.status,
+            result.pages,
+            result.added,
+            result.updated,
+            result.deleted,
+            f": {result.error}" if result.error else "",
+        )
+        if result.status != RunStatus.RATE_LIMITED:
+            continue
+        resume_at = result.resume_at or _now() + RATE_LIMIT_FALLBACK
+        job_id = await defer_sync(
+            connectors.database, config_id, user_id, result.entity_type, schedule_at=resume_at
+        )
+        logger.info(
+            "%s of %s rate limited: resumes at %s (%s)",
+            result.entity_type,
+            config_id,
+            resume_at.isoformat(),
+            f"job {job_id}" if job_id is not None else "a job was already waiting",
+        )
+    return outcome
+
+
+async def _sync_connection(
+    context: JobContext, config_id: str, user_id: str, entity_types: list[str]
+) -> dict[str, str]:
+    connectors = _connectors_of(context)
+    try:
+        return await run_sync_job(connectors, config_id, user_id, entity_types)
+    except asyncio.CancelledError:
+        if context.abort_reason() is AbortReason.SHUTDOWN:
+            # The engine recorded the run as interrupted at its last committed page: queue it
+            # again so that another worker (or this one, restarted) resumes from there.
+            for entity_type in entity_types:
+                await asyncio.shield(
+                    defer_sync(connectors.database, config_id, user_id, entity_type)
+                )
+        raise
+
+
+# ------------------------------------------------------------------------------ cadence tiers
+
+
+async def enqueue_tier(connectors: Connectors, tier: str) -> int:
+    """Queue syncs of every active connection in ``tier``; how many jobs were queued."""
+    job_settings = load_job_settings()
+    provider_tiers = job_settings.provider_tiers()
+    query = (
+        select(T.c.connector_config_id, T.c.user_id, C.c.provider)
+        .join(C, C.c.id == T.c.connector_config_id)
+        .where(T.c.status == TokenStatus.ACTIVE, C.c.enabled.is_(True))
+        .order_by(T.c.created_at)
+    )
+    async with connectors.database.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    types_of: dict[str, list[str]] = {}
+    queued = 0
+    for config_id, user_id, provider in rows:
+        if provider_tiers.get(provider, job_settings.sync_cadence) != tier:
+            continue
+        if config_id not in types_of:
+            # Every connection of a config has the same entity types: build its service once.
+            try:
+                service = await connectors.factory.get_service_by_config(config_id, user_id)
+            except AItError as exc:
+                logger.warning("no periodic sync of config %s: %s", config_id, exc.message)
+                types_of[config_id] = []
+                continue
+            types_of[config_id] = service.entity_types
+            await service.aclose()
+        for entity_type in types_of[config_id]:
+            if await defer_sync(connectors.database, config_id, user_id, entity_type):
+                queued += 1
+    logger.info("%s syncs: %d jobs queued", tier, queued)
+    return queued
+
+
+async def _sync_tier(context: JobContext, timestamp: int, tier: str) -> int:
+    return await enqueue_tier(_connectors_of(context), tier)
+
+
+# --------------------------------------------------------------------------------- keep-alive
+
+
+async def keep_alive(connectors: Connectors, *, now: datetime | None = None) -> dict[str, int]:
+    """Refresh the tokens of idle connections that expire within a day.
+
+    Counts: ``checked``, ``refreshed``, ``needs_reauth`` (the provider refused the refresh: the
+    connection is marked and waits for the user), ``failed`` (network, provider errors).
+    """
+    now = now or _now()
+    last_activity = func.coalesce(T.c.last_refreshed_at, T.c.updated_at)
+    query = (
+        select(T.c.connector_config_id, T.c.user_id, T.c.expires_at)
+        .join(C, C.c.id == T.c.connector_config_id)
+        .where(
+            T.c.status == TokenStatus.ACTIVE,
+            T.c.refresh_token_enc.is_not(None),
+            T.c.expires_at.is_not(None),
+            T.c.expires_at <= now + KEEPALIVE_WINDOW,
+            last_activity <= now - KEEPALIVE_IDLE,
+            C.c.enabled.is_(True),
+        )
+        .order_by(T.c.expires_at)
+    )
+    async with connectors.database.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    counts: Counter[str] = Counter(checked=0, refreshed=0, needs_reauth=0, failed=0)
+    for config_id, user_id, expires_at in rows:
+        counts["checked"] += 1
+        try:
+            connector = await connectors.factory.get_connector(config_id, user_id)
+            # get_access_token() refreshes tokens expiring within ``skew``: stretch it to the
+            # token seen here, so a newer one (another process just refreshed) is left alone.
+            connector.skew = max(connector.skew, (expires_at - now).total_seconds() + 1)
+            await connector.get_access_token()
+        except AuthorizationRequiredError as exc:
+            counts["needs_reauth"] += 1
+            logger.info("keep-alive: %s for user %s: %s", config_id, user_id, exc.message)
+        except Exception as exc:  # one connection's failure must not stop the others
+            counts["failed"] += 1
+            logger.warning(
+                "keep-alive: refreshing %s for user %s failed: %s", config_id, user_id, exc
+            )
+        else:
+            counts["refreshed"] += 1
+    logger.info("keep-alive: %s", dict(counts))
+    return dict(counts)
+
+
+async def _keep_alive(context: JobContext, timestamp: int) -> dict[str, int]:
+    return await keep_alive(_connectors_of(context))
+
+
+# -------------------------------------------------------------------------------- housekeeping
+
+
+async def maintenance(app: App, connectors: Connectors) -> int:
+    """Fail the jobs of dead workers (queueing their syncs again) and delete old finished jobs;
+    how many stalled jobs were recovered."""
+    manager = app.job_manager
+    recovered = 0
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
+        assert job.id is not None
+        try:
+            await manager.finish_job_by_id_async(
+                job_id=job.id, status=Status.FAILED, delete_job=False
+            )
+        except Exception:  # it finished meanwhile, or another worker recovered it
+            logger.debug("stalled job %s already finished", job.id, exc_info=True)
+            continue
+        recovered += 1
+        logger.warning("job %s (%s) of a dead worker marked failed", job.id, job.task_name)
+        if job.task_name == SYNC_TASK:
+            kwargs: dict[str, Any] = dict(job.task_kwargs)
+            for entity_type in kwargs.get("entity_types") or []:
+                await defer_sync(
+                    connectors.database,
+                    str(kwargs["config_id"]),
+                    str(kwargs["user_id"]),
+                    entity_type,
+                )
+    await manager.delete_old_jobs(
+        nb_hours=KEEP_FINISHED_JOBS_HOURS,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )
+    return recovered
+
+
+async def _maintenance(context: JobContext, timestamp: int) -> int:
+    return await maintenance(context.app, _connectors_of(context))
+
+
+# ---------------------------------------------------------------------------------------- app
+
+
+def register_tasks(app: App) -> None:
+    """Add the tasks and their periodic schedules to ``app``."""
+    app.task(name=SYNC_TASK, pass_context=True, queue=SYNC_QUEUE)(_sync_connection)
+    tier_task = app.task(name=TIER_TASK, pass_context=True, priority=HOUSEKEEPING_PRIORITY)(
+        _sync_tier
+    )
+    for tier in TIERS:
+        if tier in CRONS:
+            app.periodic(
+                cron=CRONS[tier],
+                periodic_id=tier,
+                queueing_lock=f"ait-tier/{tier}",
+                task_kwargs={"tier": tier},
+            )(tier_task)
+    keepalive_task = app.task(
+        name=KEEPALIVE_TASK,
+        pass_context=True,
+        priority=HOUSEKEEPING_PRIORITY,
+        queueing_lock=KEEPALIVE_TASK,
+    )(_keep_alive)
+    app.periodic(cron=KEEPALIVE_CRON)(keepalive_task)
+    maintenance_task = app.task(
+        name=MAINTENANCE_TASK,
+        pass_context=True,
+        priority=HOUSEKEEPING_PRIORITY,
+        queueing_lock=MAINTENANCE_TASK,
+    )(_maintenance)
+    app.periodic(cron=MAINTENANCE_CRON)(maintenance_task)
+
+
+def build_app(settings: Settings | None = None, *, pool_size: int = 4) -> App:
+    """A Procrastinate app on the ``AIT_DATABASE_URL`` database, with every task registered.
+
+    Not opened: the worker opens it (``async with app.open_async()``).
+    """
+    settings = settings or get_settings()
+    connector = PsycopgConnector(
+        conninfo=conninfo_from_url(settings.resolved_database_url),
+        min_size=1,
+        max_size=pool_size,
+    )
+    app = App(connector=connector)
+    register_tasks(app)
+    return app

@@ -1,0 +1,81 @@
+"""Running a worker: the runtime, the job schema, the Procrastinate worker, until a signal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from ..crypto import load_cipher
+from ..errors import ConfigurationError
+from ..runtime import Connectors
+from ..settings import Settings, get_settings
+from ..storage.db import Database
+from .config import SQLITE_MESSAGE, import_extra_modules, load_job_settings
+from .schema import apply_job_schema
+from .tasks import STALLED_AFTER, build_app
+
+__all__ = ["run_worker"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 4
+DEFAULT_SHUTDOWN_TIMEOUT = 20.0
+
+
+def _share_logging() -> None:
+    # Procrastinate's job failures and worker problems go to our (redacting) handlers; its
+    # per-job lines only with --debug.
+    ours = logging.getLogger("ait_connectors")
+    theirs = logging.getLogger("procrastinate")
+    theirs.setLevel(logging.INFO if ours.level <= logging.DEBUG else logging.WARNING)
+    for handler in ours.handlers:
+        if handler not in theirs.handlers:
+            theirs.addHandler(handler)
+    theirs.propagate = False
+
+
+async def run_worker(
+    settings: Settings | None = None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    name: str | None = None,
+) -> None:
+    """Run jobs (with the periodic schedules) until SIGINT or SIGTERM.
+
+    On the signal the worker takes no new job and waits ``shutdown_timeout`` seconds for running
+    ones; syncs still running then are cancelled (each keeps its committed pages) and queued
+    again. A second signal ends the process at once.
+    """
+    settings = settings or get_settings()
+    if settings.is_sqlite:
+        raise ConfigurationError(SQLITE_MESSAGE)
+    _share_logging()
+    job_settings = load_job_settings()  # a bad AIT_SYNC_CADENCE(S) fails now, not at 03:15
+    modules = import_extra_modules(job_settings)
+    if modules:
+        logger.info("imported %s", ", ".join(modules))
+    cipher = load_cipher(settings)
+    # A sync holds two connections (its advisory lock and its page transactions): size the pool
+    # for the jobs this worker runs at once.
+    database = Database(settings.resolved_database_url, pool_size=max(5, 2 * concurrency + 1))
+    try:
+        await database.ensure_ready()  # the application schema: `ait-connectors db upgrade`
+        await apply_job_schema(settings)
+        connectors = Connectors(settings, database, cipher)
+        app = build_app(settings, pool_size=concurrency + 3)
+        async with app.open_async():
+            logger.info("worker started (concurrency %d)", concurrency)
+            await app.run_worker_async(
+                name=name or f"ait-worker-{socket.gethostname()}-{os.getpid()}",
+                concurrency=concurrency,
+                shutdown_graceful_timeout=shutdown_timeout,
+                additional_context={"connectors": connectors},
+                delete_jobs="successful",  # sync_runs keeps the history; failures stay a week
+                stalled_worker_timeout=STALLED_AFTER,
+                install_signal_handlers=True,
+            )
+        logger.info("worker stopped")
+    finally:
+        await database.dispose()
