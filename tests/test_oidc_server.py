@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from support.oidc import AuthorizationError, OAuthClient, OidcServer
+from support.polling import wait_until
 
 pytest_plugins = ["support.oidc_fixtures"]
 
@@ -56,14 +56,6 @@ def token_request(server: OidcServer, client: OAuthClient, data: dict[str, str])
     else:
         form["client_id"] = client.client_id
     return httpx.post(server.token_endpoint, data=form, auth=auth, timeout=10.0)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 def assert_invalid_grant(response: httpx.Response) -> None:
@@ -125,7 +117,9 @@ def test_public_client_pkce_expiry_refresh_rotation_and_reuse(oidc_server: OidcS
     assert me.json()["sub"] == "user-1"
 
     # The access token expires after 3 s (clockTolerance 0) and is then refused.
-    wait_until(lambda: not server.check_access_token(tokens["access_token"]), timeout=10)
+    wait_until(
+        lambda: not server.check_access_token(tokens["access_token"]), timeout=10, interval=0.2
+    )
     rejected = server.call_resource(tokens["access_token"])
     assert rejected.status_code == 401
     assert 'error="invalid_token"' in rejected.headers["www-authenticate"]

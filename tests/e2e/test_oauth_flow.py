@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,14 +19,7 @@ from ait_connectors.storage.models import OAuthTokenRow
 from ait_connectors.storage.states import OAuthStateStore
 from support.oauth_setup import create_oidc_config
 from support.oidc import OidcServer
-
-
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(interval)
+from support.polling import wait_until
 
 
 @contextmanager
@@ -84,7 +76,7 @@ async def test_code_pkce_expiry_and_refresh(
 
     # 3. Let the access token really expire at the server.
     with browser():
-        wait_until(lambda: not oidc_server.check_access_token(first_access))
+        wait_until(lambda: not oidc_server.check_access_token(first_access), 20, interval=0.2)
 
     # 4. BaseConnector refreshes it: one refresh, a new pair, version + 1.
     fresh = await connector.get_access_token()
@@ -99,7 +91,7 @@ async def test_code_pkce_expiry_and_refresh(
     # 5. A request through the connector's client when the server rejects the token (a 401):
     #    one refresh, one retry, success.
     with browser():
-        wait_until(lambda: not oidc_server.check_access_token(fresh))
+        wait_until(lambda: not oidc_server.check_access_token(fresh), 20, interval=0.2)
     async with connector.http_client() as http:
         connector.skew = -3600.0  # pretend our clock says the token is still good
         response = await http.get("/api/me")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,13 +68,6 @@ class MockVendor(BackgroundServer):
     def clear_log(self) -> None:
         with self._lock:
             self.log.clear()
-
-    def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("condition not met before the deadline")
-            time.sleep(0.01)
 
     # -- serving -------------------------------------------------------------------------------
 

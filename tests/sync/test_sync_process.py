@@ -15,6 +15,7 @@ from sync_mockvendor import MockVendor, make_item
 from sync_testkit import FakeConnection, MockService
 
 from ait_connectors.storage.db import Database
+from support.polling import wait_until
 
 WORKER = Path(__file__).with_name("sync_worker.py")
 
@@ -39,7 +40,7 @@ async def test_sigkill_mid_sync_then_resume(
         vendor.hold_after = 6
         proc = worker(db_url, vendor.url, config_id)
         try:
-            vendor.wait_until(vendor.held.is_set, timeout=60)
+            wait_until(vendor.held.is_set, timeout=60, what="the vendor to hold a page")
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         finally:

@@ -53,11 +53,12 @@ if __name__ == "__main__":
 # The test
 
 from sqlalchemy import text  # noqa: E402
-from vendor_testkit import GitHubMock, Logged, Setup, wait_until  # noqa: E402
+from vendor_testkit import GitHubMock, Logged, Setup  # noqa: E402
 
 from ait_connectors.storage.db import Database  # noqa: E402
 from ait_connectors.storage.sync_models import NullableJSON  # noqa: E402
 from ait_connectors.sync import sync  # noqa: E402
+from support.polling import wait_until  # noqa: E402
 
 SPOON_ID = 1300192
 

@@ -57,15 +57,6 @@ def load(vendor: str, name: str) -> Any:
     return json.loads((FIXTURES / vendor / f"{name}.json").read_text())
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    """Poll ``predicate`` until it holds; fail at the deadline (no fixed sleeps in tests)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not reached before the deadline: {what or predicate}")
-        time.sleep(0.01)
-
-
 @dataclass
 class Logged:
     method: str
