@@ -4,19 +4,14 @@ A vendor service subclasses it, registers its entity types in ``__init__`` and b
 source from the HTTP client the connection provides::
 
     class ConnectorGitHubService(ConnectorService[GitHubDataSource]):
+        data_source_class = GitHubDataSource
         requests_per_second = 10.0
 
-        def __init__(self, connector: Connection, database: Database) -> None:
-            super().__init__(connector, database)
-            self.register_paginated_entity_config(
-                "repositories",
-                paginated_fetcher=lambda ds, cursor, since: ds.repositories_page(cursor, since),
-                mapper=map_repository,
-                incremental=Incremental(field="updated_at"),
-            )
+        repositories = EntityType(GitHubRepository, page="repositories_page")
 
-        def create_data_source(self, client: httpx.AsyncClient) -> GitHubDataSource:
-            return GitHubDataSource(client, self.connector.provider)
+Entity types are declared at class level (:class:`EntityType`), so the registry lists them
+without building a connection (:meth:`ConnectorService.entity_type_names`); the older
+``register_*_entity_config`` calls in ``__init__`` still work for types decided at run time.
 
 ``await service.sync()`` syncs every registered entity type (or those named) and returns one
 :class:`SyncRunResult` each.
@@ -33,6 +28,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import httpx
 
 from .entities import Entity
+from .entity_types import EntityType
 from .pagination import Cursor, Page
 from .ratelimit import ProviderInfo, install_limiter, limiter_for
 from .storage.db import Database
@@ -52,6 +48,7 @@ from .sync.views import ensure_view, view_name_for
 __all__ = [
     "Connection",
     "ConnectorService",
+    "EntityType",
     "Incremental",
     "Page",
     "ProviderInfo",
@@ -94,11 +91,31 @@ class ConnectorService(Generic[DS]):
 
     requests_per_second: ClassVar[float | None] = None
     burst: ClassVar[int] = 1
+    #: Built as ``data_source_class(client, provider)`` unless ``create_data_source`` is overridden.
+    data_source_class: ClassVar[type | None] = None
+    #: The class-level :class:`EntityType` declarations, by name, in declaration order.
+    entity_declarations: ClassVar[dict[str, EntityType]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared: dict[str, EntityType] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, EntityType):
+                    declared[value.name or name] = value if value.name else value.named(name)
+        cls.entity_declarations = declared
+
+    @classmethod
+    def entity_type_names(cls) -> tuple[str, ...]:
+        """The entity types this vendor declares, without building a connection."""
+        return tuple(cls.entity_declarations)
 
     def __init__(self, connector: Connection, database: Database) -> None:
         self.connector = connector
         self.database = database
-        self._configs: dict[str, EntityConfig[DS]] = {}
+        self._configs: dict[str, EntityConfig[DS]] = {
+            name: declaration.config() for name, declaration in self.entity_declarations.items()
+        }
         self._data_source: DS | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -193,8 +210,13 @@ class ConnectorService(Generic[DS]):
     # -- data source ---------------------------------------------------------------------------
 
     def create_data_source(self, client: httpx.AsyncClient) -> DS:
-        """Build the vendor's API client around ``client``; vendors override this."""
-        raise NotImplementedError(f"{type(self).__name__} must implement create_data_source")
+        """Build the vendor's API client around ``client`` (default: ``data_source_class``)."""
+        if self.data_source_class is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} must set data_source_class or implement create_data_source"
+            )
+        factory: Callable[[httpx.AsyncClient, ProviderInfo], DS] = self.data_source_class
+        return factory(client, self.connector.provider)
 
     def _client_for_sync(self) -> httpx.AsyncClient:
         client = self.connector.http_client()

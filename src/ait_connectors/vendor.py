@@ -1,0 +1,100 @@
+"""Everything a vendor author needs, in one module.
+
+A vendor is a data source (the API client: methods returning :class:`Page`), pydantic entity
+models, and a service class that declares the entity types::
+
+    from ait_connectors.vendor import (
+        ConnectorService, Entity, EntityType, LinkHeaderPaginator, Page, PageRequest, fetch_page,
+    )
+
+    class Repo(Entity):
+        natural_key = ("id",)
+        id: int
+        name: str
+
+    class ReposAPI:
+        def __init__(self, client, provider):
+            self.client, self.provider = client, provider
+
+        async def repos_page(self, cursor):
+            return await fetch_page(
+                self.client, LinkHeaderPaginator(), cursor,
+                first=PageRequest("/user/repos"), provider=self.provider,
+            )
+
+    class ReposService(ConnectorService[ReposAPI]):
+        data_source_class = ReposAPI
+        repos = EntityType(Repo, page="repos_page")
+
+    VENDOR = VendorRegistration("repos", ReposService)  # point an entry point at this
+
+Register it through the ``ait_connectors.vendors`` entry-point group (``pyproject.toml``); the
+conformance kit (``ait_connectors.testing``) checks it the way the built-in vendors are checked.
+"""
+
+from __future__ import annotations
+
+from .entities import Entity
+from .entity_types import EntityType
+from .errors import AItError, AuthorizationRequiredError, RateLimitError, VendorResponseError
+from .pagination import (
+    Cursor,
+    GraphQLPageInfoPaginator,
+    JSONCursorPaginator,
+    LinkHeaderPaginator,
+    OffsetPaginator,
+    Page,
+    PageNumberPaginator,
+    PageRequest,
+    Paginator,
+    fetch_page,
+    get_path,
+)
+from .ratelimit import (
+    ProviderInfo,
+    check_graphql,
+    graphql_rate_limit,
+    parse_json,
+    rate_limit_error,
+    request_json,
+    send,
+)
+from .service import Connection, ConnectorService, Incremental, SyncOptions, SyncRunResult
+from .vendors.registry import VendorRegistration, register_vendor
+from .walks import ChildWalk, SkipParent
+
+__all__ = [
+    "AItError",
+    "AuthorizationRequiredError",
+    "ChildWalk",
+    "Connection",
+    "ConnectorService",
+    "Cursor",
+    "Entity",
+    "EntityType",
+    "GraphQLPageInfoPaginator",
+    "Incremental",
+    "JSONCursorPaginator",
+    "LinkHeaderPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "PageRequest",
+    "Paginator",
+    "ProviderInfo",
+    "RateLimitError",
+    "SkipParent",
+    "SyncOptions",
+    "SyncRunResult",
+    "VendorRegistration",
+    "VendorResponseError",
+    "check_graphql",
+    "fetch_page",
+    "get_path",
+    "graphql_rate_limit",
+    "parse_json",
+    "rate_limit_error",
+    "register_vendor",
+    "request_json",
+    "send",
+]
