@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from .errors import VendorResponseError
-from .ratelimit import ProviderInfo, check_graphql, parse_json, send
+from .http import ProviderInfo, check_graphql, parse_json, send
 
 __all__ = [
     "Cursor",

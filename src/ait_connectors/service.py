@@ -33,8 +33,9 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import httpx
 
 from .entities import Entity
+from .http import ProviderInfo
 from .pagination import Cursor, Page
-from .ratelimit import ProviderInfo, install_limiter, limiter_for
+from .ratelimit import install_limiter, limiter_for
 from .storage.db import Database
 from .sync.config import (
     EntityConfig,
