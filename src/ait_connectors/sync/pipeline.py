@@ -95,9 +95,10 @@ class PagePipeline:
         self.reference = reference  # fingerprint -> item count, pages of the last scan
         self.watermark = _Watermark(config, committer.start.pending_watermark)
         self._inflight: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=max(1, options.prefetch))
 
     async def run(self) -> None:
-        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=max(1, self.options.prefetch))
+        queue = self._queue
         producer = asyncio.create_task(self.producer.run(queue))
         try:
             while True:
@@ -132,7 +133,11 @@ class PagePipeline:
         fingerprint = await item.fingerprint if item.fingerprint is not None else None
         if fingerprint is not None and fingerprint in self.reference:
             committer.carry(fingerprint, self.reference[fingerprint], page)
-            if last or committer.carried_count >= self.options.skip_batch:
+            # Unchanged pages are recorded in batches (one transaction for many), but never
+            # left waiting while the next page downloads: a killed re-scan then resumes at
+            # the page it was fetching, not at the start of an uncommitted batch.
+            downloading = self._queue.empty()
+            if last or downloading or committer.carried_count >= self.options.skip_batch:
                 await self._submit(last=last)
             return
         try:
