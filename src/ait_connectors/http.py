@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -21,6 +22,7 @@ import stamina
 from .errors import AuthorizationRequiredError, VendorResponseError, redact
 from .providers.spec import RateLimitHeaders
 from .ratelimit import graphql_errors, graphql_rate_limit, rate_limit_error
+from .settings import get_settings
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -89,55 +91,88 @@ def _unlink_stream(response: httpx.Response) -> None:
         response.stream = httpx.ByteStream(b"")
 
 
-async def _send_once(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    slug: str,
-    spec: RateLimitHeaders | None,
-    params: Mapping[str, Any] | None,
-    json_body: Any,
-    headers: Mapping[str, str] | None,
-    timeout: httpx.Timeout,
+@dataclass(frozen=True)
+class _Call:
+    """What every attempt of one :func:`send` shares."""
+
+    slug: str
+    spec: RateLimitHeaders | None
+    timeout: httpx.Timeout
+    max_bytes: int
+
+
+def _too_large(call: _Call, where: str, size: str) -> VendorResponseError:
+    return VendorResponseError(
+        "VENDOR_RESPONSE_TOO_LARGE",
+        f"{call.slug}: {where} answered a body of {size}, over the cap of {call.max_bytes} bytes; "
+        "raise AIT_MAX_RESPONSE_BYTES (or max_bytes=) if such pages are expected, or ask the "
+        "vendor for smaller pages",
+        metadata={"max_bytes": call.max_bytes},
+    )
+
+
+async def _read_capped(response: httpx.Response, call: _Call, where: str) -> None:
+    """Read the body, stopping as soon as it passes the cap (it is never held whole)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > call.max_bytes:
+        raise _too_large(call, where, f"{declared} bytes (Content-Length)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > call.max_bytes:
+            raise _too_large(call, where, f"more than {call.max_bytes} bytes ({size} read)")
+        chunks.append(chunk)
+    # What Response.aread() stores; the body is then available as .content / .text.
+    response._content = b"".join(chunks)
+
+
+async def _receive(
+    client: httpx.AsyncClient, request: httpx.Request, call: _Call, where: str
 ) -> httpx.Response:
-    where = _where(method, url)
     try:
-        response = await client.request(
-            method, url, params=params, json=json_body, headers=headers, timeout=timeout
-        )
+        response = await client.send(request, stream=True)
+        try:
+            await _read_capped(response, call, where)
+        finally:
+            await response.aclose()
     except httpx.TimeoutException as exc:
         raise TransientVendorError(
-            "VENDOR_TIMEOUT", f"{slug}: {where} timed out ({type(exc).__name__})"
+            "VENDOR_TIMEOUT", f"{call.slug}: {where} timed out ({type(exc).__name__})"
         ) from exc
     except httpx.TransportError as exc:
         raise TransientVendorError(
-            "VENDOR_NETWORK_ERROR", f"{slug}: {where} failed: {type(exc).__name__}: {exc}"
+            "VENDOR_NETWORK_ERROR", f"{call.slug}: {where} failed: {type(exc).__name__}: {exc}"
         ) from exc
     _unlink_stream(response)
+    return response
+
+
+def _check_status(response: httpx.Response, call: _Call, where: str) -> httpx.Response:
     status = response.status_code
     if 200 <= status < 300:
         return response
-    limited = rate_limit_error(response, slug, spec)
+    limited = rate_limit_error(response, call.slug, call.spec)
     if limited is not None:
         raise limited
     body = redact(response.text[:500]) if response.content else ""
     if status in _RETRYABLE_STATUS or status >= 500:
         raise TransientVendorError(
             "VENDOR_SERVER_ERROR",
-            f"{slug}: {where} answered HTTP {status}",
+            f"{call.slug}: {where} answered HTTP {status}",
             status_code=status,
             metadata={"body": body},
         )
     if status == 401:
         raise AuthorizationRequiredError(
-            f"{slug}: {where} answered HTTP 401 even with a fresh token; the user must reconnect",
+            f"{call.slug}: {where} answered HTTP 401 even with a fresh token; "
+            "the user must reconnect",
             reason="vendor_unauthorized",
             metadata={"status_code": status},
         )
     raise VendorResponseError(
         "VENDOR_CLIENT_ERROR",
-        f"{slug}: {where} answered HTTP {status}: {body[:200]}",
+        f"{call.slug}: {where} answered HTTP {status}: {body[:200]}",
         status_code=status,
         metadata={"body": body},
     )
@@ -155,16 +190,20 @@ async def send(
     timeout: float | httpx.Timeout | None = None,
     attempts: int = 5,
     retry_timeout: float = 120.0,
+    max_bytes: int | None = None,
 ) -> httpx.Response:
     """Send one request and return its 2xx response (body read).
 
     Retries 5xx, timeouts and connection errors with exponential backoff and jitter
     (``attempts`` in all, within ``retry_timeout`` seconds); raises ``RateLimitError`` for rate
     limits, ``AuthorizationRequiredError`` for a 401 that survived the client's token refresh,
-    ``VendorResponseError`` for everything else.
+    ``VendorResponseError`` for everything else, including a body over ``max_bytes``
+    (default: the ``AIT_MAX_RESPONSE_BYTES`` setting, 64 MiB).
     """
     slug, spec = _provider(provider)
-    request_timeout = _timeout(client, timeout)
+    cap = max_bytes if max_bytes is not None else get_settings().max_response_bytes
+    call = _Call(slug, spec, _timeout(client, timeout), cap)
+    where = _where(method, url)
     async for attempt in stamina.retry_context(
         on=is_retryable,
         attempts=attempts,
@@ -173,17 +212,10 @@ async def send(
         wait_max=10.0,
     ):
         with attempt:
-            return await _send_once(
-                client,
-                method,
-                url,
-                slug=slug,
-                spec=spec,
-                params=params,
-                json_body=json,
-                headers=headers,
-                timeout=request_timeout,
+            request = client.build_request(
+                method, url, params=params, json=json, headers=headers, timeout=call.timeout
             )
+            return _check_status(await _receive(client, request, call, where), call, where)
     raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
 
@@ -214,6 +246,7 @@ async def request_json(
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout | None = None,
     graphql: bool = False,
+    max_bytes: int | None = None,
 ) -> Any:
     """:func:`send` + :func:`parse_json`; with ``graphql=True`` also maps GraphQL errors."""
     response = await send(
@@ -225,6 +258,7 @@ async def request_json(
         json=json,
         headers=headers,
         timeout=timeout,
+        max_bytes=max_bytes,
     )
     payload = parse_json(response, provider)
     if graphql:
