@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from .errors import VendorResponseError
-from .ratelimit import ProviderInfo, check_graphql, parse_json, send
+from .http import ProviderInfo, check_graphql, parse_json, send
 
 __all__ = [
     "Cursor",
@@ -394,11 +394,13 @@ async def fetch_page(
     provider: ProviderInfo | str,
     items_path: str | None = None,
     headers: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
 ) -> Page[Any]:
     """Fetch the page ``cursor`` points at (``None`` = ``first``) and find the next one.
 
     The returned :class:`Page` carries the raw body (so the engine can skip a page it already
     has) and, when the paginator works from headers alone, parses its items only on demand.
+    ``max_bytes`` caps the body (default: the ``AIT_MAX_RESPONSE_BYTES`` setting).
     """
     request = PageRequest.from_cursor(cursor) if cursor is not None else first
     response = await send(
@@ -409,6 +411,7 @@ async def fetch_page(
         params=request.params or None,
         json=request.json,
         headers=headers,
+        max_bytes=max_bytes,
     )
     slug = provider if isinstance(provider, str) else provider.slug
     where = f"{slug}: {request.method} {httpx.URL(request.url).path}"

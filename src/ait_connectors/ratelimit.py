@@ -1,4 +1,4 @@
-"""Talking to vendor APIs politely: rate-limit signals, a client-side limiter, retries, timeouts.
+"""Rate limits: reading a vendor's rate-limit signals, and pacing requests on our side.
 
 - :func:`rate_limit_error` reads a response's rate-limit signals (``Retry-After`` in seconds or as
   an HTTP date, ``x-ratelimit-reset`` / ``x-rate-limit-reset`` in epoch seconds, epoch-ms variants,
@@ -6,12 +6,8 @@
   :class:`~ait_connectors.errors.RateLimitError` carrying the reset time.
 - :func:`graphql_rate_limit` does the same for GraphQL ``RATELIMITED`` errors (Linear).
 - :class:`RateLimiter` paces requests per provider inside one process (a token bucket).
-- :func:`send` / :func:`request_json` are what data sources call: a timeout on every request,
-  retries with exponential backoff (stamina) for 5xx and network errors, and every failure mapped
-  onto the framework's errors: rate limits → ``RateLimitError``, other 4xx →
-  ``VendorResponseError``, a body that is not JSON → ``VendorResponseError`` saying so.
 
-Tests switch the backoff off with ``stamina.set_testing(True, attempts=3)``.
+The requests themselves (timeouts, retries, error mapping) are in :mod:`ait_connectors.http`.
 """
 
 from __future__ import annotations
@@ -23,37 +19,26 @@ import math
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
-import stamina
 
-from .errors import AuthorizationRequiredError, RateLimitError, VendorResponseError, redact
+from .errors import RateLimitError
 from .providers.spec import RateLimitHeaders
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT",
-    "DEFAULT_TIMEOUT",
-    "ProviderInfo",
     "RateLimiter",
-    "TransientVendorError",
-    "check_graphql",
     "graphql_errors",
     "graphql_rate_limit",
     "install_limiter",
-    "is_retryable",
     "limiter_for",
-    "parse_json",
     "parse_reset",
     "parse_retry_after",
     "rate_limit_error",
-    "request_json",
-    "send",
 ]
 
-DEFAULT_TIMEOUT = 30.0
 # When a vendor says "limited" but not until when (GitHub secondary limit without headers,
 # Google 403 rateLimitExceeded), wait at least this long (GitHub's own advice: one minute).
 DEFAULT_RATE_LIMIT_WAIT = 60.0
@@ -70,22 +55,6 @@ _REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining")
 _SECONDARY_LIMIT = re.compile(r"secondary rate limit|abuse detection", re.IGNORECASE)
 _GOOGLE_SHORT = {"ratelimitexceeded", "userratelimitexceeded"}
 _GOOGLE_LONG = {"quotaexceeded", "dailylimitexceeded"}
-_RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504, 520, 522, 524, 529})
-
-
-class ProviderInfo(Protocol):
-    """What the HTTP helpers and the sync engine read of a provider (``ProviderSpec``
-    satisfies it)."""
-
-    @property
-    def slug(self) -> str: ...
-
-    @property
-    def rate_limit(self) -> RateLimitHeaders: ...
-
-
-class TransientVendorError(VendorResponseError):
-    """A failure worth retrying: 5xx, timeout, connection error."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,204 +288,3 @@ def install_limiter(client: httpx.AsyncClient, limiter: RateLimiter) -> None:
     hooks = dict(client.event_hooks)
     hooks["request"] = [*hooks.get("request", []), _pace]
     client.event_hooks = hooks
-
-
-# ---------------------------------------------------------------------------------------------
-# Requests
-
-
-def is_retryable(exc: Exception) -> bool:
-    """Retry 5xx answers and network failures; never rate limits or other 4xx."""
-    return isinstance(exc, TransientVendorError | httpx.TransportError)
-
-
-def _provider(provider: ProviderInfo | str) -> tuple[str, RateLimitHeaders | None]:
-    if isinstance(provider, str):
-        return provider, None
-    return provider.slug, provider.rate_limit
-
-
-def _where(method: str, url: httpx.URL | str) -> str:
-    # The path only: query strings may carry tokens or cursors we do not want in error messages.
-    path = httpx.URL(str(url)).path if not isinstance(url, httpx.URL) else url.path
-    return f"{method} {path}"
-
-
-def _timeout(client: httpx.AsyncClient, timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    if timeout is not None:
-        return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-    current = client.timeout
-    if current.read is None and current.connect is None:
-        return httpx.Timeout(DEFAULT_TIMEOUT)  # a request without a timeout can hang a worker
-    return current
-
-
-def _unlink_stream(response: httpx.Response) -> None:
-    """Let reference counting free a read response (and its body) as soon as it is dropped.
-
-    httpx binds a response and its stream to each other; that cycle keeps every page's body
-    alive until a full garbage collection, which in a long sync means dozens of pages. The body
-    has been read and the stream closed, so the stream is no longer needed.
-    """
-    if response.is_closed:
-        response.stream = httpx.ByteStream(b"")
-
-
-async def _send_once(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    slug: str,
-    spec: RateLimitHeaders | None,
-    params: Mapping[str, Any] | None,
-    json_body: Any,
-    headers: Mapping[str, str] | None,
-    timeout: httpx.Timeout,
-) -> httpx.Response:
-    where = _where(method, url)
-    try:
-        response = await client.request(
-            method, url, params=params, json=json_body, headers=headers, timeout=timeout
-        )
-    except httpx.TimeoutException as exc:
-        raise TransientVendorError(
-            "VENDOR_TIMEOUT", f"{slug}: {where} timed out ({type(exc).__name__})"
-        ) from exc
-    except httpx.TransportError as exc:
-        raise TransientVendorError(
-            "VENDOR_NETWORK_ERROR", f"{slug}: {where} failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    _unlink_stream(response)
-    status = response.status_code
-    if 200 <= status < 300:
-        return response
-    limited = rate_limit_error(response, slug, spec)
-    if limited is not None:
-        raise limited
-    body = redact(response.text[:500]) if response.content else ""
-    if status in _RETRYABLE_STATUS or status >= 500:
-        raise TransientVendorError(
-            "VENDOR_SERVER_ERROR",
-            f"{slug}: {where} answered HTTP {status}",
-            status_code=status,
-            metadata={"body": body},
-        )
-    if status == 401:
-        raise AuthorizationRequiredError(
-            f"{slug}: {where} answered HTTP 401 even with a fresh token; the user must reconnect",
-            reason="vendor_unauthorized",
-            metadata={"status_code": status},
-        )
-    raise VendorResponseError(
-        "VENDOR_CLIENT_ERROR",
-        f"{slug}: {where} answered HTTP {status}: {body[:200]}",
-        status_code=status,
-        metadata={"body": body},
-    )
-
-
-async def send(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    provider: ProviderInfo | str,
-    params: Mapping[str, Any] | None = None,
-    json: Any = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float | httpx.Timeout | None = None,
-    attempts: int = 5,
-    retry_timeout: float = 120.0,
-) -> httpx.Response:
-    """Send one request and return its 2xx response (body read).
-
-    Retries 5xx, timeouts and connection errors with exponential backoff and jitter
-    (``attempts`` in all, within ``retry_timeout`` seconds); raises ``RateLimitError`` for rate
-    limits, ``AuthorizationRequiredError`` for a 401 that survived the client's token refresh,
-    ``VendorResponseError`` for everything else.
-    """
-    slug, spec = _provider(provider)
-    request_timeout = _timeout(client, timeout)
-    async for attempt in stamina.retry_context(
-        on=is_retryable,
-        attempts=attempts,
-        timeout=retry_timeout,
-        wait_initial=0.5,
-        wait_max=10.0,
-    ):
-        with attempt:
-            return await _send_once(
-                client,
-                method,
-                url,
-                slug=slug,
-                spec=spec,
-                params=params,
-                json_body=json,
-                headers=headers,
-                timeout=request_timeout,
-            )
-    raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
-
-
-def parse_json(response: httpx.Response, provider: ProviderInfo | str) -> Any:
-    """The response body as JSON, or a ``VendorResponseError`` that says what was wrong."""
-    slug, _ = _provider(provider)
-    try:
-        return json.loads(response.content)
-    except ValueError as exc:
-        snippet = redact(response.content[:120].decode("utf-8", "replace"))
-        raise VendorResponseError(
-            "VENDOR_MALFORMED_RESPONSE",
-            f"{slug}: {_where(response.request.method, response.request.url)} answered "
-            f"HTTP {response.status_code} with a body that is not valid JSON ({exc}); "
-            f"it starts with {snippet!r}",
-            status_code=response.status_code,
-        ) from None
-
-
-async def request_json(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    provider: ProviderInfo | str,
-    params: Mapping[str, Any] | None = None,
-    json: Any = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float | httpx.Timeout | None = None,
-    graphql: bool = False,
-) -> Any:
-    """:func:`send` + :func:`parse_json`; with ``graphql=True`` also maps GraphQL errors."""
-    response = await send(
-        client,
-        method,
-        url,
-        provider=provider,
-        params=params,
-        json=json,
-        headers=headers,
-        timeout=timeout,
-    )
-    payload = parse_json(response, provider)
-    if graphql:
-        check_graphql(payload, response, provider)
-    return payload
-
-
-def check_graphql(payload: Any, response: httpx.Response, provider: ProviderInfo | str) -> None:
-    """Raise ``RateLimitError`` / ``VendorResponseError`` for a GraphQL body with errors."""
-    slug, spec = _provider(provider)
-    limited = graphql_rate_limit(payload, response, slug, spec)
-    if limited is not None:
-        raise limited
-    errors = graphql_errors(payload)
-    if errors and not (isinstance(payload, dict) and payload.get("data")):
-        message = "; ".join(str(e.get("message", e))[:200] for e in errors[:3])
-        raise VendorResponseError(
-            "VENDOR_GRAPHQL_ERROR", f"{slug}: GraphQL errors: {message}", status_code=200
-        )
-
-
-SleepFn = Callable[[float], Awaitable[None]]

@@ -29,8 +29,9 @@ import httpx
 
 from .entities import Entity
 from .entity_types import EntityType
+from .http import ProviderInfo
 from .pagination import Cursor, Page
-from .ratelimit import ProviderInfo, install_limiter, limiter_for
+from .ratelimit import install_limiter, limiter_for
 from .storage.db import Database
 from .sync.config import (
     EntityConfig,

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="Treat tokens as expired this many seconds early."
     )
     http_timeout: float = Field(default=30.0, gt=0, description="Seconds for every HTTP request.")
+    max_response_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest vendor response body read (decoded bytes); a larger one fails.",
+    )
     refresh_lock_timeout: float = Field(
         default=60.0, gt=0, description="Seconds to wait for another process's refresh."
     )

@@ -50,6 +50,11 @@ class MockVendor(BackgroundServer):
         self.refreshes = 0
         self.log: list[LoggedRequest] = []
         self.hold_after: int | None = None  # pages > this block until released
+        # page -> the page its Link points at instead of the next one (a pagination cycle),
+        # honoured for the first `cycle_limit` requests only, so that a client that does not
+        # detect the cycle still ends (and then sweeps what it never saw).
+        self.link_to: dict[int, int] = {}
+        self.cycle_limit = 60
         self._lock = threading.Lock()
         super().__init__(self._handler())
 
@@ -169,8 +174,12 @@ class MockVendor(BackgroundServer):
                     [get(i) for i in range(start, min(start + per_page, total))]
                 ).encode()
                 headers = {}
+                target = page + 1
+                with vendor._lock:
+                    if page in vendor.link_to and len(vendor.log) <= vendor.cycle_limit:
+                        target = vendor.link_to[page]
                 if start + per_page < total:
-                    query = dict(params, page=str(page + 1))
+                    query = dict(params, page=str(target))
                     link = "&".join(f"{k}={v}" for k, v in query.items())
                     headers["Link"] = f'<{vendor.url}{parts.path}?{link}>; rel="next"'
                 entry.status = 200

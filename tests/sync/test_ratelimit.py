@@ -9,6 +9,7 @@ import pytest
 import respx
 
 from ait_connectors.errors import AuthorizationRequiredError, RateLimitError, VendorResponseError
+from ait_connectors.http import request_json
 from ait_connectors.providers.spec import RateLimitHeaders
 from ait_connectors.ratelimit import (
     RateLimiter,
@@ -17,7 +18,6 @@ from ait_connectors.ratelimit import (
     parse_reset,
     parse_retry_after,
     rate_limit_error,
-    request_json,
 )
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

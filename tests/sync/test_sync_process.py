@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from sync_fixtures import add_config, subprocess_env
-from sync_helpers import record_ids, rows, runs
+from sync_helpers import record_ids, rows, runs, write_marks
 from sync_mockvendor import MockVendor, make_item
 from sync_testkit import FakeConnection, MockService
 
@@ -119,3 +119,64 @@ async def test_memory_does_not_grow_with_the_number_of_records(
     finally:
         for server in (warm, small, large):
             server.stop()
+
+
+async def test_sigkill_mid_rescan_resumes_near_where_it_died(
+    database: Database, db_url: str, config_id: str
+) -> None:
+    """A re-scan of unchanged data commits its progress as it goes (no row written), so a kill
+    at page 7 of 12 resumes at page 7, not at page 1."""
+    vendor = MockVendor([make_item(i) for i in range(1, 121)], per_page=10).start()
+    try:
+        svc = MockService(FakeConnection(vendor.url, config_id), database)
+        (first,) = await svc.sync(["items"])
+        assert (first.status, first.added) == ("succeeded", 120)
+        before = await write_marks(database)
+
+        vendor.hold_after = 6  # the re-scan's request for page 7 blocks
+        proc = worker(db_url, vendor.url, config_id)
+        try:
+            wait_until(vendor.held.is_set, timeout=60, what="the vendor to hold page 7")
+            # Pages 1-6 are unchanged: their progress must reach the database while page 7
+            # is downloading (before the fix it was saved only every 50 pages).
+            wait_until(
+                lambda: "page=7" in str(_cursor(db_url)),
+                timeout=30,
+                what="the re-scan to commit its progress up to page 7",
+            )
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        vendor.hold_after = None
+        vendor.release.set()
+
+        vendor.clear_log()
+        (result,) = await svc.sync(["items"])
+
+        assert result.status == "succeeded"
+        assert vendor.pages_requested() == [7, 8, 9, 10, 11, 12]
+        assert await record_ids(database) == sorted(str(i) for i in range(1, 121))
+        assert (result.added, result.updated, result.deleted) == (0, 0, 0)
+        assert await write_marks(database) == before  # no record row was rewritten
+    finally:
+        vendor.stop()
+
+
+def _cursor(db_url: str) -> object:
+    """The committed cursor of the items scan, read from another connection."""
+    import sqlalchemy
+
+    from ait_connectors.settings import normalise_database_url
+
+    url = normalise_database_url(db_url).replace("sqlite+aiosqlite", "sqlite")
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sqlalchemy.text("SELECT cursor FROM sync_state WHERE entity_type = 'items'")
+            ).scalar()
+    finally:
+        engine.dispose()

@@ -106,7 +106,8 @@ class SyncOptions:
       a longer one stops the run cleanly (state saved, ``resume_at`` recorded).
     - ``max_rate_limit_waits``: how many short waits one run accepts before stopping.
     - ``prefetch``: pages fetched ahead of the one being written (memory = prefetch + 1 pages).
-    - ``skip_batch``: pages recognised as unchanged that are recorded per transaction.
+    - ``skip_batch``: most pages recognised as unchanged recorded per transaction (they are
+      committed sooner whenever the next page is still downloading).
     - ``page_fingerprints``: skip pages whose body is byte-identical to one already stored.
     - ``sleep``: how to wait (tests pass a fake).
     """

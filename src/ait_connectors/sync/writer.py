@@ -29,18 +29,10 @@ from sqlalchemy import Connection, Engine, bindparam, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..entities import EntityRow
+from ..storage.sync_state import ConnectionKey
 from ..storage.types import UTCDateTime
 
 __all__ = ["ConnectionKey", "RecordWriter", "WriteCounts", "writer_for"]
-
-
-@dataclass(frozen=True)
-class ConnectionKey:
-    """Records of one entity type of one connection."""
-
-    connector_config_id: str
-    user_id: str
-    entity_type: str
 
 
 @dataclass

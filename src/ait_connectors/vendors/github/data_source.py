@@ -30,6 +30,7 @@ import httpx
 
 from ...concurrency import gather
 from ...errors import VendorResponseError
+from ...http import ProviderInfo, parse_json, send
 from ...pagination import (
     LinkHeaderPaginator,
     Page,
@@ -37,7 +38,6 @@ from ...pagination import (
     fetch_page,
     relative_next_url,
 )
-from ...ratelimit import ProviderInfo, parse_json, send
 from .entities import REPOSITORY_KEY
 
 __all__ = [

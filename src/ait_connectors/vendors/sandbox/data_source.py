@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from ...http import ProviderInfo
 from ...pagination import (
     Cursor,
     JSONCursorPaginator,
@@ -14,7 +15,6 @@ from ...pagination import (
     PageRequest,
     fetch_page,
 )
-from ...ratelimit import ProviderInfo
 
 __all__ = ["SandboxDataSource"]
 

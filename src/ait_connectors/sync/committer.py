@@ -1,0 +1,231 @@
+"""The page transactions of one run, committed in page order.
+
+One transaction holds: the pages recognised as unchanged since the last one (carried over
+server-side), at most one processed page (its records and its ``sync_pages`` row), the cursor
+after them and the run's counts; the last page's transaction also completes the scan (sweep,
+cursor reset, watermark).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..entities import EntityRow
+from ..errors import AItError
+from ..pagination import Cursor, Page
+from ..storage.sync_state import ConnectionKey, SyncStateStore
+from .config import EntityConfig
+from .progress import RunCounters, ScanStart
+from .writer import RecordWriter, WriteCounts
+
+__all__ = ["Carried", "PageCommitter", "ProcessedPage"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Carried:
+    """Pages recognised as unchanged, not yet committed, and the cursor after the last."""
+
+    pages: list[tuple[int, str, int]]  # (seq, fingerprint, item count)
+    cursor: Cursor
+
+
+@dataclass(frozen=True)
+class ProcessedPage:
+    """A parsed page: its rows, the external ids it held and the cursor after it."""
+
+    seq: int
+    rows: Sequence[EntityRow]
+    keys: Sequence[str]
+    fingerprint: str | None
+    next_cursor: Cursor
+
+
+class PageCommitter:
+    """Builds and commits the transactions of one run, in page order."""
+
+    def __init__(
+        self,
+        *,
+        writer: RecordWriter,
+        store: SyncStateStore,
+        key: ConnectionKey,
+        config: EntityConfig[Any],
+        start: ScanStart,
+        run_id: str,
+        counters: RunCounters,
+        store_pages: bool,
+    ) -> None:
+        self.writer = writer
+        self.store = store
+        self.key = key
+        self.config = config
+        self.start = start
+        self.run_id = run_id
+        self.counters = counters
+        self.store_pages = store_pages
+        self.seq = start.pages_in_scan  # the last page number handed out in this scan
+        # One connection for all the run's page transactions: no pool checkout (and, on
+        # PostgreSQL, no pre-ping round trip) per page.
+        self.conn: AsyncConnection | None = None
+        self._carried: list[tuple[int, str, int]] = []
+        self._carried_cursor: Cursor = None
+        self.processed = False  # a page of this run was parsed and written (not carried)
+        self.identical_if_all_carried = False
+        self.reference_pages = 0
+
+    @property
+    def carried_count(self) -> int:
+        return len(self._carried)
+
+    def carry(self, fingerprint: str, item_count: int, page: Page[Any]) -> None:
+        """Queue a page recognised as unchanged; it is recorded with the next commit."""
+        self.seq += 1
+        self._carried.append((self.seq, fingerprint, item_count))
+        self._carried_cursor = page.next_cursor
+
+    def take_carried(self) -> Carried:
+        batch = Carried(self._carried, self._carried_cursor)
+        self._carried = []
+        return batch
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    async def commit(
+        self,
+        carried: Carried,
+        *,
+        last: bool,
+        pending: Any,
+        page: ProcessedPage | None = None,
+    ) -> None:
+        """One transaction: ``carried``, then ``page`` if any, the cursor after them and the
+        run's counts; with ``last`` also the scan's completion and sweep."""
+        if page is None and not carried.pages and not last:
+            return
+        now = _now()
+        last_seq: int | None
+        if page is not None:
+            cursor, last_seq = page.next_cursor, page.seq
+        else:
+            cursor = carried.cursor
+            last_seq = carried.pages[-1][0] if carried.pages else None
+        conn = self.conn
+        assert conn is not None
+        async with conn.begin():
+            counts = await self._carry(conn, carried)
+            if page is not None:
+                counts += await self._write(conn, page, now)
+            pages = len(carried.pages) + (page is not None)
+            deleted = 0
+            if last:
+                deleted = await self._complete(conn, last_seq or 0, pending, now)
+            else:
+                await self.store.save_progress(
+                    conn,
+                    self.start.state_id,
+                    cursor=cursor,
+                    pending_watermark=pending,
+                    pages_in_scan=last_seq or 0,
+                    now=now,
+                )
+            totals = self.counters.plus(pages, counts, deleted)
+            await self.store.update_counts(conn, self.run_id, totals, last)
+        # Only after the commit: what the run reports is what the database holds.
+        self.counters.apply(totals)
+        self.counters.pages_skipped += len(carried.pages)
+        self.counters.scan_completed = last
+
+    async def _carry(self, conn: AsyncConnection, carried: Carried) -> WriteCounts:
+        counts = WriteCounts()
+        if not carried.pages:
+            return counts
+        start = self.start
+        assert start.completed_generation is not None
+        copied = await self.writer.carry_pages(
+            conn,
+            start.state_id,
+            start.completed_generation,
+            start.generation,
+            [(page_seq, fp) for page_seq, fp, _ in carried.pages],
+        )
+        if copied != len(carried.pages):
+            raise AItError(
+                "SYNC_STATE_CONFLICT",
+                "reference pages vanished during the sync (concurrent purge?)",
+            )
+        counts.unchanged = sum(n for _, _, n in carried.pages)
+        return counts
+
+    async def _write(
+        self, conn: AsyncConnection, page: ProcessedPage, now: datetime
+    ) -> WriteCounts:
+        self.processed = True
+        start = self.start
+        counts = await self.writer.upsert(
+            conn,
+            self.key,
+            page.rows,
+            generation=start.generation,
+            now=now,
+            compare=self.config.checksum_enabled,
+            batch_size=self.config.batch_size,
+        )
+        if self.store_pages:
+            await self.writer.add_page(
+                conn, start.state_id, start.generation, page.seq, page.fingerprint, page.keys
+            )
+        return counts
+
+    async def _complete(
+        self, conn: AsyncConnection, last_seq: int, pending: Any, now: datetime
+    ) -> int:
+        """Complete the scan; return how many records the sweep marked deleted."""
+        start = self.start
+        deleted = 0
+        if self.sweeps(last_seq):
+            deleted = await self.writer.sweep(conn, self.key, start.state_id, start.generation, now)
+        keep = [start.generation] if self.store_pages else []
+        await self.writer.drop_pages(conn, start.state_id, keep=keep)
+        await self.store.complete_scan(
+            conn,
+            start.state_id,
+            watermark=pending if pending is not None else start.watermark,
+            completed_generation=start.generation if self.store_pages else None,
+            pages_in_scan=last_seq,
+            now=now,
+        )
+        return deleted
+
+    def sweeps(self, last_seq: int) -> bool:
+        """Whether the completed scan may mark unseen records deleted.
+
+        Only a full scan (no watermark: it asked for everything) proves that an unseen record is
+        gone; an incremental scan never sweeps, whatever ``detect_deletions`` says.
+        """
+        return (
+            self.store_pages
+            and self.config.detect_deletions
+            and self.start.full_scan
+            and not self._same_as_reference(last_seq)
+        )
+
+    def _same_as_reference(self, last_seq: int) -> bool:
+        """True when this scan saw exactly the pages of the last completed (and swept) scan:
+        then it saw exactly its records, nothing was written since, and a sweep would find
+        nothing to delete. Skipping it makes an unchanged re-sync read no record at all."""
+        return (
+            self.identical_if_all_carried
+            and not self.processed
+            and last_seq == self.reference_pages
+        )
