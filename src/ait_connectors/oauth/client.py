@@ -22,6 +22,7 @@ Every failure is mapped in this module only: non-2xx or an error body ->
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -62,6 +63,7 @@ if not issubclass(OAuth2ClientAuth, httpx.Auth):  # pragma: no cover - environme
 __all__ = ["REFRESH_TOKEN_REJECTED_ERRORS", "ConnectorOAuth"]
 
 _T = TypeVar("_T")
+logger = logging.getLogger(__name__)
 
 #: Error codes meaning "this refresh token is dead, the user must reconnect": RFC 6749's
 #: ``invalid_grant``, Slack's ``invalid_refresh_token``/``token_expired``/``token_revoked``,
@@ -420,12 +422,19 @@ class ConnectorOAuth:
         """Revoke ``token`` at the provider, as its catalogue entry's ``revoke`` table says.
 
         Providers without a revocation endpoint (Spotify: users remove access in their account
-        settings) make this a no-op that returns without any request. Check
+        settings) make this a no-op that returns without any request; so does a config whose
+        revocation host is not one it names (a warning says how to set ``revoke_url``). Check
         :attr:`supports_revocation` to tell the user. A provider refusal raises
         :class:`ConnectorOAuthRequestError`.
         """
         url = self._endpoints.revoke_url
         if url is None:
+            if self._endpoints.revoke_skipped:
+                logger.warning(
+                    "%s: token not revoked at the provider: %s",
+                    self._spec.name,
+                    self._endpoints.revoke_skipped,
+                )
             return
         if not token:
             raise ConfigurationError("revoke: the token is empty")
