@@ -9,6 +9,7 @@ Guarantees (DESIGN.md, Token lifecycle):
   the new pair is written with ``version + 1`` in the lock's transaction;
 - only network failures are retried (3 attempts, 1 s → 2 s → 4 s capped at 5 s, with jitter);
 - ``invalid_grant`` marks the connection ``needs_reauth`` (tokens kept) and asks for a reconnect;
+  a refresh mark committed before each request tells, after a kill mid-refresh, what happened;
 - ``ConnectorAuth`` adds the bearer token and, on a 401, refreshes once and retries.
 """
 
@@ -18,6 +19,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,7 +34,7 @@ from .oauth.authenticator import ConnectorAuthenticator
 from .oauth.tokens import TokenResponse
 from .providers.spec import ProviderSpec
 from .storage.models import TokenStatus
-from .storage.tokens import OAuthData, TokenStore
+from .storage.tokens import OAuthData, RefreshLock, TokenStore
 
 __all__ = ["BaseConnector", "ConnectorAuth"]
 
@@ -158,54 +160,87 @@ class BaseConnector:
             return await self._refresh_under_lock(force=force, rejected_token=rejected_token)
 
     async def _refresh_under_lock(self, *, force: bool, rejected_token: str | None) -> OAuthData:
-        failure: AuthorizationRequiredError | None = None
+        # Committed before the row lock's transaction: it survives this process being killed
+        # while the request is out; an earlier mark still there is a refresh that never stored.
+        earlier = await self.tokens.mark_refresh_started(self.connector_config_id, self.user_id)
         async with self.tokens.refresh_lock(self.connector_config_id, self.user_id) as lock:
-            current = self._check_status(lock.current)
-            # Re-read under the database lock: another process may have refreshed already.
-            if self._usable(current, force=force, rejected_token=rejected_token or _token(current)):
-                return current
-            if current.refresh_token is None:
-                reason = (
-                    "the access token was rejected and there is no refresh token"
-                    if force
-                    else "the access token expired and there is no refresh token"
-                )
-                await lock.set_status(TokenStatus.NEEDS_REAUTH, reason)
-                failure = AuthorizationRequiredError(
-                    f"{self.provider.name} needs the user to reconnect: {reason}.", reason=reason
-                )
-            else:
-                try:
-                    token = await self._request_refresh(current.refresh_token.get_secret_value())
-                except ConnectorOAuthRefreshTokenExpiredError as exc:
-                    reason = (
-                        f"refresh refused by {self.provider.name}: {exc.error or 'invalid_grant'}"
-                    )
-                    await lock.set_status(TokenStatus.NEEDS_REAUTH, reason)
-                    failure = AuthorizationRequiredError(
-                        f"{self.provider.name} needs the user to reconnect: {reason}.",
-                        reason=reason,
-                    )
-                else:
-                    if not token.metadata and current.metadata:
-                        token = token.model_copy(update={"metadata": current.metadata})
-                    saved = await lock.save(token)
-                    logger.info(
-                        "refreshed %s token for user %s (version %d)",
-                        self.provider.slug,
-                        self.user_id,
-                        saved.version,
-                    )
-                    return saved
+            outcome = await self._refresh_locked(
+                lock, force=force, rejected_token=rejected_token, earlier=earlier
+            )
+        if isinstance(outcome, OAuthData):
+            return outcome
         # Raised after the transaction committed, so the needs_reauth status is stored.
-        assert failure is not None
         logger.warning(
             "%s connection of user %s needs reauthorization: %s",
             self.provider.slug,
             self.user_id,
-            failure.reason,
+            outcome.reason,
         )
-        raise failure
+        raise outcome
+
+    async def _refresh_locked(
+        self,
+        lock: RefreshLock,
+        *,
+        force: bool,
+        rejected_token: str | None,
+        earlier: datetime | None,
+    ) -> OAuthData | AuthorizationRequiredError:
+        """The refresh proper, under the row lock: the token to use, or why the user must act."""
+        current = lock.current
+        # Re-read under the database lock: another process may have refreshed already.
+        if (
+            current is None
+            or current.status != TokenStatus.ACTIVE
+            or self._usable(current, force=force, rejected_token=rejected_token or _token(current))
+        ):
+            if earlier is None:  # our own mark: no request is sent after all
+                await lock.clear_refresh_mark()
+            try:
+                return self._check_status(current)
+            except AuthorizationRequiredError as exc:
+                return exc
+        if current.refresh_token is None:
+            reason = (
+                "the access token was rejected and there is no refresh token"
+                if force
+                else "the access token expired and there is no refresh token"
+            )
+        else:
+            try:
+                token = await self._request_refresh(current.refresh_token.get_secret_value())
+            except ConnectorOAuthRefreshTokenExpiredError as exc:
+                reason = self._refused_reason(exc, earlier)
+            else:
+                if not token.metadata and current.metadata:
+                    token = token.model_copy(update={"metadata": current.metadata})
+                saved = await lock.save(token)
+                logger.info(
+                    "refreshed %s token for user %s (version %d)",
+                    self.provider.slug,
+                    self.user_id,
+                    saved.version,
+                )
+                return saved
+        await lock.set_status(TokenStatus.NEEDS_REAUTH, reason)
+        return AuthorizationRequiredError(
+            f"{self.provider.name} needs the user to reconnect: {reason}.", reason=reason
+        )
+
+    def _refused_reason(
+        self, exc: ConnectorOAuthRefreshTokenExpiredError, earlier: datetime | None
+    ) -> str:
+        """Why the provider refused; says so when an earlier refresh never stored its result."""
+        error = exc.error or "invalid_grant"
+        if earlier is None:
+            return f"refresh refused by {self.provider.name}: {error}"
+        # The provider most likely rotated the refresh token for that lost request and now
+        # treats the old one as replayed: only a new authorization helps.
+        return (
+            f"a refresh was interrupted at {earlier.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC "
+            f"(process killed or response lost?); {self.provider.name} then refused the old "
+            f"refresh token ({error}): reconnect"
+        )
 
     async def _request_refresh(self, refresh_token: str) -> TokenResponse:
         async for attempt in stamina.retry_context(

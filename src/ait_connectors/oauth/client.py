@@ -1,15 +1,16 @@
 """``ConnectorOAuth``: the OAuth 2.0 client of one provider config, built on Authlib.
 
 Authlib (``AsyncOAuth2Client``) builds the requests: authorization URL, token and refresh bodies,
-client authentication (``client_secret_basic``/``_post``/``none``), PKCE parameters and RFC 7009
-revocation. What Authlib cannot express is added here, through its extension points:
+client authentication (``client_secret_basic``/``_post``/``none``) and PKCE parameters. What
+Authlib cannot express is added here, through its extension points:
 
-- Notion's HTTP Basic + JSON body: a registered client-auth method;
-- Google's ``/revoke?token=``: a ``revoke_token_request`` compliance hook;
+- HTTP Basic + JSON body at the token endpoint (``client_secret_basic_json``): a registered
+  client-auth method;
 - every token response goes through ``access_token_response`` / ``refresh_token_response``
-  compliance hooks that map failures onto our errors *before* Authlib parses the body (Slack's
-  HTTP 200 ``ok: false``, GitHub's HTTP 200 ``error``, GitHub's form-encoded bodies);
-- GitHub's ``DELETE`` revocation and Slack's ``auth.revoke`` are plain httpx calls.
+  compliance hooks that map failures onto our errors *before* Authlib parses the body (HTTP 200
+  ``ok: false`` or ``error`` bodies, form-encoded bodies);
+- revocation is one generic httpx request described by the catalogue (``ProviderSpec.revoke``:
+  method, client authentication, where the token goes, body format), with no per-vendor branch.
 
 Every failure is mapped in this module only: non-2xx or an error body ->
 :class:`ConnectorOAuthRequestError` (``invalid_grant`` & co. on refresh ->
@@ -21,6 +22,7 @@ Every failure is mapped in this module only: non-2xx or an error body ->
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -61,6 +63,7 @@ if not issubclass(OAuth2ClientAuth, httpx.Auth):  # pragma: no cover - environme
 __all__ = ["REFRESH_TOKEN_REJECTED_ERRORS", "ConnectorOAuth"]
 
 _T = TypeVar("_T")
+logger = logging.getLogger(__name__)
 
 #: Error codes meaning "this refresh token is dead, the user must reconnect": RFC 6749's
 #: ``invalid_grant``, Slack's ``invalid_refresh_token``/``token_expired``/``token_revoked``,
@@ -76,7 +79,6 @@ REFRESH_TOKEN_REJECTED_ERRORS: Final = frozenset(
 )
 
 _JSON_BASIC_AUTH: Final = "client_secret_basic_json"
-_NO_CLIENT_AUTH: Final = "ait_no_client_auth"
 _KNOWN_TOKEN_TYPES: Final = frozenset({"bearer", "dpop", "mac"})
 # Set by Authlib itself; a caller overriding them would produce a broken or ambiguous request.
 _RESERVED_AUTHORIZE_PARAMS: Final = frozenset(
@@ -102,18 +104,11 @@ _TOKEN_REQUEST_HEADERS: Final = {
 def _encode_client_secret_basic_json(
     client: Any, method: str, uri: str, headers: Any, body: bytes | str | None
 ) -> tuple[str, Any, str]:
-    """Notion: HTTP Basic credentials and the grant parameters as a JSON object."""
+    """HTTP Basic credentials and the grant parameters as a JSON object (Notion does this)."""
     uri, headers, body = encode_client_secret_basic(client, method, uri, headers, body)
     raw = body.decode("utf-8") if isinstance(body, bytes) else (body or "")
     headers["Content-Type"] = "application/json"
     return uri, headers, json.dumps(dict(parse_qsl(raw, keep_blank_values=True)))
-
-
-def _encode_no_client_auth(
-    client: Any, method: str, uri: str, headers: Any, body: Any
-) -> tuple[str, Any, Any]:
-    """Send no client credentials (Google's revoke endpoint needs none)."""
-    return uri, headers, body
 
 
 class _AuthlibClient(AsyncOAuth2Client):  # type: ignore[misc]  # Authlib is untyped
@@ -254,7 +249,6 @@ class ConnectorOAuth:
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
 
         token_auth = "none" if config.client_secret is None else spec.client_auth_method
-        revoke_auth = _NO_CLIENT_AUTH if spec.revoke_method == "google" else token_auth
         self._client = _AuthlibClient(
             self._http,
             client_id=config.client_id,
@@ -262,14 +256,12 @@ class ConnectorOAuth:
                 config.client_secret.get_secret_value() if config.client_secret else None
             ),
             token_endpoint_auth_method=token_auth,
-            revocation_endpoint_auth_method=revoke_auth,
             redirect_uri=config.redirect_uri,
             code_challenge_method="S256",
         )
         self._client.register_client_auth_method(
             (_JSON_BASIC_AUTH, _encode_client_secret_basic_json)
         )
-        self._client.register_client_auth_method((_NO_CLIENT_AUTH, _encode_no_client_auth))
         self._client.register_compliance_hook("access_token_response", self._on_exchange_response)
         self._client.register_compliance_hook("refresh_token_response", self._on_refresh_response)
 
@@ -427,72 +419,80 @@ class ConnectorOAuth:
         *,
         token_type_hint: str = "access_token",  # noqa: S107 (a hint name, not a secret)
     ) -> None:
-        """Revoke ``token`` at the provider, following ``spec.revoke_method``.
+        """Revoke ``token`` at the provider, as its catalogue entry's ``revoke`` table says.
 
         Providers without a revocation endpoint (Spotify: users remove access in their account
-        settings) make this a no-op that returns without any request; check
+        settings) make this a no-op that returns without any request; so does a config whose
+        revocation host is not one it names (a warning says how to set ``revoke_url``). Check
         :attr:`supports_revocation` to tell the user. A provider refusal raises
         :class:`ConnectorOAuthRequestError`.
         """
         url = self._endpoints.revoke_url
         if url is None:
+            if self._endpoints.revoke_skipped:
+                logger.warning(
+                    "%s: token not revoked at the provider: %s",
+                    self._spec.name,
+                    self._endpoints.revoke_skipped,
+                )
             return
         if not token:
             raise ConfigurationError("revoke: the token is empty")
-        method = self._spec.revoke_method
-        send: Callable[[], Awaitable[httpx.Response]]
-        if method == "github":
-            send = self._github_revoke_request(url, token)
-        elif method == "slack":
-
-            def send() -> Awaitable[httpx.Response]:
-                return self._http.request(
-                    "POST",
-                    url,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                    timeout=self._timeout,
-                )
-
-        else:  # rfc7009 and google: the token goes in the form body, never in a (logged) URL
-
-            def send() -> Awaitable[httpx.Response]:
-                return cast(
-                    Awaitable[httpx.Response],
-                    self._client.revoke_token(
-                        url,
-                        token=token,
-                        token_type_hint=token_type_hint or None,
-                        headers={"Accept": "application/json"},
-                        timeout=self._timeout,
-                    ),
-                )
-
-        response = await self._call("token revocation", url, send)
+        fields: dict[str, str] = {}
+        auth = self._revoke_client_auth(fields)
+        request = self._revoke_request(url, token, token_type_hint, fields)
+        response = await self._call(
+            "token revocation", url, lambda: self._http.send(request, auth=auth)
+        )
         self._check_revoke_response(response)
 
-    def _github_revoke_request(
-        self, url: str, token: str
-    ) -> Callable[[], Awaitable[httpx.Response]]:
+    def _revoke_request(
+        self, url: str, token: str, token_type_hint: str, fields: dict[str, str]
+    ) -> httpx.Request:
+        """The one generic revocation request, built from ``spec.revoke``."""
+        how = self._spec.revoke
+        headers = {"Accept": "application/json"}
+        if how.send_api_headers:
+            headers.update(self._spec.api_headers)
+        if how.token_in == "bearer":
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            fields[how.token_field] = token
+        if how.send_token_type_hint and token_type_hint:
+            fields["token_type_hint"] = token_type_hint
+        content: dict[str, Any] = {}
+        if fields:
+            content = {"json": fields} if how.body_format == "json" else {"data": fields}
+        return self._http.build_request(
+            how.http_method,
+            url,
+            headers=headers,
+            timeout=self._timeout,
+            **content,
+        )
+
+    def _revoke_client_auth(self, fields: dict[str, str]) -> httpx.Auth | None:
+        """Client credentials of the revocation request: HTTP Basic, or added to ``fields``."""
+        method = self._spec.revoke.client_auth
         secret = self._config.client_secret
+        if method == "none":
+            return None
+        if method == "token_endpoint":
+            if secret is None:  # a public client identifies itself (RFC 6749 section 2.3)
+                fields["client_id"] = self._config.client_id
+                return None
+            method = "client_secret_post"
+            if self._spec.client_auth_method in ("client_secret_basic", "client_secret_basic_json"):
+                method = "client_secret_basic"
         if secret is None:
             raise ConfigurationError(
-                f"{self._spec.name} token revocation needs the client secret (HTTP Basic)",
+                f"{self._spec.name} token revocation needs the client secret ({method})",
                 {"provider": self._spec.slug},
             )
-        auth = httpx.BasicAuth(self._config.client_id, secret.get_secret_value())
-        headers = {"Accept": "application/json", **self._spec.api_headers}
-
-        def send() -> Awaitable[httpx.Response]:
-            return self._http.request(
-                "DELETE",
-                url,
-                json={"access_token": token},
-                auth=auth,
-                headers=headers,
-                timeout=self._timeout,
-            )
-
-        return send
+        if method == "client_secret_post":
+            fields.update(client_id=self._config.client_id, client_secret=secret.get_secret_value())
+            return None
+        return httpx.BasicAuth(self._config.client_id, secret.get_secret_value())
 
     def _check_revoke_response(self, response: httpx.Response) -> None:
         payload = _parse_body(response) if response.content else None

@@ -18,15 +18,23 @@ __all__ = ["OAuthClientConfig", "ResolvedOAuthConfig"]
 _CLIENT_ID_PLACEHOLDER = re.compile(r"\{client_id\}|%7Bclient_id%7D", re.IGNORECASE)
 
 
+_ENDPOINT_OVERRIDES = ("authorize_url", "token_url", "revoke_url", "api_base_url")
+
+
 @dataclass(frozen=True)
 class ResolvedOAuthConfig:
-    """The effective endpoints and scopes of one config against one provider spec."""
+    """The effective endpoints and scopes of one config against one provider spec.
+
+    ``revoke_url`` is ``None`` when the provider cannot revoke, or when revoking would send
+    credentials to a host the config did not name; ``revoke_skipped`` then says why.
+    """
 
     authorize_url: str
     token_url: str
     revoke_url: str | None
     api_base_url: str | None
     scopes: tuple[str, ...]
+    revoke_skipped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class OAuthClientConfig:
                 )
             object.__setattr__(self, "scopes", tuple(self.scopes))
         _check_url("redirect_uri", self.redirect_uri)
-        for name in ("authorize_url", "token_url", "revoke_url", "api_base_url"):
+        for name in _ENDPOINT_OVERRIDES:
             value = getattr(self, name)
             if value is not None:
                 _check_url(name, value)
@@ -84,16 +92,68 @@ class OAuthClientConfig:
                 return None
             return self._fill(str(value))
 
+        revoke_url, skipped = self._revoke_url(spec)
         return ResolvedOAuthConfig(
             authorize_url=self._fill(self.authorize_url or str(spec.authorize_url)),
             token_url=self._fill(self.token_url or str(spec.token_url)),
-            revoke_url=pick(self.revoke_url, spec.revoke_url),
+            revoke_url=revoke_url,
             api_base_url=pick(self.api_base_url, spec.api_base_url),
             scopes=self.scopes if self.scopes is not None else tuple(spec.default_scopes),
+            revoke_skipped=skipped,
+        )
+
+    def _revoke_url(self, spec: ProviderSpec) -> tuple[str | None, str | None]:
+        """``(url, None)``, or ``(None, why revocation is skipped)``.
+
+        Revocation carries the client secret and the user's token, so it goes only to a host the
+        config names once the config points anywhere but the catalogue's hosts: an explicit
+        ``revoke_url``; else the catalogue's revoke URL moved onto an overridden ``api_base_url``
+        when it sits under the catalogue's API base (GitHub Enterprise Server:
+        ``https://HOST/api/v3/applications/{client_id}/token``); else only when its host is one
+        the config overrides name. Otherwise it is skipped, never sent to the catalogue's host.
+        """
+        if self.revoke_url is not None:
+            return self._fill(self.revoke_url), None
+        if spec.revoke_url is None:
+            return None, None
+        catalogue_url = str(spec.revoke_url)
+        overrides = [
+            value for name in _ENDPOINT_OVERRIDES if (value := getattr(self, name)) is not None
+        ]
+        if not overrides:
+            return self._fill(catalogue_url), None
+        if self.api_base_url is not None and spec.api_base_url is not None:
+            moved = _rebase(catalogue_url, str(spec.api_base_url), self.api_base_url)
+            if moved is not None:
+                return self._fill(moved), None
+        named_hosts = {_origin(value) for value in overrides}
+        if _origin(catalogue_url) in named_hosts:
+            return self._fill(catalogue_url), None
+        return None, (
+            f"this config overrides the provider's URLs but not revoke_url, and the catalogue's "
+            f"revocation endpoint ({_origin(catalogue_url)}) is not a host the config names: "
+            "set the config's revoke_url to revoke tokens at the provider"
         )
 
     def _fill(self, url: str) -> str:
         return _CLIENT_ID_PLACEHOLDER.sub(lambda _: quote(self.client_id, safe=""), url)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _rebase(url: str, old_base: str, new_base: str) -> str | None:
+    """``url`` moved from under ``old_base`` to under ``new_base``; ``None`` if not under it."""
+    old = urlsplit(old_base)
+    target = urlsplit(url)
+    prefix = old.path.rstrip("/") + "/"
+    if _origin(url) != _origin(old_base) or not (target.path + "/").startswith(prefix):
+        return None
+    rest = target.path[len(prefix) :] if len(target.path) >= len(prefix) else ""
+    query = f"?{target.query}" if target.query else ""
+    return f"{new_base.rstrip('/')}/{rest}{query}"
 
 
 def _check_url(name: str, value: str) -> None:

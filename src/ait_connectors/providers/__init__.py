@@ -7,12 +7,18 @@ from ait_connectors.providers.catalogue import (
     register_provider,
     unregister_provider,
 )
-from ait_connectors.providers.spec import ClientAuthMethod, ProviderSpec, RateLimitHeaders
+from ait_connectors.providers.spec import (
+    ClientAuthMethod,
+    ProviderSpec,
+    RateLimitHeaders,
+    RevokeSpec,
+)
 
 __all__ = [
     "ClientAuthMethod",
     "ProviderSpec",
     "RateLimitHeaders",
+    "RevokeSpec",
     "get_provider",
     "load_catalogue",
     "parse_catalogue",

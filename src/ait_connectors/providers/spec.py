@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-__all__ = ["ClientAuthMethod", "ProviderSpec", "RateLimitHeaders"]
+__all__ = ["ClientAuthMethod", "ProviderSpec", "RateLimitHeaders", "RevokeSpec"]
 
 ClientAuthMethod = Literal[
     "client_secret_basic",  # HTTP Basic client_id:client_secret, form body
@@ -27,6 +27,30 @@ class RateLimitHeaders(BaseModel):
     reset_unit: Literal["epoch_s", "epoch_ms", "seconds"] = "epoch_s"
 
 
+class RevokeSpec(BaseModel):
+    """How the provider's revocation endpoint wants its request; RFC 7009 by default.
+
+    One generic code path sends every provider's revocation from these facts, so a vendor's
+    quirk (GitHub's ``DELETE`` with a JSON body, Slack's bearer token, Google's unauthenticated
+    form) is catalogue data rather than a branch in the OAuth client.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    http_method: Literal["POST", "DELETE"] = "POST"
+    # "token_endpoint": authenticate as at the token endpoint (``client_auth_method``);
+    # "none": send no client credentials at all (not even the client id).
+    client_auth: Literal["token_endpoint", "client_secret_basic", "client_secret_post", "none"] = (
+        "token_endpoint"
+    )
+    # "body": in the request body under ``token_field``; "bearer": as ``Authorization: Bearer``.
+    token_in: Literal["body", "bearer"] = "body"
+    token_field: str = "token"
+    body_format: Literal["form", "json"] = "form"
+    send_token_type_hint: bool = True
+    send_api_headers: bool = False  # add ``api_headers`` (GitHub's API version header)
+
+
 class ProviderSpec(BaseModel):
     """Facts about a provider; one catalogue entry. Vendor code never hard-codes these."""
 
@@ -37,7 +61,7 @@ class ProviderSpec(BaseModel):
     authorize_url: HttpUrl
     token_url: HttpUrl
     revoke_url: HttpUrl | None = None
-    revoke_method: Literal["rfc7009", "github", "slack", "google"] = "rfc7009"
+    revoke: RevokeSpec = Field(default_factory=RevokeSpec)
     api_base_url: HttpUrl | None = None
     default_scopes: tuple[str, ...] = ()
     scope_separator: str = " "
@@ -52,3 +76,20 @@ class ProviderSpec(BaseModel):
     api_headers: dict[str, str] = Field(default_factory=dict)
     rate_limit: RateLimitHeaders = Field(default_factory=RateLimitHeaders)
     docs_url: HttpUrl | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_revoke_method(cls, data: Any) -> Any:
+        """Accept the former ``revoke_method = "rfc7009"`` (the default) and drop it.
+
+        The other former presets named vendors; they are now ``[providers.<slug>.revoke]``.
+        """
+        if isinstance(data, dict) and "revoke_method" in data:
+            data = dict(data)
+            method = data.pop("revoke_method")
+            if method != "rfc7009":
+                raise ValueError(
+                    f"revoke_method {method!r} is no longer supported: describe the request in "
+                    "a [providers.<slug>.revoke] table (see RevokeSpec)"
+                )
+        return data

@@ -108,6 +108,9 @@ class OAuthTokenRow(Base):
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set (and committed) before a refresh request leaves, cleared when its result is stored:
+    # still set later means that refresh was interrupted (the process died mid-refresh).
+    refresh_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

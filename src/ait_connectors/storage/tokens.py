@@ -47,6 +47,7 @@ class OAuthData:
     version: int
     updated_at: datetime
     last_refreshed_at: datetime | None
+    refresh_started_at: datetime | None = None  # a refresh whose result was never stored
 
     def is_expired(self, *, skew: float, now: datetime | None = None) -> bool:
         """True when the access token is within ``skew`` seconds of its expiry (or past it)."""
@@ -101,6 +102,7 @@ class TokenStore:
             version=row.version,
             updated_at=row.updated_at,
             last_refreshed_at=row.last_refreshed_at,
+            refresh_started_at=row.refresh_started_at,
         )
 
     async def save_oauth_data(
@@ -150,6 +152,7 @@ class TokenStore:
             "status_reason": None,
             "version": 1,
             "last_refreshed_at": now if refreshed else None,
+            "refresh_started_at": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -164,6 +167,7 @@ class TokenStore:
             "expires_at": excluded.expires_at,
             "status": excluded.status,
             "status_reason": None,
+            "refresh_started_at": None,  # whatever was in flight is settled by this token
             "version": T.c.version + 1,
             "updated_at": excluded.updated_at,
         }
@@ -205,6 +209,28 @@ class TokenStore:
     ) -> None:
         async with self.database.transaction() as conn:
             await _set_status(conn, connector_config_id, user_id, status, reason)
+
+    async def mark_refresh_started(
+        self, connector_config_id: str, user_id: str, *, now: datetime | None = None
+    ) -> datetime | None:
+        """Record, in its own committed transaction, that a refresh is about to be sent.
+
+        The refresh itself runs in the row lock's transaction, which a killed process rolls
+        back: only a write committed *before* the request leaves survives the kill. The mark is
+        cleared when a token is stored (or the connection marked for reauthorization). An
+        earlier mark is kept, and returned: it is a refresh that never stored its result.
+        """
+        where = (T.c.connector_config_id == connector_config_id, T.c.user_id == user_id)
+        async with self.database.transaction(lock=True) as conn:
+            query = select(T.c.refresh_started_at).where(*where)
+            if self.database.dialect == "postgresql":
+                query = query.with_for_update()
+            earlier = (await conn.execute(query)).scalar_one_or_none()
+            if earlier is None:
+                await conn.execute(
+                    update(T).where(*where).values(refresh_started_at=now or utcnow())
+                )
+        return cast(datetime | None, earlier)
 
     @asynccontextmanager
     async def refresh_lock(
@@ -254,6 +280,14 @@ class RefreshLock:
     async def set_status(self, status: str, reason: str | None) -> None:
         await _set_status(self._conn, self._config_id, self._user_id, status, reason)
 
+    async def clear_refresh_mark(self) -> None:
+        """Withdraw this process's refresh mark: it decided not to send the refresh after all."""
+        await self._conn.execute(
+            update(T)
+            .where(T.c.connector_config_id == self._config_id, T.c.user_id == self._user_id)
+            .values(refresh_started_at=None)
+        )
+
 
 async def _set_status(
     conn: AsyncConnection, config_id: str, user_id: str, status: str, reason: str | None
@@ -261,5 +295,11 @@ async def _set_status(
     await conn.execute(
         update(T)
         .where(T.c.connector_config_id == config_id, T.c.user_id == user_id)
-        .values(status=status, status_reason=reason, version=T.c.version + 1, updated_at=utcnow())
+        .values(
+            status=status,
+            status_reason=reason,
+            refresh_started_at=None,
+            version=T.c.version + 1,
+            updated_at=utcnow(),
+        )
     )

@@ -49,7 +49,6 @@ def sandbox_provider_spec(base_url: str = DEFAULT_BASE_URL) -> ProviderSpec:
         authorize_url=urls["authorize_url"],
         token_url=urls["token_url"],
         revoke_url=urls["revoke_url"],
-        revoke_method="rfc7009",
         api_base_url=urls["api_base_url"],
         default_scopes=SCOPES,
         pkce="supported",
