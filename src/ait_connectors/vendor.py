@@ -34,6 +34,7 @@ conformance kit (``ait_connectors.testing``) checks it the way the built-in vend
 
 from __future__ import annotations
 
+from .concurrency import gather
 from .entities import Entity
 from .entity_types import EntityType
 from .errors import AItError, AuthorizationRequiredError, RateLimitError, VendorResponseError
@@ -49,6 +50,7 @@ from .pagination import (
     Paginator,
     fetch_page,
     get_path,
+    relative_next_url,
 )
 from .ratelimit import (
     ProviderInfo,
@@ -90,11 +92,13 @@ __all__ = [
     "VendorResponseError",
     "check_graphql",
     "fetch_page",
+    "gather",
     "get_path",
     "graphql_rate_limit",
     "parse_json",
     "rate_limit_error",
     "register_vendor",
+    "relative_next_url",
     "request_json",
     "send",
 ]

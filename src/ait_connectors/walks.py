@@ -64,6 +64,7 @@ class ChildWalk:
       ``cursor`` is ``None`` for a parent's first page, ``since`` the ISO time its last walk
       started (``None`` for a new parent, or when the entity type is not incremental).
     - ``key``: a parent's stable id (default: its ``id`` field or attribute).
+    - ``label``: how warnings name a parent (a repository's ``full_name``; default: its key).
     - ``version``: what changes when a parent's children may have changed (GitHub's
       ``pushed_at``, Spotify's ``snapshot_id``); an unchanged parent is not read again. Only
       for incremental entity types; ``None`` reads every parent.
@@ -72,6 +73,7 @@ class ChildWalk:
     parents: str
     children: str
     key: Callable[[Any], str] = _default_key
+    label: Callable[[Any], str] | None = None
     version: Callable[[Any], Any] | None = None
     concurrency: int = 1
     skip_statuses: frozenset[int] = DEFAULT_SKIP_STATUSES
@@ -206,7 +208,8 @@ class _WalkFetcher:
         except VendorResponseError as exc:
             if exc.status_code not in self.walk.skip_statuses:
                 raise
-            message = f"skipped {self.walk.children} of parent {key}: HTTP {exc.status_code}"
+            name = self.walk.label(parent) if self.walk.label is not None else key
+            message = f"skipped {self.walk.children} of parent {name}: HTTP {exc.status_code}"
             logger.warning("%s", message)
             warnings.append(message)
             return None  # no mark: the next walk reads this parent from the beginning

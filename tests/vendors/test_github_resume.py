@@ -111,8 +111,7 @@ async def test_sigkill_mid_repository_then_resume_with_reordered_repositories(
             wait_until,
             lambda: (
                 (c := _cursor(db_url, github.config.id)) is not None
-                and c.get("repo") == SPOON_ID
-                and c.get("page") is not None
+                and [key for key, page in c["open"] if page is not None] == [str(SPOON_ID)]
             ),
             30,
             "Spoon-Knife's first page committed",

@@ -15,7 +15,8 @@ from vendor_testkit import GitHubMock, Reply, Setup, load, rows, run
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.sync_models import NullableJSON
 from ait_connectors.sync import SyncOptions
-from ait_connectors.vendors.github import ConnectorGitHubService, GitHubDataSource
+from ait_connectors.vendors.github import ConnectorGitHubService
+from ait_connectors.vendors.github.data_source import GitHubDataSource
 from ait_connectors.vendors.registry import get_vendor
 
 HELLO = "octocat/Hello-World"
@@ -149,7 +150,7 @@ async def test_commits_second_run_reads_since_per_repository(
     assert first["commits"].added == 10
     mark = await state(github.database, github, "commits")
     assert mark.cursor is None  # the scan completed
-    assert set(mark.watermark["repos"]) == {"1296269", "1300192", "56780001"}
+    assert set(mark.watermark["parents"]) == {"1296269", "1300192", "56780001"}
 
     now = datetime.now(UTC)
     hello = github_mock.repo(HELLO)
@@ -180,7 +181,7 @@ async def test_commits_second_run_reads_since_per_repository(
     assert "octo-repo" not in by_repo
     since = by_repo["Hello-World"].query["since"]
     first_scan = datetime.fromisoformat(
-        mark.watermark["repos"]["1296269"][0].replace("Z", "+00:00")
+        mark.watermark["parents"]["1296269"][0].replace("Z", "+00:00")
     )
     # The mark minus the commit-date overlap (commits are pushed after they are made).
     assert datetime.fromisoformat(since.replace("Z", "+00:00")) == first_scan - timedelta(days=1)
@@ -266,7 +267,7 @@ async def test_failing_repositories_are_skipped_not_fatal(
     assert result.added == 8  # Hello-World and Spoon-Knife only
     mark = await state(github.database, github, "commits")
     # Skipped repositories get no mark: next time they are read from the start.
-    assert set(mark.watermark["repos"]) == {"1296269", "1300192"}
+    assert set(mark.watermark["parents"]) == {"1296269", "1300192"}
 
 
 async def test_skipped_repositories_are_warned_in_the_run_record(github: Setup) -> None:
@@ -305,8 +306,8 @@ async def test_primary_rate_limit_stops_cleanly_then_resumes(
     assert stopped.resume_at == datetime.fromtimestamp(reset, UTC)
     assert stopped.added == 2  # the first page of Hello-World was committed
     kept = await state(github.database, github, "commits")
-    assert kept.cursor["repo"] == 1296269
-    assert kept.cursor["page"] is not None
+    # Inside Hello-World, at its second page.
+    assert [(key, page is not None) for key, page in kept.cursor["open"]] == [("1296269", True)]
 
     github_mock.clear_log()
     resumed = (await run(github, "commits"))["commits"]
@@ -482,14 +483,14 @@ async def test_the_factory_builds_the_github_service(github: Setup) -> None:
 
 async def test_fetch_methods_return_entities(github: Setup) -> None:
     service: ConnectorGitHubService = await github.service()
-    repos = await service.fetch_repositories()
+    repos = await service.fetch_entities("repositories")
     assert sorted(r.full_name for r in repos)[:2] == ["octo-org/octo-repo", "octo-sso/protected"]
-    issues = await service.fetch_issues()
+    issues = await service.fetch_entities("issues")
     assert sorted(i.number for i in issues) == [3, 4, 8, 30001]
-    commits = await service.fetch_commits(limit=3)
+    commits = await service.fetch_entities("commits", limit=3)
     assert len(commits) == 3
     assert all(c.repository_full_name == HELLO for c in commits)
-    prs = await service.fetch_pull_requests()
+    prs = await service.fetch_entities("pull_requests")
     assert {p.number for p in prs} == {5, 6, 7, 31337}
     assert await service.read("repositories") is not None  # nothing stored by fetch_*
     assert (await service.read("repositories")).total == 0

@@ -1,4 +1,4 @@
-"""``ConnectorGitHubService``: GitHub's entity registrations.
+"""``ConnectorGitHubService``: GitHub's entity types.
 
 =================== ====================================== ===================== ==============
 entity type         source                                 incremental           deletions
@@ -9,51 +9,46 @@ entity type         source                                 incremental          
 ``issues``          ``GET /repos/{o}/{r}/issues?state=all`` ``since`` per repo    never
 =================== ====================================== ===================== ==============
 
-The per-repository types are incremental, so their scans after the first see only what changed
-and cannot tell a deletion from "unchanged" (the engine sweeps only full scans).
+The per-repository types are walks over the repositories (listed once per run, ascending by id),
+one repository at a time. They are incremental: each repository keeps a mark (when its last walk
+started), a known repository is read ``since`` then, a new one from the beginning, and a
+repository with nothing pushed since costs no commits request. Their scans after the first see
+only what changed and cannot tell a deletion from "unchanged" (the engine sweeps only full scans).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import httpx
 
-from ...entities import Entity
-from ...pagination import Page
-from ...service import Connection, ConnectorService, Incremental
-from ...storage.db import Database
-from .data_source import GitHubDataSource
-from .entities import (
-    GitHubCommit,
-    GitHubIssue,
-    GitHubPullRequest,
-    GitHubRepository,
-    map_commit,
-    map_issue,
-    map_pull_request,
-    map_repository,
-)
+from ait_connectors.vendor import ChildWalk, ConnectorService, EntityType, Incremental
+
+from .data_source import REPOSITORY_SKIP_STATUSES, GitHubDataSource
+from .entities import GitHubCommit, GitHubIssue, GitHubPullRequest, GitHubRepository, map_issue
 
 __all__ = ["ConnectorGitHubService"]
 
-E = TypeVar("E", bound=Entity)
+
+def _walk(children: str, version: Callable[[Any], Any] | None = None) -> ChildWalk:
+    """A walk over the repositories, one at a time, skipping those GitHub refuses."""
+    return ChildWalk(
+        "list_repositories",
+        children,
+        label=lambda repo: str(repo["full_name"]),
+        version=version,
+        skip_statuses=REPOSITORY_SKIP_STATUSES,
+    )
 
 
-async def _repositories(ds: GitHubDataSource, cursor: Any, watermark: Any) -> Page[Any]:
-    return await ds.repositories_page(cursor)
+def _pushed_at(repo: dict[str, Any]) -> Any:
+    # Nothing pushed since a repository's last walk: no new commits, so no request.
+    return repo.get("pushed_at")
 
 
-async def _commits(ds: GitHubDataSource, cursor: Any, watermark: Any) -> Page[Any]:
-    return await ds.commits_page(cursor, watermark)
-
-
-async def _pull_requests(ds: GitHubDataSource, cursor: Any, watermark: Any) -> Page[Any]:
-    return await ds.pull_requests_page(cursor, watermark)
-
-
-async def _issues(ds: GitHubDataSource, cursor: Any, watermark: Any) -> Page[Any]:
-    return await ds.issues_page(cursor, watermark)
+# Incremental: a scan after the first sees only what changed, so none is swept for deletions.
+_PER_REPO: Any = {"incremental": Incremental(), "detect_deletions": False, "batch_size": 100}
 
 
 class ConnectorGitHubService(ConnectorService[GitHubDataSource]):
@@ -66,44 +61,15 @@ class ConnectorGitHubService(ConnectorService[GitHubDataSource]):
 
     # 5,000 requests/h per user is the primary limit; secondary limits punish bursts. Pacing at
     # 10/s with short bursts keeps a walk well under the ~900 points/min secondary budget.
-    requests_per_second: ClassVar[float | None] = 10.0
-    burst: ClassVar[int] = 10
+    requests_per_second = 10.0
+    burst = 10
     pull_request_details: ClassVar[bool] = True
     detail_concurrency: ClassVar[int] = 4
 
-    def __init__(self, connector: Connection, database: Database) -> None:
-        super().__init__(connector, database)
-        self.register_paginated_entity_config(
-            "repositories",
-            paginated_fetcher=_repositories,
-            mapper=map_repository,
-            batch_size=100,
-        )
-        self.register_paginated_entity_config(
-            "commits",
-            paginated_fetcher=_commits,
-            mapper=map_commit,
-            batch_size=100,
-            incremental=Incremental(),
-            detect_deletions=False,
-        )
-        self.register_paginated_entity_config(
-            "pull_requests",
-            paginated_fetcher=_pull_requests,
-            mapper=map_pull_request,
-            batch_size=100,
-            incremental=Incremental(),
-            detect_deletions=False,
-        )
-        self.register_paginated_entity_config(
-            "issues",
-            paginated_fetcher=_issues,
-            mapper=map_issue,
-            model=GitHubIssue,
-            batch_size=100,
-            incremental=Incremental(),
-            detect_deletions=False,
-        )
+    repositories = EntityType(GitHubRepository, page="repositories_page", batch_size=100)
+    commits = EntityType(GitHubCommit, walk=_walk("commits_page", _pushed_at), **_PER_REPO)
+    pull_requests = EntityType(GitHubPullRequest, walk=_walk("pull_requests_page"), **_PER_REPO)
+    issues = EntityType(GitHubIssue, walk=_walk("issues_page"), mapper=map_issue, **_PER_REPO)
 
     def create_data_source(self, client: httpx.AsyncClient) -> GitHubDataSource:
         """A :class:`GitHubDataSource` on the connection's authorised client."""
@@ -113,22 +79,3 @@ class ConnectorGitHubService(ConnectorService[GitHubDataSource]):
             pull_request_details=self.pull_request_details,
             detail_concurrency=self.detail_concurrency,
         )
-
-    async def _fetch(self, entity_type: str, model: type[E], limit: int | None) -> list[E]:
-        return [cast(E, e) for e in await self.fetch_entities(entity_type, limit=limit)]
-
-    async def fetch_repositories(self, *, limit: int | None = None) -> list[GitHubRepository]:
-        """The user's repositories, straight from GitHub (nothing stored)."""
-        return await self._fetch("repositories", GitHubRepository, limit)
-
-    async def fetch_commits(self, *, limit: int | None = None) -> list[GitHubCommit]:
-        """Commits of every repository's default branch, from GitHub (nothing stored)."""
-        return await self._fetch("commits", GitHubCommit, limit)
-
-    async def fetch_pull_requests(self, *, limit: int | None = None) -> list[GitHubPullRequest]:
-        """Pull requests of every repository, from GitHub (nothing stored)."""
-        return await self._fetch("pull_requests", GitHubPullRequest, limit)
-
-    async def fetch_issues(self, *, limit: int | None = None) -> list[GitHubIssue]:
-        """Issues (not pull requests) of every repository, from GitHub (nothing stored)."""
-        return await self._fetch("issues", GitHubIssue, limit)
