@@ -49,6 +49,7 @@ from .pagination import (
     Paginator,
     fetch_page,
     get_path,
+    relative_next_url,
 )
 from .ratelimit import (
     ProviderInfo,
@@ -95,6 +96,7 @@ __all__ = [
     "parse_json",
     "rate_limit_error",
     "register_vendor",
+    "relative_next_url",
     "request_json",
     "send",
 ]
