@@ -8,20 +8,26 @@ from typing import Any
 from vendor_testkit import load
 
 from ait_connectors.entities import prepare_row
-from ait_connectors.vendors.spotify import (
-    map_play,
-    map_playlist,
-    map_playlist_item,
-    map_saved_album,
-    map_saved_track,
-    map_top_artist,
-)
 from ait_connectors.vendors.spotify.entities import (
     PLAYLIST_KEY,
     POSITION_KEY,
     RANK_KEY,
     TIME_RANGE_KEY,
+    SpotifyPlay,
+    SpotifyPlaylist,
+    SpotifyPlaylistItem,
+    SpotifySavedAlbum,
+    SpotifySavedTrack,
+    SpotifyTopArtist,
 )
+
+# The models are their own mappers.
+map_saved_track = SpotifySavedTrack.from_api
+map_top_artist = SpotifyTopArtist.from_api
+map_playlist = SpotifyPlaylist.from_api
+map_playlist_item = SpotifyPlaylistItem.from_api
+map_saved_album = SpotifySavedAlbum.from_api
+map_play = SpotifyPlay.from_api
 
 
 def at(text: str) -> datetime:

@@ -17,7 +17,8 @@ from ait_connectors.storage.db import Database
 from ait_connectors.storage.sync_models import NullableJSON
 from ait_connectors.sync import SyncOptions
 from ait_connectors.vendors.registry import get_vendor
-from ait_connectors.vendors.spotify import ConnectorSpotifyService, SpotifyDataSource
+from ait_connectors.vendors.spotify import ConnectorSpotifyService
+from ait_connectors.vendors.spotify.data_source import SpotifyDataSource
 
 MINE = "3cEYpjA9oz9GiPac4AsH4n"
 COLLAB = "1Xq3ZfJkRqX8B7s6yG2mTb"
@@ -124,6 +125,20 @@ async def test_playlist_items_are_fetched_with_bounded_concurrency(
         if playlist["id"] == MINE:
             playlist["items"]["total"] = 40
     spotify_mock.delays["/items"] = 0.02
+    # The walk reads 4 playlists at once. Their first requests open new connections, which
+    # arrive at the server some milliseconds apart: hold them until all four are in, so that
+    # their overlap does not depend on the machine's speed.
+    first: list[Any] = []
+
+    def hold_the_first_four(entry: Any) -> bool:
+        if "/items" not in entry.path or len(first) >= 4:
+            return False
+        first.append(entry)
+        if len(first) == 4:
+            spotify_mock.release.set()
+        return True
+
+    spotify_mock.hold = hold_the_first_four
     result = (await run(spotify, "playlist_items"))["playlist_items"]
     assert result.ok
     assert result.added == 43
@@ -336,13 +351,13 @@ async def test_base_url_comes_from_the_catalogue_without_override(
 
 async def test_fetch_methods_return_entities(spotify: Setup) -> None:
     service: ConnectorSpotifyService = await spotify.service()
-    assert len(await service.fetch_tracks()) == 7
-    top = await service.fetch_top_artists()
+    assert len(await service.fetch_entities("tracks")) == 7
+    top = await service.fetch_entities("top_artists")
     assert [a.rank for a in top] == [1, 2, 3, 4, 5]
-    assert len(await service.fetch_playlists()) == 4
-    assert len(await service.fetch_playlist_items()) == 9
-    assert len(await service.fetch_albums()) == 3
-    plays = await service.fetch_recently_played()
+    assert len(await service.fetch_entities("playlists")) == 4
+    assert len(await service.fetch_entities("playlist_items")) == 9
+    assert len(await service.fetch_entities("albums")) == 3
+    plays = await service.fetch_entities("recently_played")
     assert [p.played_at for p in plays] == sorted((p.played_at for p in plays), reverse=True)
     assert (await service.read("tracks")).total == 0  # nothing stored
 

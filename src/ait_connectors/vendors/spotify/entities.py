@@ -1,40 +1,43 @@
-"""Spotify entity models and the mappers that build them from the Web API's JSON.
+"""Spotify entity models, validated straight from the Web API's JSON.
 
-Since the February 2026 Development Mode changes some fields are deprecated and may be missing
-(``popularity``, ``followers``, ``genres``, ``label``, ``available_markets``, ``preview_url``): the
-models treat them as optional. Playlist objects carry their item count under ``items`` (older
-responses: ``tracks``), and playlist items their track or episode under ``item`` (older:
-``track``); the mappers read both spellings.
+Each field says where Spotify puts it (``at("track.album.id")``): a model is its own mapper.
+Spotify's OpenAPI description marks nearly every field optional (and Development Mode dropped
+some in 2026): every field but the identity is optional, a ``null`` counts as absent, and
+:meth:`SpotifyEntity.from_api` skips an item with no identity (a track taken down comes back as
+``null``). Both spellings of 2026 renames are read: ``items``/``tracks``, ``item``/``track``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from ...entities import Entity
+from ...vendor import Entity
 
 __all__ = [
     "PLAYLIST_KEY",
     "POSITION_KEY",
     "RANK_KEY",
     "TIME_RANGE_KEY",
-    "SpotifyArtistRef",
-    "SpotifyImage",
+    "SpotifyEntity",
     "SpotifyPlay",
     "SpotifyPlaylist",
     "SpotifyPlaylistItem",
     "SpotifySavedAlbum",
     "SpotifySavedTrack",
     "SpotifyTopArtist",
-    "map_play",
-    "map_playlist",
-    "map_playlist_item",
-    "map_saved_album",
-    "map_saved_track",
-    "map_top_artist",
 ]
 
 #: Keys the data source adds to raw items: what the item alone does not say.
@@ -44,8 +47,27 @@ RANK_KEY = "_rank"
 TIME_RANGE_KEY = "_time_range"
 
 
+def at(*paths: str, default: Any = None) -> Any:
+    """A field read at a dotted path of the item (the first path present wins); with
+    ``populate_by_name`` a stored payload is still read by the field's own name."""
+    aliases = [AliasPath(*path.split(".")) for path in paths]
+    return Field(default, validation_alias=AliasChoices(*aliases))
+
+
+def _objects_with(key: str) -> BeforeValidator:
+    """Keep the list entries that are objects with a ``key`` (nameless artists, images without
+    a URL and ``null`` entries carry nothing worth storing)."""
+    return BeforeValidator(
+        lambda items: [
+            x
+            for x in items or ()
+            if isinstance(x, BaseModel) or (isinstance(x, dict) and x.get(key) not in (None, ""))
+        ]
+    )
+
+
 class SpotifyArtistRef(BaseModel):
-    """An artist as tracks and albums embed it."""
+    """An artist as tracks and albums embed it (local files' artists have no id)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -63,310 +85,171 @@ class SpotifyImage(BaseModel):
     width: int | None = None
 
 
-class SpotifySavedTrack(Entity):
-    """A track in the user's library ("Liked Songs")."""
+Artists = Annotated[list[SpotifyArtistRef], _objects_with("name")]
+Images = Annotated[list[SpotifyImage], _objects_with("url")]
+BlankIsNone = Annotated[str | None, BeforeValidator(lambda value: value or None)]
+
+
+class SpotifyEntity(Entity):
+    """Base of the Spotify models: ``null`` means absent, and :meth:`from_api` is the mapper."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_is_absent(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[str(info.field_name)]
+        if value is None and not field.is_required():
+            return field.get_default(call_default_factory=True)
+        return value
+
+    @classmethod
+    def from_api(cls, item: Any) -> Self | None:
+        """The entity of one API item; ``None`` (skipped) when the item has no identity."""
+        if not isinstance(item, dict):
+            return None
+        entity = cls.model_validate(item)
+        return None if any(getattr(entity, key) is None for key in cls.natural_key) else entity
+
+
+class SpotifySavedTrack(SpotifyEntity):
+    """A track in the user's library ("Liked Songs"): ``GET /me/tracks`` ``{added_at, track}``."""
 
     entity_type: ClassVar[str] = "tracks"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"popularity"})
 
-    id: str
-    name: str
-    uri: str
-    added_at: datetime
-    duration_ms: int
-    explicit: bool = False
-    disc_number: int | None = None
-    track_number: int | None = None
-    is_local: bool = False
-    popularity: int | None = None
-    artists: list[SpotifyArtistRef] = []
-    album_id: str | None = None
-    album_name: str | None = None
-    album_type: str | None = None
-    album_release_date: str | None = None
-    album_release_date_precision: str | None = None
-    album_images: list[SpotifyImage] = []
-    isrc: str | None = None
-    external_url: str | None = None
+    id: str | None = at("track.id")
+    name: str | None = at("track.name")
+    uri: str | None = at("track.uri")
+    added_at: datetime | None = None
+    duration_ms: int | None = at("track.duration_ms")
+    explicit: bool = at("track.explicit", default=False)
+    disc_number: int | None = at("track.disc_number")
+    track_number: int | None = at("track.track_number")
+    is_local: bool = at("track.is_local", default=False)
+    popularity: int | None = at("track.popularity")
+    artists: Artists = at("track.artists", default=[])
+    album_id: str | None = at("track.album.id")
+    album_name: str | None = at("track.album.name")
+    album_type: str | None = at("track.album.album_type")
+    album_release_date: str | None = at("track.album.release_date")
+    album_release_date_precision: str | None = at("track.album.release_date_precision")
+    album_images: Images = at("track.album.images", default=[])
+    isrc: str | None = at("track.external_ids.isrc")
+    external_url: str | None = at("track.external_urls.spotify")
 
 
-class SpotifyTopArtist(Entity):
+class SpotifyTopArtist(SpotifyEntity):
     """One of the user's top artists; ``rank`` is its position (1 = most listened)."""
 
     entity_type: ClassVar[str] = "top_artists"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"popularity", "followers_total"})
 
-    id: str
-    name: str
-    uri: str
-    rank: int
-    time_range: str
+    id: str | None = None
+    name: str | None = None
+    uri: str | None = None
+    rank: int = at(RANK_KEY, default=...)
+    time_range: str = at(TIME_RANGE_KEY, default=...)
     genres: list[str] | None = None
     popularity: int | None = None
-    followers_total: int | None = None
-    images: list[SpotifyImage] = []
-    external_url: str | None = None
+    followers_total: int | None = at("followers.total")
+    images: Images = []
+    external_url: str | None = at("external_urls.spotify")
 
 
-class SpotifyPlaylist(Entity):
+class SpotifyPlaylist(SpotifyEntity):
     """A playlist the user owns or follows. ``snapshot_id`` changes with every edit."""
 
     entity_type: ClassVar[str] = "playlists"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
 
-    id: str
-    name: str
-    description: str | None = None
+    id: str | None = None
+    name: str | None = None
+    description: BlankIsNone = None
     public: bool | None = None
     collaborative: bool = False
-    owner_id: str | None = None
-    owner_display_name: str | None = None
-    snapshot_id: str
-    items_total: int | None = None
-    images: list[SpotifyImage] = []
-    uri: str
-    external_url: str | None = None
+    owner_id: str | None = at("owner.id")
+    owner_display_name: str | None = at("owner.display_name")
+    snapshot_id: str | None = None
+    items_total: int | None = at("items.total", "tracks.total")
+    images: Images = []
+    uri: str | None = None
+    external_url: str | None = at("external_urls.spotify")
 
 
-class SpotifyPlaylistItem(Entity):
+class SpotifyPlaylistItem(SpotifyEntity):
     """One entry of a playlist, keyed by playlist and position (a track may appear twice, and
     local files have no id). ``item_type`` is ``track`` or ``episode``."""
 
     entity_type: ClassVar[str] = "playlist_items"
     natural_key: ClassVar[tuple[str, ...]] = ("playlist_id", "position")
 
-    playlist_id: str
-    position: int
+    playlist_id: str = at(PLAYLIST_KEY, default=...)
+    position: int = at(POSITION_KEY, default=...)
     added_at: datetime | None = None
-    added_by_id: str | None = None
+    added_by_id: str | None = at("added_by.id")
     is_local: bool = False
-    item_type: str | None = None
-    item_id: str | None = None
-    item_uri: str | None = None
-    name: str | None = None
-    duration_ms: int | None = None
-    explicit: bool | None = None
-    artists: list[SpotifyArtistRef] = []
-    album_id: str | None = None
-    album_name: str | None = None
-    show_name: str | None = None
+    item_type: str | None = at("item.type")
+    item_id: str | None = at("item.id")
+    item_uri: str | None = at("item.uri")
+    name: str | None = at("item.name")
+    duration_ms: int | None = at("item.duration_ms")
+    explicit: bool | None = at("item.explicit")
+    artists: Artists = at("item.artists", default=[])
+    album_id: str | None = at("item.album.id")
+    album_name: str | None = at("item.album.name")
+    show_name: str | None = at("item.show.name")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _content(cls, data: Any) -> Any:
+        """An API item (not a stored payload): its content is ``item``, else ``track`` (the
+        pre-2026 name); a local file says so on the entry or on its content."""
+        if not isinstance(data, dict) or PLAYLIST_KEY not in data:
+            return data
+        content = data.get("item") if data.get("item") is not None else data.get("track")
+        content = content if isinstance(content, dict) else {}
+        is_local = bool(data.get("is_local") or content.get("is_local"))
+        return {**data, "item": content, "is_local": is_local}
 
 
-class SpotifySavedAlbum(Entity):
-    """An album in the user's library."""
+class SpotifySavedAlbum(SpotifyEntity):
+    """An album in the user's library: ``GET /me/albums`` ``{added_at, album}``."""
 
     entity_type: ClassVar[str] = "albums"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"popularity"})
 
-    id: str
-    name: str
-    uri: str
-    added_at: datetime
-    album_type: str
-    total_tracks: int
-    release_date: str | None = None
-    release_date_precision: str | None = None
-    label: str | None = None
-    genres: list[str] | None = None
-    popularity: int | None = None
-    artists: list[SpotifyArtistRef] = []
-    images: list[SpotifyImage] = []
-    upc: str | None = None
-    external_url: str | None = None
+    id: str | None = at("album.id")
+    name: str | None = at("album.name")
+    uri: str | None = at("album.uri")
+    added_at: datetime | None = None
+    album_type: str | None = at("album.album_type")
+    total_tracks: int | None = at("album.total_tracks")
+    release_date: str | None = at("album.release_date")
+    release_date_precision: str | None = at("album.release_date_precision")
+    label: BlankIsNone = at("album.label")
+    genres: list[str] | None = at("album.genres")
+    popularity: int | None = at("album.popularity")
+    artists: Artists = at("album.artists", default=[])
+    images: Images = at("album.images", default=[])
+    upc: str | None = at("album.external_ids.upc")
+    external_url: str | None = at("album.external_urls.spotify")
 
 
-class SpotifyPlay(Entity):
+class SpotifyPlay(SpotifyEntity):
     """One play from the listening history, keyed by track and the moment it was played."""
 
     entity_type: ClassVar[str] = "recently_played"
     natural_key: ClassVar[tuple[str, ...]] = ("track_id", "played_at")
 
-    track_id: str
-    played_at: datetime
-    track_name: str
-    track_uri: str
-    duration_ms: int | None = None
-    artists: list[SpotifyArtistRef] = []
-    album_id: str | None = None
-    album_name: str | None = None
-    context_type: str | None = None
-    context_uri: str | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Mappers
-
-
-def _artists(items: Any) -> list[SpotifyArtistRef]:
-    return [
-        SpotifyArtistRef(id=a.get("id"), name=a["name"])
-        for a in items or []
-        if isinstance(a, dict) and a.get("name") is not None
-    ]
-
-
-def _images(items: Any) -> list[SpotifyImage]:
-    return [
-        SpotifyImage(url=i["url"], height=i.get("height"), width=i.get("width"))
-        for i in items or []
-        if isinstance(i, dict) and i.get("url")
-    ]
-
-
-def _spotify_url(obj: Any) -> str | None:
-    urls = obj.get("external_urls") if isinstance(obj, dict) else None
-    return urls.get("spotify") if isinstance(urls, dict) else None
-
-
-def _total(obj: Any) -> int | None:
-    total = obj.get("total") if isinstance(obj, dict) else None
-    return total if isinstance(total, int) else None
-
-
-def map_saved_track(item: dict[str, Any]) -> SpotifySavedTrack | None:
-    """``GET /me/tracks`` item (``{added_at, track}``) → :class:`SpotifySavedTrack`."""
-    track = item.get("track")
-    if not isinstance(track, dict) or not track.get("id"):
-        return None  # a track removed from the catalogue comes back as null
-    album = track.get("album") or {}
-    external_ids = track.get("external_ids") or {}
-    return SpotifySavedTrack(
-        id=track["id"],
-        name=track["name"],
-        uri=track["uri"],
-        added_at=item["added_at"],
-        duration_ms=track["duration_ms"],
-        explicit=bool(track.get("explicit")),
-        disc_number=track.get("disc_number"),
-        track_number=track.get("track_number"),
-        is_local=bool(track.get("is_local")),
-        popularity=track.get("popularity"),
-        artists=_artists(track.get("artists")),
-        album_id=album.get("id"),
-        album_name=album.get("name"),
-        album_type=album.get("album_type"),
-        album_release_date=album.get("release_date"),
-        album_release_date_precision=album.get("release_date_precision"),
-        album_images=_images(album.get("images")),
-        isrc=external_ids.get("isrc"),
-        external_url=_spotify_url(track),
-    )
-
-
-def map_top_artist(item: dict[str, Any]) -> SpotifyTopArtist:
-    """``GET /me/top/artists`` item (+ rank and time range) → :class:`SpotifyTopArtist`."""
-    followers = item.get("followers")
-    genres = item.get("genres")
-    return SpotifyTopArtist(
-        id=item["id"],
-        name=item["name"],
-        uri=item["uri"],
-        rank=item[RANK_KEY],
-        time_range=item[TIME_RANGE_KEY],
-        genres=list(genres) if isinstance(genres, list) else None,
-        popularity=item.get("popularity"),
-        followers_total=_total(followers),
-        images=_images(item.get("images")),
-        external_url=_spotify_url(item),
-    )
-
-
-def map_playlist(item: dict[str, Any]) -> SpotifyPlaylist:
-    """``GET /me/playlists`` item → :class:`SpotifyPlaylist`."""
-    owner = item.get("owner") or {}
-    # ``items`` replaced ``tracks`` in 2026; either may be present.
-    total = _total(item.get("items"))
-    if total is None:
-        total = _total(item.get("tracks"))
-    return SpotifyPlaylist(
-        id=item["id"],
-        name=item["name"],
-        description=item.get("description") or None,
-        public=item.get("public"),
-        collaborative=bool(item.get("collaborative")),
-        owner_id=owner.get("id"),
-        owner_display_name=owner.get("display_name"),
-        snapshot_id=item["snapshot_id"],
-        items_total=total,
-        images=_images(item.get("images")),
-        uri=item["uri"],
-        external_url=_spotify_url(item),
-    )
-
-
-def map_playlist_item(item: dict[str, Any]) -> SpotifyPlaylistItem:
-    """``GET /playlists/{id}/items`` item (+ playlist id and position) →
-    :class:`SpotifyPlaylistItem`."""
-    content = item.get("item")
-    if content is None:
-        content = item.get("track")  # the pre-2026 name
-    content = content if isinstance(content, dict) else {}
-    added_by = item.get("added_by")
-    album = content.get("album")
-    show = content.get("show")
-    return SpotifyPlaylistItem(
-        playlist_id=item[PLAYLIST_KEY],
-        position=item[POSITION_KEY],
-        added_at=item.get("added_at"),
-        added_by_id=added_by.get("id") if isinstance(added_by, dict) else None,
-        is_local=bool(item.get("is_local") or content.get("is_local")),
-        item_type=content.get("type"),
-        item_id=content.get("id"),
-        item_uri=content.get("uri"),
-        name=content.get("name"),
-        duration_ms=content.get("duration_ms"),
-        explicit=content.get("explicit"),
-        artists=_artists(content.get("artists")),
-        album_id=album.get("id") if isinstance(album, dict) else None,
-        album_name=album.get("name") if isinstance(album, dict) else None,
-        show_name=show.get("name") if isinstance(show, dict) else None,
-    )
-
-
-def map_saved_album(item: dict[str, Any]) -> SpotifySavedAlbum:
-    """``GET /me/albums`` item (``{added_at, album}``) → :class:`SpotifySavedAlbum`."""
-    album = item["album"]
-    genres = album.get("genres")
-    external_ids = album.get("external_ids") or {}
-    return SpotifySavedAlbum(
-        id=album["id"],
-        name=album["name"],
-        uri=album["uri"],
-        added_at=item["added_at"],
-        album_type=album["album_type"],
-        total_tracks=album["total_tracks"],
-        release_date=album.get("release_date"),
-        release_date_precision=album.get("release_date_precision"),
-        label=album.get("label") or None,
-        genres=list(genres) if isinstance(genres, list) else None,
-        popularity=album.get("popularity"),
-        artists=_artists(album.get("artists")),
-        images=_images(album.get("images")),
-        upc=external_ids.get("upc"),
-        external_url=_spotify_url(album),
-    )
-
-
-def map_play(item: dict[str, Any]) -> SpotifyPlay | None:
-    """``GET /me/player/recently-played`` item (``{track, played_at, context}``) →
-    :class:`SpotifyPlay`."""
-    track = item.get("track")
-    if not isinstance(track, dict) or not track.get("id"):
-        return None
-    album = track.get("album") or {}
-    context = item.get("context")
-    return SpotifyPlay(
-        track_id=track["id"],
-        played_at=item["played_at"],
-        track_name=track["name"],
-        track_uri=track["uri"],
-        duration_ms=track.get("duration_ms"),
-        artists=_artists(track.get("artists")),
-        album_id=album.get("id"),
-        album_name=album.get("name"),
-        context_type=context.get("type") if isinstance(context, dict) else None,
-        context_uri=context.get("uri") if isinstance(context, dict) else None,
-    )
+    track_id: str | None = at("track.id")
+    played_at: datetime | None = None
+    track_name: str | None = at("track.name")
+    track_uri: str | None = at("track.uri")
+    duration_ms: int | None = at("track.duration_ms")
+    artists: Artists = at("track.artists", default=[])
+    album_id: str | None = at("track.album.id")
+    album_name: str | None = at("track.album.name")
+    context_type: str | None = at("context.type")
+    context_uri: str | None = at("context.uri")
