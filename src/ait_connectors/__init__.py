@@ -24,11 +24,11 @@ from .oauth import ConnectorAuthenticator, ConnectorOAuth, OAuthClientConfig, ge
 from .oauth.tokens import TokenResponse
 from .providers import get_provider, load_catalogue, register_provider
 from .providers.spec import ProviderSpec
+from .registry import register_vendor
 from .runtime import Connectors
 from .settings import Settings, get_settings
 from .storage.db import Database
 from .storage.tokens import OAuthData, TokenStore
-from .vendors import register_vendor
 
 __version__ = "0.1.0"
 

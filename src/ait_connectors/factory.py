@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 from .connector import BaseConnector
 from .crypto import Cipher
 from .errors import ConfigurationError
+from .oauth.authenticator import ConnectorAuthenticator
 from .oauth.client import ConnectorOAuth
 from .providers import get_provider
+from .registry import get_vendor
 from .settings import Settings, get_settings
 from .storage.configs import ConnectorConfig, ConnectorConfigStore
 from .storage.db import Database
 from .storage.tokens import TokenStore
-from .vendors.registry import get_vendor
 
 if TYPE_CHECKING:
     from .service import ConnectorService
@@ -44,14 +45,13 @@ class ConnectorServiceFactory:
             raise ConfigurationError(
                 f"Connector config {config.name!r} ({config.id}) is disabled; enable it first."
             )
-        spec = get_provider(config.provider)
-        oauth_config = config.oauth_config()
         try:
+            # First: loading the vendor may add its provider to the catalogue.
             authenticator_cls = get_vendor(config.provider).authenticator_cls
         except ConfigurationError:
-            from .oauth.authenticator import ConnectorAuthenticator
-
             authenticator_cls = ConnectorAuthenticator
+        spec = get_provider(config.provider)
+        oauth_config = config.oauth_config()
         oauth = ConnectorOAuth(spec, oauth_config, timeout=self.settings.http_timeout)
         return BaseConnector(
             provider=spec,

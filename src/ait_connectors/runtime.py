@@ -12,7 +12,19 @@ from .storage.db import Database
 from .storage.states import OAuthStateStore
 from .storage.tokens import TokenStore
 
-__all__ = ["Connectors"]
+__all__ = ["Connectors", "default_base_url"]
+
+
+def default_base_url(settings: Settings) -> str:
+    """Where browsers reach this deployment's gateway: ``AIT_PUBLIC_URL``, else host and port."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (naming the wildcard, not binding it)
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
 
 
 class Connectors:

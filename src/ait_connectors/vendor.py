@@ -61,8 +61,8 @@ from .ratelimit import (
     request_json,
     send,
 )
+from .registry import VendorContext, VendorRegistration, register_vendor
 from .service import Connection, ConnectorService, Incremental, SyncOptions, SyncRunResult
-from .vendors.registry import VendorRegistration, register_vendor
 from .walks import ChildWalk, SkipParent
 
 __all__ = [
@@ -88,6 +88,7 @@ __all__ = [
     "SkipParent",
     "SyncOptions",
     "SyncRunResult",
+    "VendorContext",
     "VendorRegistration",
     "VendorResponseError",
     "check_graphql",

@@ -66,7 +66,7 @@ class ThreadGateway:
     """A gateway served by uvicorn in a background thread (its own event loop)."""
 
     settings: Settings
-    sandbox_options: dict[str, Any] = field(default_factory=dict)
+    vendor_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     sock: socket.socket | None = None
     base_url: str = ""
     app: Any = None
@@ -80,7 +80,7 @@ class ThreadGateway:
         self.base_url = f"http://127.0.0.1:{port}"
         self.settings = self.settings.model_copy(update={"port": port})
         self.app = create_app(
-            self.settings, base_url=self.base_url, sandbox_options=self.sandbox_options
+            self.settings, base_url=self.base_url, vendor_options=self.vendor_options
         )
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
         self.thread = threading.Thread(
@@ -121,7 +121,8 @@ def gateway_factory() -> Iterator[Callable[..., ThreadGateway]]:
     started: list[ThreadGateway] = []
 
     def factory(settings: Settings, **sandbox_options: Any) -> ThreadGateway:
-        gateway = ThreadGateway(settings, sandbox_options).start()
+        # Keyword options go to the sandbox vendor's mount hook (SandboxServer's options).
+        gateway = ThreadGateway(settings, {"sandbox": sandbox_options}).start()
         started.append(gateway)
         return gateway
 

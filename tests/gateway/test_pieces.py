@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from ait_connectors.crypto import generate_key
 from ait_connectors.gateway import create_app
-from ait_connectors.gateway.jobs import RunHandle, SyncManager
 from ait_connectors.gateway.tokens import ConnectTokenSigner, InvalidConnectTokenError
 from ait_connectors.runtime import Connectors
 from ait_connectors.settings import Settings
 from ait_connectors.storage.api_keys import ApiKeyStore, hash_api_key
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.models import ApiKey
+from ait_connectors.sync.runs import RunHandle, SyncRuns
 from ait_connectors.vendors.sandbox.server import SANDBOX_CLIENT_ID
 
 from .conftest import ThreadGateway, approve, sandbox_connect, wait_for
@@ -82,7 +82,7 @@ def _basic(secret: str, client_id: str = SANDBOX_CLIENT_ID) -> dict[str, str]:
 
 
 async def test_sandbox_token_endpoint_is_strict(gateway: ThreadGateway) -> None:
-    sandbox = gateway.state.sandbox
+    sandbox = gateway.state.vendor_state["sandbox"]
     assert sandbox is not None
     secret = sandbox.client_secret
     redirect = f"{gateway.base_url}/api/sandbox/auth/callback"
@@ -163,14 +163,14 @@ async def test_runs_report_rate_limit_waits_and_are_readable_from_any_process(
     assert waits >= 1
     assert sum(e["waited_seconds"] for e in run["entities"]) >= 1
 
-    # Another process (here: a fresh manager on its own engine) reads the run from sync_runs.
+    # Another process (here: a fresh run service on its own engine) reads the run from sync_runs.
     connectors = await Connectors.open(gateway.settings)
     try:
-        view = await SyncManager(connectors).view(first["run_id"])
+        view = await SyncRuns(connectors).view(first["run_id"])
     finally:
         await connectors.close()
     assert view.status == "succeeded"
-    assert [(e.entity_type, e.records) for e in view.entities] == [
+    assert [(e.entity_type, e.counts.records) for e in view.entities] == [
         ("contacts", 2500),
         ("events", 1200),
     ]

@@ -9,20 +9,22 @@ one starting with ``slow`` gets its first page, then waits a minute for the seco
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 
-from ait_connectors.entities import Entity
-from ait_connectors.errors import RateLimitError
-from ait_connectors.pagination import Cursor, Page
 from ait_connectors.providers import ProviderSpec, register_provider, unregister_provider
-from ait_connectors.service import Connection, ConnectorService
-from ait_connectors.storage.db import Database
-from ait_connectors.vendors import register_vendor
-from ait_connectors.vendors import registry as vendor_registry
+from ait_connectors.registry import unregister_vendor
+from ait_connectors.vendor import (
+    ConnectorService,
+    Cursor,
+    Entity,
+    EntityType,
+    Page,
+    RateLimitError,
+    register_vendor,
+)
 
 PROVIDERS = ("jobsfake", "jobsfake2")
 BASE = "https://jobsfake.test.invalid"
@@ -46,13 +48,6 @@ def map_note(raw: dict[str, Any]) -> Note:
     return Note(id=raw["id"], text=raw["text"])
 
 
-def fetcher(entity_type: str) -> Callable[[FakeSource, Cursor, Any], Awaitable[Page[Any]]]:
-    async def fetch(source: FakeSource, cursor: Cursor, _watermark: Any) -> Page[Any]:
-        return await source.page(entity_type, cursor)
-
-    return fetch
-
-
 class FakeSource:
     def __init__(self, provider: str, user_id: str) -> None:
         self.provider = provider
@@ -68,16 +63,16 @@ class FakeSource:
         items = [{"id": i, "text": f"{entity_type} {i}"} for i in range(start, end)]
         return Page(items, next_cursor=end if end < ITEMS else None)
 
+    async def notes_page(self, cursor: Cursor) -> Page[Any]:
+        return await self.page("notes", cursor)
+
+    async def tasks_page(self, cursor: Cursor) -> Page[Any]:
+        return await self.page("tasks", cursor)
+
 
 class JobsFakeService(ConnectorService[FakeSource]):
-    def __init__(self, connector: Connection, database: Database) -> None:
-        super().__init__(connector, database)
-        for entity_type in ("notes", "tasks"):
-            self.register_paginated_entity_config(
-                entity_type,
-                paginated_fetcher=fetcher(entity_type),
-                mapper=map_note,
-            )
+    notes = EntityType(Note, page="notes_page", mapper=map_note)
+    tasks = EntityType(Note, page="tasks_page", mapper=map_note)
 
     def create_data_source(self, client: httpx.AsyncClient) -> FakeSource:
         return FakeSource(self.connector.provider.slug, self.connector.user_id)
@@ -100,7 +95,7 @@ def register() -> None:
 def unregister() -> None:
     for slug in PROVIDERS:
         unregister_provider(slug)
-        vendor_registry._registry.pop(slug, None)
+        unregister_vendor(slug)
 
 
 register()

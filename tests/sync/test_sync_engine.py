@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import types
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -361,25 +360,18 @@ async def test_fetch_entities_reads_the_vendor_without_storing(
     assert await record_ids(database) == []
 
 
-async def test_public_sync_function_goes_through_the_factory(
-    database: Database, config_id: str, vendor: MockVendor, monkeypatch: pytest.MonkeyPatch
+async def test_public_sync_function_goes_through_the_runtimes_factory(
+    database: Database, config_id: str, vendor: MockVendor
 ) -> None:
     built: list[tuple[str, str]] = []
 
     class Factory:
-        def __init__(self, db: Database, cipher: Any) -> None:
-            assert db is database
-            assert cipher == "cipher"
-
         async def get_service_by_config(self, cid: str, uid: str) -> MockService:
             built.append((cid, uid))
             return MockService(FakeConnection(vendor.url, cid, uid), database)
 
-    module = types.ModuleType("ait_connectors.factory")
-    module.ConnectorServiceFactory = Factory  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ait_connectors.factory", module)
-
-    results = await sync(config_id, "user-9", ["items"], database=database, cipher="cipher")
+    runtime = types.SimpleNamespace(factory=Factory(), database=database)
+    results = await sync(config_id, "user-9", ["items"], connectors=runtime)  # type: ignore[arg-type]
 
     assert built == [(config_id, "user-9")]
     assert [(r.entity_type, r.status, r.added) for r in results] == [("items", "succeeded", 45)]

@@ -1,5 +1,5 @@
 """Running the gateway from the CLI: binding its port, and serving it in the background of another
-command (``connect`` needs a callback listener; the sandbox needs its API)."""
+command (``connect`` needs a callback listener; a vendor mounted on the gateway needs its API)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from ..errors import ConfigurationError
-from ..gateway import create_app
-from ..gateway.app import redact_access_log
 from ..runtime import Connectors
 
 __all__ = ["bind", "gateway_in_background", "is_loopback", "split_origin"]
@@ -74,6 +72,9 @@ async def gateway_in_background(
     connectors: Connectors, sock: socket.socket, base_url: str
 ) -> AsyncIterator[None]:
     """Serve the gateway (sharing ``connectors``) on ``sock`` while the block runs."""
+    # Imported here: only commands that serve the gateway pay for importing it.
+    from ..gateway.app import create_app, redact_access_log
+
     app = create_app(connectors, base_url=base_url)
     server = _BackgroundServer(uvicorn.Config(app, log_level="warning", lifespan="on"))
     redact_access_log()

@@ -7,13 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from ..errors import ConfigurationError
-from ..gateway import default_base_url
-from ..gateway.tokens import derive_key
 from ..providers import get_provider
-from ..runtime import Connectors
+from ..registry import VendorContext, registered_vendors
+from ..runtime import Connectors, default_base_url
 from ..storage.configs import ConnectorConfig
-from ..vendors.sandbox.server import SandboxServer
-from ..vendors.sandbox.setup import SANDBOX_SLUG, ensure_sandbox_config
 from ._gateway import bind, gateway_in_background, is_loopback, split_origin
 
 __all__ = ["find_config", "serving_gateway"]
@@ -24,20 +21,20 @@ logger = logging.getLogger(__name__)
 async def find_config(
     connectors: Connectors, vendor: str, config_id: str | None = None
 ) -> ConnectorConfig:
-    """The enabled config of ``vendor`` (or the one named); the sandbox's is created if needed."""
+    """The enabled config of ``vendor`` (or the one named); a vendor's ``prepare`` hook may
+    create it (a demo vendor's zero-setup config)."""
+    registration = registered_vendors().get(vendor)  # loading it may add its catalogue entry
     get_provider(vendor)  # unknown providers fail with the list of known ones
     settings = connectors.settings
-    if vendor == SANDBOX_SLUG:
-        if not settings.sandbox_enabled:
-            raise ConfigurationError(
-                "The sandbox provider is off (it is on by default only on the embedded SQLite "
-                "database); set AIT_SANDBOX=true to use it."
+    if registration is not None:
+        reason = registration.unavailable(settings)
+        if reason is not None:
+            raise ConfigurationError(reason)
+        if registration.prepare is not None:
+            # Not serving: an existing config keeps pointing at the gateway that runs.
+            await registration.prepare(
+                connectors, VendorContext(settings, default_base_url(settings), serving=False)
             )
-        secret = SandboxServer(derive_key(settings, "sandbox")).client_secret
-        # Created if missing; an existing one keeps pointing at the gateway that runs.
-        await ensure_sandbox_config(
-            connectors.configs, default_base_url(settings), secret, follow=False
-        )
     if config_id is not None:
         config = await connectors.configs.get(config_id)
         if config.provider != vendor:
@@ -63,15 +60,19 @@ async def serving_gateway(
     connectors: Connectors, config: ConnectorConfig, *, for_callback: bool
 ) -> AsyncIterator[bool]:
     """Serve the gateway on loopback for this command when nothing listens there yet: at the
-    config's redirect URI (``for_callback``) and, for the sandbox, where its API lives.
+    config's redirect URI (``for_callback``) and, for a vendor that mounts its API on the
+    gateway, where that API lives.
 
     Yields whether this command serves it (if not, a running gateway is assumed to).
     """
     urls = []
     if for_callback:
         urls.append(config.redirect_uri)
-    if config.provider == SANDBOX_SLUG:
-        urls.append(config.overrides.get("api_base_url", config.redirect_uri))
+    registration = registered_vendors().get(config.provider)
+    if registration is not None and registration.mount is not None:
+        spec_api = get_provider(config.provider).api_base_url
+        api = config.overrides.get("api_base_url") or (str(spec_api) if spec_api else None)
+        urls.append(api or config.redirect_uri)
     origins = list(dict.fromkeys(_origin(u) for u in urls))
     async with contextlib.AsyncExitStack() as stack:
         served = False

@@ -10,11 +10,8 @@ import webbrowser
 import typer
 import uvicorn
 
-from ..gateway import create_app, default_base_url
-from ..gateway.app import redact_access_log
-from ..gateway.state import GatewayState
 from ..logging import configure_logging
-from ..runtime import Connectors
+from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ._gateway import bind
 
@@ -56,13 +53,15 @@ def serve(
     servers: list[uvicorn.Server] = []
 
     async def main() -> None:
+        # The gateway's public entry, imported only by the commands that serve it.
+        from ..gateway.app import create_app, redact_access_log
+
         # Opened before uvicorn starts, so that a bad key or an unmigrated database is one
         # clear error line instead of a lifespan traceback.
         connectors = await Connectors.open(settings)
         try:
             app = create_app(connectors, base_url=base)
-            gateway: GatewayState = app.state.gateway
-            token, _claims = gateway.signer.issue(user, ttl_seconds=link_ttl)
+            token, _claims = app.state.gateway.signer.issue(user, ttl_seconds=link_ttl)
             link = f"{base}/connect?token={token}"
             config = uvicorn.Config(
                 app, log_level=settings.log_level.lower(), lifespan="on", server_header=False
@@ -71,7 +70,7 @@ def serve(
             server = uvicorn.Server(config)
             servers.append(server)
             notice = asyncio.create_task(
-                _announce(server, settings, base, link, user, link_ttl, gateway, open_browser)
+                _announce(server, settings, base, link, user, link_ttl, open_browser)
             )
             try:
                 await server.serve(sockets=[sock])
@@ -97,7 +96,6 @@ async def _announce(
     link: str,
     user: str,
     link_ttl: int,
-    gateway: GatewayState,
     open_browser: bool,
 ) -> None:
     """Print the ready-to-open link once the server accepts connections."""
@@ -109,7 +107,7 @@ async def _announce(
         "",
         f"ait-connectors gateway is running at {base}",
         f"  database: {_describe_database(settings)}",
-        f"  sandbox provider: {'on' if gateway.sandbox_enabled else 'off'}",
+        f"  sandbox provider: {'on' if settings.sandbox_enabled else 'off'}",
         "",
         f'Open the Connect page (signed in as "{user}", link valid {link_ttl / 3600:g} h):',
         "",

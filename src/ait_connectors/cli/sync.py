@@ -9,10 +9,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from ..errors import AItError
-from ..gateway.errors import GatewayError
-from ..gateway.jobs import EntityProgress, RunView, SyncManager
 from ..runtime import Connectors
 from ..storage.sync_models import RunStatus
+from ..sync.runs import EntityRun, RunView, SyncRuns
 from ._common import console, run_with
 from ._vendor import find_config, serving_gateway
 
@@ -23,13 +22,13 @@ EXIT_RATE_LIMITED = 3
 _POLL_SECONDS = 0.2
 
 
-def _detail(entity: EntityProgress) -> str:
-    parts = [f"{entity.pages} pages"]
+def _detail(entity: EntityRun) -> str:
+    parts = [f"{entity.counts.pages} pages"]
     if entity.rate_limit_waits:
         parts.append(f"{entity.rate_limit_waits} rate-limit waits ({entity.waited_seconds:.0f} s)")
     if entity.waiting_until is not None:
         parts.append("[yellow]waiting for the rate limit…[/yellow]")
-    if entity.status not in ("pending", RunStatus.RUNNING):
+    if entity.finished:
         colour = "green" if entity.status == RunStatus.SUCCEEDED else "red"
         parts.append(f"[{colour}]{entity.status}[/{colour}]")
     return " · ".join(parts)
@@ -52,15 +51,15 @@ def sync_command(
     async def go(connectors: Connectors) -> RunView:
         config = await find_config(connectors, vendor, config_id)
         async with serving_gateway(connectors, config, for_callback=False):
-            manager = SyncManager(connectors)
+            runs = SyncRuns(connectors)  # runs in this process, whatever AIT_JOBS says
             try:
-                view, _started = await manager.start(config, user, entity or None)
-            except GatewayError as exc:
+                view, _started = await runs.start(config, user, entity or None)
+            except AItError as exc:
                 raise AItError(exc.code, _cli_hint(exc, vendor, user)) from None
             try:
-                return await _follow(manager, view)
+                return await _follow(runs, view)
             finally:
-                await manager.shutdown()
+                await runs.shutdown()
 
     view = run_with(go)
     _summary(view)
@@ -70,13 +69,13 @@ def sync_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _cli_hint(exc: GatewayError, vendor: str, user: str) -> str:
+def _cli_hint(exc: AItError, vendor: str, user: str) -> str:
     if exc.code == "AUTHORIZATION_REQUIRED":
         return f"{exc.message} Run `ait-connectors connect {vendor} --user {user}`."
     return exc.message
 
 
-async def _follow(manager: SyncManager, view: RunView) -> RunView:
+async def _follow(runs: SyncRuns, view: RunView) -> RunView:
     columns = (
         SpinnerColumn(finished_text="[green]✓[/green]"),
         TextColumn("[bold]{task.description:<16}"),
@@ -90,13 +89,13 @@ async def _follow(manager: SyncManager, view: RunView) -> RunView:
             for e in view.entities
         }
         while True:
-            view = await manager.view(view.run_id)
+            view = await runs.view(view.run_id)
             for entity in view.entities:
-                finished = entity.status not in ("pending", RunStatus.RUNNING)
+                records = entity.counts.records
                 progress.update(
                     tasks[entity.entity_type],
-                    completed=entity.records,
-                    total=max(entity.records, 1) if finished else None,
+                    completed=records,
+                    total=max(records, 1) if entity.finished else None,
                     detail=_detail(entity),
                 )
             if view.done:
@@ -110,14 +109,11 @@ def _summary(view: RunView) -> None:
         note = e.error or ""
         if e.resume_at is not None:
             note = f"resume after {e.resume_at:%Y-%m-%d %H:%M:%S} UTC. {note}".strip()
+        c = e.counts
         table.add_row(
             e.entity_type,
             e.status,
-            str(e.pages),
-            str(e.added),
-            str(e.updated),
-            str(e.unchanged),
-            str(e.deleted),
+            *(str(n) for n in (c.pages, c.added, c.updated, c.unchanged, c.deleted)),
             note,
         )
     console.print(table)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -13,15 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from ..jobs import jobs_enabled
-from ..runtime import Connectors
+from ..jobs import QueueLauncher, jobs_enabled
+from ..registry import VendorContext, VendorRegistration, registered_vendors
+from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
-from ..vendors.sandbox.server import SandboxServer
-from ..vendors.sandbox.setup import ensure_sandbox_config
+from ..sync.runs import SyncRuns
 from . import routes_api, routes_oauth, routes_page
 from .errors import RejectControlCharacters, install_error_handlers
-from .jobs import SyncManager
 from .schemas import HealthOut
 from .state import GatewayState, gateway_of
 from .tokens import ConnectTokenSigner, derive_key
@@ -36,18 +35,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     VERSION = "0.0.0"
 
 _SECRET_QUERY = re.compile(r"(?i)\b(token|code|state|code_verifier|client_secret)=[^&\s]*")
-
-
-def default_base_url(settings: Settings) -> str:
-    """Where browsers reach this gateway: ``AIT_PUBLIC_URL``, else host and port."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    host = settings.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (naming the wildcard, not binding it)
-        host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
 
 
 class _AccessLogRedaction(logging.Filter):
@@ -68,17 +55,30 @@ def redact_access_log() -> None:
         access.addFilter(_AccessLogRedaction())
 
 
+def _offered(settings: Settings) -> list[VendorRegistration]:
+    """The registered vendors this deployment offers (``disabled_reason`` says none)."""
+    return [r for r in registered_vendors().values() if r.unavailable(settings) is None]
+
+
+def _runs(connectors: Connectors) -> SyncRuns:
+    if jobs_enabled(connectors.settings):
+        return SyncRuns(connectors, QueueLauncher(connectors))
+    return SyncRuns(connectors)
+
+
 def create_app(
     connectors_or_settings: Connectors | Settings | None = None,
     *,
     base_url: str | None = None,
-    sandbox_options: dict[str, Any] | None = None,
+    vendor_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> FastAPI:
     """The gateway. Given ``Connectors``, it uses them (and leaves closing them to the caller);
     given ``Settings`` (or nothing: the environment's), it opens and closes its own.
 
-    ``base_url`` is where browsers reach it (default ``AIT_PUBLIC_URL`` or host:port); the
-    sandbox's connector config and default redirect URIs are built from it.
+    ``base_url`` is where browsers reach it (default ``AIT_PUBLIC_URL`` or host:port); default
+    redirect URIs and the vendors' hooks use it. Every registered vendor that the deployment
+    offers gets its ``mount`` hook called here (with ``vendor_options[slug]``) and its
+    ``prepare`` hook at start-up.
     """
     given = connectors_or_settings if isinstance(connectors_or_settings, Connectors) else None
     if given is not None:
@@ -90,9 +90,11 @@ def create_app(
     base = (base_url or default_base_url(settings)).rstrip("/")
     gateway = GatewayState(settings=settings, base_url=base)
     gateway._signer = ConnectTokenSigner(derive_key(settings, "connect-token"))
-    gateway.sandbox_enabled = settings.sandbox_enabled
-    if gateway.sandbox_enabled:
-        gateway.sandbox = SandboxServer(derive_key(settings, "sandbox"), **(sandbox_options or {}))
+    vendors = _offered(settings)
+    options = vendor_options or {}
+
+    def context(slug: str) -> VendorContext:
+        return VendorContext(settings, base, serving=True, options=dict(options.get(slug, {})))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -100,14 +102,15 @@ def create_app(
         try:
             gateway._connectors = connectors
             gateway._api_keys = ApiKeyStore(connectors.database)
-            gateway._sync = SyncManager(connectors, queue=jobs_enabled(connectors.settings))
-            if gateway.sandbox is not None:
-                await ensure_sandbox_config(connectors.configs, base, gateway.sandbox.client_secret)
+            gateway._runs = _runs(connectors)
+            for vendor in vendors:
+                if vendor.prepare is not None:
+                    await vendor.prepare(connectors, context(vendor.slug))
             logger.debug("gateway ready at %s", base)
             yield
         finally:
-            if gateway._sync is not None:
-                await gateway._sync.shutdown()
+            if gateway._runs is not None:
+                await gateway._runs.shutdown()
             if given is None:
                 await connectors.close()
 
@@ -140,13 +143,15 @@ def create_app(
             "status": "ok" if database == "ok" else "degraded",
             "database": database,
             "version": VERSION,
-            "sandbox": state.sandbox_enabled,
+            "sandbox": state.settings.sandbox_enabled,
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_page.router)
-    if gateway.sandbox is not None:
-        app.include_router(gateway.sandbox.router())
+    for vendor in vendors:
+        gateway.browser_paths += vendor.browser_paths
+        if vendor.mount is not None:
+            gateway.vendor_state[vendor.slug] = vendor.mount(app, context(vendor.slug))
     return app

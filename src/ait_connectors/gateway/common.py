@@ -9,12 +9,11 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from ..providers import get_provider, load_catalogue
+from ..registry import registered_vendors
 from ..storage.configs import ConnectorConfig
 from ..sync.reader import RecordReader
-from ..vendors.sandbox.setup import SANDBOX_SLUG
 from .auth import Principal
 from .errors import GatewayError
-from .jobs import latest_runs, record_counts
 from .state import GatewayState
 from .tokens import origin_of
 
@@ -25,25 +24,30 @@ __all__ = [
     "disconnect",
     "list_connections",
     "resolve_config",
+    "unavailable",
 ]
 
 logger = logging.getLogger(__name__)
 
 
-def _provider_visible(gateway: GatewayState, slug: str) -> bool:
-    return slug != SANDBOX_SLUG or gateway.sandbox_enabled
+def unavailable(gateway: GatewayState, slug: str) -> str | None:
+    """Why this gateway does not offer ``slug`` (its vendor's ``disabled_reason``), or ``None``."""
+    vendor = registered_vendors().get(slug)
+    return vendor.unavailable(gateway.settings) if vendor is not None else None
+
+
+def _listed_last(slug: str) -> bool:
+    vendor = registered_vendors().get(slug)
+    return vendor is not None and vendor.listed_last
 
 
 async def resolve_config(
     gateway: GatewayState, vendor: str, config_id: str | None = None
 ) -> ConnectorConfig:
     """The enabled connector config that serves ``vendor`` (or the one named by id)."""
-    if not _provider_visible(gateway, vendor):
-        raise GatewayError(
-            404,
-            "PROVIDER_DISABLED",
-            "The sandbox provider is off on this gateway (set AIT_SANDBOX=true to serve it).",
-        )
+    reason = unavailable(gateway, vendor)
+    if reason is not None:
+        raise GatewayError(404, "PROVIDER_DISABLED", reason)
     try:
         get_provider(vendor)
     except ConfigurationError:
@@ -144,9 +148,9 @@ async def connection_info(
         scope=data.scope if data else None,
         expires_at=data.expires_at if data else None,
         updated_at=data.updated_at if data else None,
-        last_sync=await latest_runs(connectors, config.id, user_id),
-        records=await record_counts(connectors, config.id, user_id),
-        active_run_id=gateway.sync.active_run_id(config.id, user_id),
+        last_sync=await gateway.runs.latest(config.id, user_id),
+        records=await gateway.runs.record_counts(config.id, user_id),
+        active_run_id=gateway.runs.active_run_id(config.id, user_id),
     )
 
 
@@ -154,7 +158,7 @@ async def list_connections(gateway: GatewayState, user_id: str) -> list[Connecti
     """One entry per provider with an enabled config (the newest when there are several)."""
     newest: dict[str, ConnectorConfig] = {}
     for config in await gateway.connectors.configs.list():
-        if config.enabled and _provider_visible(gateway, config.provider):
+        if config.enabled and unavailable(gateway, config.provider) is None:
             newest[config.provider] = config  # listed oldest first: the last one wins
     catalogue = load_catalogue()
     infos = [
@@ -162,8 +166,8 @@ async def list_connections(gateway: GatewayState, user_id: str) -> list[Connecti
         for slug, config in newest.items()
         if slug in catalogue
     ]
-    # The sandbox last: real providers first once there are any.
-    return sorted(infos, key=lambda i: (i.config.provider == SANDBOX_SLUG, i.provider_name))
+    # Demo vendors last: real providers first once there are any.
+    return sorted(infos, key=lambda i: (_listed_last(i.config.provider), i.provider_name))
 
 
 async def disconnect(

@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..storage.api_keys import ApiKeyNotFoundError
 from ..storage.configs import ConnectorConfigNotFoundError
+from ..sync.runs import RunNotFoundError
 from .state import gateway_of
 
 __all__ = [
@@ -33,8 +34,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Paths a browser navigates to: without an explicit preference they answer HTML.
-_BROWSER_PATHS = ("/connect", "/sandbox/oauth/")
+# Paths a browser navigates to (with GatewayState.browser_paths, which adds the vendors'):
+# without an explicit preference they answer HTML.
 _BROWSER_SUFFIXES = ("/auth", "/auth/callback")
 
 
@@ -101,7 +102,7 @@ def prefers_html(request: Request) -> bool:
     if html is not None or js is not None:
         return (html or 0.0) > 0 and (html or 0.0) >= (js or 0.0)
     path = request.url.path
-    return path.startswith(_BROWSER_PATHS) or path.endswith(_BROWSER_SUFFIXES)
+    return path.startswith(gateway_of(request).browser_paths) or path.endswith(_BROWSER_SUFFIXES)
 
 
 def error_response(request: Request, error: GatewayError) -> Response:
@@ -130,7 +131,7 @@ def error_response(request: Request, error: GatewayError) -> Response:
 
 def from_ait_error(exc: AItError) -> GatewayError:
     """Map a framework error onto an HTTP answer (never echoing secrets: messages are safe)."""
-    if isinstance(exc, ConnectorConfigNotFoundError | ApiKeyNotFoundError):
+    if isinstance(exc, ConnectorConfigNotFoundError | ApiKeyNotFoundError | RunNotFoundError):
         return GatewayError(404, exc.code, exc.message)
     if isinstance(exc, AuthorizationRequiredError):
         return GatewayError(409, exc.code, exc.message, reason=exc.reason)

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from ..errors import ConfigurationError
+from ..registry import get_vendor
 from ..storage.configs import ConnectorConfig
+from ..sync.reader import RecordReader
 from .auth import ApiKeyPrincipal, UserPrincipal, UserQuery
 from .common import connection_info, disconnect, list_connections, resolve_config
 from .errors import ErrorBody, GatewayError
-from .jobs import latest_runs, record_counts
 from .routes_oauth import Vendor
 from .schemas import (
     ConfigCreate,
@@ -274,7 +275,7 @@ async def start_sync(
     user = principal.user(user_id)
     config = await resolve_config(gateway, vendor)
     try:
-        view, started = await gateway.sync.start(
+        view, started = await gateway.runs.start(
             config, user, body.entity_types if body is not None else None
         )
     except ConfigurationError as exc:  # e.g. no implementation registered for this provider
@@ -295,10 +296,11 @@ async def sync_status(
     gateway = gateway_of(request)
     user = principal.user(user_id)
     config = await resolve_config(gateway, vendor)
+    runs = gateway.runs
     return {
-        "active_run_id": gateway.sync.active_run_id(config.id, user),
-        "last_runs": [p.as_dict() for p in await latest_runs(gateway.connectors, config.id, user)],
-        "records": await record_counts(gateway.connectors, config.id, user),
+        "active_run_id": runs.active_run_id(config.id, user),
+        "last_runs": [p.as_dict() for p in await runs.latest(config.id, user)],
+        "records": await runs.record_counts(config.id, user),
     }
 
 
@@ -316,7 +318,7 @@ async def get_run(
     run_id: Annotated[str, Path(min_length=1, max_length=2048)],
 ) -> dict[str, Any]:
     gateway = gateway_of(request)
-    view = await gateway.sync.view(run_id, provider=vendor)
+    view = await gateway.runs.view(run_id, provider=vendor)
     principal.user(view.user_id)  # a connect token sees its own user's runs only
     try:
         config = await gateway.connectors.configs.get(view.connector_config_id)
@@ -358,23 +360,27 @@ async def get_data(
     gateway = gateway_of(request)
     user = principal.user(user_id)
     config = await resolve_config(gateway, vendor)
-    service = await gateway.connectors.factory.get_service_by_config(config.id, user)
+    # The vendor's class-level declarations name its entity types: no connection is built.
+    declared = get_vendor(vendor).service_cls.entity_declarations
+    if entity not in declared:
+        raise GatewayError(
+            404,
+            "UNKNOWN_ENTITY_TYPE",
+            f"{vendor} has no entity type {entity!r}; it has: {', '.join(declared) or 'none'}.",
+        )
     try:
-        if entity not in service.entity_types:
-            raise GatewayError(
-                404,
-                "UNKNOWN_ENTITY_TYPE",
-                f"{vendor} has no entity type {entity!r}; it has: "
-                f"{', '.join(service.entity_types) or 'none'}.",
-            )
-        try:
-            page = await service.read(
-                entity, limit=limit, offset=offset, order_by=order_by, descending=descending
-            )
-        except ValueError as exc:
-            raise GatewayError(400, "INVALID_ORDER", str(exc)) from None
-    finally:
-        await service.aclose()
+        page = await RecordReader(gateway.connectors.database).page(
+            config.id,
+            user,
+            entity,
+            declared[entity].model,
+            limit=limit,
+            offset=offset,
+            order_by=order_by,
+            descending=descending,
+        )
+    except ValueError as exc:
+        raise GatewayError(400, "INVALID_ORDER", str(exc)) from None
     return DataPage(
         provider=vendor,
         entity_type=entity,

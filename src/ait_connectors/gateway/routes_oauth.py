@@ -38,7 +38,7 @@ Vendor = Annotated[
         min_length=1,
         max_length=64,
         pattern=r"^[a-z][a-z0-9_-]*$",
-        description="The provider's catalogue slug (github, spotify, sandbox…).",
+        description="The provider's catalogue slug (github, spotify…).",
     ),
 ]
 _ERRORS: dict[int | str, dict[str, Any]] = {

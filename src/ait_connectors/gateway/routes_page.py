@@ -18,8 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from ..errors import AItError
 from ..providers import load_catalogue
-from ..vendors.registry import registered_vendors
-from ..vendors.sandbox.setup import SANDBOX_SLUG
+from ..registry import registered_vendors
 from .auth import SESSION_COOKIE, Principal, current_principal
 from .common import disconnect, list_connections, resolve_config
 from .errors import GatewayError, from_ait_error
@@ -72,15 +71,20 @@ async def connect_page(
     runs = {}
     for info in connections:
         if info.active_run_id:
-            runs[info.config.provider] = await gateway.sync.view(info.active_run_id)
+            runs[info.config.provider] = await gateway.runs.view(info.active_run_id)
     configured = {c.config.provider for c in connections}
-    # Providers this installation can sync (a vendor implementation is registered).
+    # Providers this installation can sync (a vendor implementation is registered) and offers.
     catalogue = load_catalogue()
+    vendors = registered_vendors()
     unconfigured = sorted(
         catalogue[slug].name
-        for slug in registered_vendors()
-        if slug in catalogue and slug not in configured and slug != SANDBOX_SLUG
+        for slug, vendor in vendors.items()
+        if slug in catalogue and slug not in configured and not vendor.listed_last
     )
+    # What turns on the vendors this deployment does not offer (e.g. a setting).
+    switched_off = [
+        reason for v in vendors.values() if (reason := v.unavailable(gateway.settings)) is not None
+    ]
     notice = None
     if connected:
         notice = f"{_provider_name(connections, connected)} is connected."
@@ -94,7 +98,8 @@ async def connect_page(
             "refresh": running,
             "csrf": gateway.signer.csrf_token(principal.credential),
             "notice": notice,
-            "sandbox_enabled": gateway.sandbox_enabled,
+            "switched_off": switched_off,
+            "descriptions": {slug: v.description for slug, v in vendors.items() if v.description},
             "unconfigured": unconfigured,
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
         },
@@ -157,7 +162,7 @@ async def page_sync(request: Request, vendor: Vendor) -> Response:
     gateway, _, user = await _form_action(request)
     config = await resolve_config(gateway, vendor)
     try:
-        await gateway.sync.start(config, user)
+        await gateway.runs.start(config, user)
     except AItError as exc:
         raise from_ait_error(exc) from None
     return RedirectResponse("/connect", status_code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -12,11 +12,8 @@ from fastapi.templating import Jinja2Templates
 from ..runtime import Connectors
 from ..settings import Settings
 from ..storage.api_keys import ApiKeyStore
+from ..sync.runs import SyncRuns
 from .tokens import ConnectTokenSigner
-
-if TYPE_CHECKING:
-    from ..vendors.sandbox.server import SandboxServer
-    from .jobs import SyncManager
 
 __all__ = ["GatewayState", "gateway_of"]
 
@@ -25,19 +22,21 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 @dataclass
 class GatewayState:
-    """Settings, the opened runtime (after startup), signers, templates and the sync manager."""
+    """Settings, the opened runtime (after startup), signers, templates, the run service, and
+    what each vendor's ``mount`` hook returned (``vendor_state[slug]``)."""
 
     settings: Settings
     base_url: str
     templates: Jinja2Templates = field(
         default_factory=lambda: Jinja2Templates(directory=str(TEMPLATES))
     )
-    sandbox_enabled: bool = False
-    sandbox: SandboxServer | None = None
+    vendor_state: dict[str, Any] = field(default_factory=dict)
+    #: Path prefixes a browser navigates to (errors there answer HTML), the vendors' included.
+    browser_paths: tuple[str, ...] = ("/connect",)
     _connectors: Connectors | None = field(default=None, repr=False)
     _signer: ConnectTokenSigner | None = field(default=None, repr=False)
     _api_keys: ApiKeyStore | None = field(default=None, repr=False)
-    _sync: SyncManager | None = field(default=None, repr=False)
+    _runs: SyncRuns | None = field(default=None, repr=False)
 
     @property
     def connectors(self) -> Connectors:
@@ -58,10 +57,10 @@ class GatewayState:
         return self._api_keys
 
     @property
-    def sync(self) -> SyncManager:
-        if self._sync is None:
+    def runs(self) -> SyncRuns:
+        if self._runs is None:
             raise RuntimeError("the gateway has not started (its lifespan did not run)")
-        return self._sync
+        return self._runs
 
     def url(self, path: str) -> str:
         """An absolute URL on this gateway."""

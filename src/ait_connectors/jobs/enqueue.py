@@ -18,8 +18,10 @@ from procrastinate.manager import JobManager
 from procrastinate.tasks import configure_task
 
 from ..errors import ConfigurationError
+from ..registry import get_vendor
 from ..runtime import Connectors
 from ..storage.db import Database
+from ..sync.runs import check_entity_types
 from .config import SQLITE_MESSAGE
 
 __all__ = [
@@ -103,35 +105,20 @@ async def defer_sync(
         raise
 
 
-async def _entity_types(
-    connectors: Connectors, connector_config_id: str, user_id: str
-) -> list[str]:
-    service = await connectors.factory.get_service_by_config(connector_config_id, user_id)
-    try:
-        return service.entity_types
-    finally:
-        await service.aclose()
-
-
 async def enqueue_sync_jobs(
     connectors: Connectors,
     connector_config_id: str,
     user_id: str,
     entity_types: Sequence[str] | None = None,
 ) -> dict[str, str | None]:
-    """Queue a sync job per entity type (default: all the vendor's service registers).
+    """Queue a sync job per entity type (default: all the vendor declares).
 
     Returns entity type → the new job's id, or ``None`` when a job for it was already waiting
     (queued or scheduled, e.g. after a rate limit): that job will do the work.
     """
-    registered = await _entity_types(connectors, connector_config_id, user_id)
-    wanted = list(dict.fromkeys(entity_types)) if entity_types else registered
-    unknown = [t for t in wanted if t not in registered]
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown entity type(s) {', '.join(map(repr, unknown))}; "
-            f"registered: {', '.join(registered) or 'none'}."
-        )
+    config = await connectors.configs.get(connector_config_id)
+    declared = get_vendor(config.provider).entity_types
+    wanted = check_entity_types(config.provider, declared, entity_types)
     queued: dict[str, str | None] = {}
     for entity_type in wanted:
         job_id = await defer_sync(connectors.database, connector_config_id, user_id, entity_type)

@@ -34,11 +34,12 @@ from procrastinate.jobs import Status
 from sqlalchemy import Table, func, select
 
 from ..errors import AItError, AuthorizationRequiredError
+from ..registry import get_vendor
 from ..runtime import Connectors
 from ..settings import Settings, get_settings
 from ..storage.models import ConnectorConfigRow, OAuthTokenRow, TokenStatus
 from ..storage.sync_models import RunStatus
-from ..sync import sync
+from ..sync.runs import SyncRuns
 from .config import TIERS, conninfo_from_url, load_job_settings
 from .enqueue import HOUSEKEEPING_PRIORITY, SYNC_QUEUE, SYNC_TASK, defer_sync
 
@@ -101,9 +102,7 @@ async def run_sync_job(
 ) -> dict[str, str]:
     """Sync, then queue what a rate limit postponed; entity type → run status."""
     try:
-        results = await sync(
-            config_id, user_id, entity_types, database=connectors.database, cipher=connectors.cipher
-        )
+        results = await SyncRuns(connectors).run(config_id, user_id, entity_types)
     except AItError as exc:
         # Deleted or disabled config, not connected, no implementation: nothing to retry; the
         # next periodic run tries again if the connection comes back.
@@ -172,22 +171,19 @@ async def enqueue_tier(connectors: Connectors, tier: str) -> int:
     )
     async with connectors.database.connect() as conn:
         rows = (await conn.execute(query)).all()
-    types_of: dict[str, list[str]] = {}
+    types_of: dict[str, tuple[str, ...]] = {}
     queued = 0
     for config_id, user_id, provider in rows:
         if provider_tiers.get(provider, job_settings.sync_cadence) != tier:
             continue
-        if config_id not in types_of:
-            # Every connection of a config has the same entity types: build its service once.
+        if provider not in types_of:
+            # Declared at class level: no connection is built to find them.
             try:
-                service = await connectors.factory.get_service_by_config(config_id, user_id)
+                types_of[provider] = get_vendor(provider).entity_types
             except AItError as exc:
-                logger.warning("no periodic sync of config %s: %s", config_id, exc.message)
-                types_of[config_id] = []
-                continue
-            types_of[config_id] = service.entity_types
-            await service.aclose()
-        for entity_type in types_of[config_id]:
+                logger.warning("no periodic sync of %s: %s", provider, exc.message)
+                types_of[provider] = ()
+        for entity_type in types_of[provider]:
             if await defer_sync(connectors.database, config_id, user_id, entity_type):
                 queued += 1
     logger.info("%s syncs: %d jobs queued", tier, queued)

@@ -19,6 +19,7 @@ __all__ = [
     "Incremental",
     "Mapper",
     "PaginatedFetcher",
+    "RunCounts",
     "SyncOptions",
     "SyncRunResult",
 ]
@@ -121,6 +122,47 @@ class SyncOptions:
 
 
 @dataclass(frozen=True)
+class RunCounts:
+    """What a run did, the one count type of the library, the gateway, the CLI and the worker:
+    pages fetched, entities added, updated, unchanged, and records marked deleted."""
+
+    pages: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    @property
+    def records(self) -> int:
+        """Entities seen (new, changed and unchanged)."""
+        return self.added + self.updated + self.unchanged
+
+    @property
+    def rows_written(self) -> int:
+        """Records inserted, changed or marked deleted."""
+        return self.added + self.updated + self.deleted
+
+    def __add__(self, other: RunCounts) -> RunCounts:
+        return RunCounts(
+            pages=self.pages + other.pages,
+            added=self.added + other.added,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            deleted=self.deleted + other.deleted,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "pages": self.pages,
+            "records": self.records,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+        }
+
+
+@dataclass(frozen=True)
 class SyncRunResult:
     """The outcome of one run for one entity type (also stored in ``sync_runs``)."""
 
@@ -144,9 +186,14 @@ class SyncRunResult:
     warnings: tuple[str, ...] = ()
 
     @property
+    def counts(self) -> RunCounts:
+        """This run's counts."""
+        return RunCounts(self.pages, self.added, self.updated, self.unchanged, self.deleted)
+
+    @property
     def rows_written(self) -> int:
         """Records inserted, changed or marked deleted by this run."""
-        return self.added + self.updated + self.deleted
+        return self.counts.rows_written
 
     @property
     def ok(self) -> bool:

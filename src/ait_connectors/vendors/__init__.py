@@ -1,5 +1,3 @@
-"""Vendor implementations and their registry."""
-
-from .registry import VendorRegistration, get_vendor, register_vendor, registered_vendors
-
-__all__ = ["VendorRegistration", "get_vendor", "register_vendor", "registered_vendors"]
+"""The built-in vendors. Each registers through the ``ait_connectors.vendors`` entry-point group
+(``pyproject.toml``), the way a third-party package does; the registry is
+:mod:`ait_connectors.registry`."""

@@ -1,14 +1,35 @@
 """The sandbox provider: a catalogue entry, an OAuth 2.0 server and a paginated API that the
 gateway serves under ``/sandbox``, so that a newcomer can connect and sync with no vendor account.
+
+:data:`VENDOR` is what the ``ait_connectors.vendors`` entry point names. Its hooks mount the
+server on the gateway, create the zero-setup connector config, and keep the vendor off unless
+``AIT_SANDBOX`` (default: on for embedded SQLite) says otherwise.
 """
 
 from __future__ import annotations
 
-from ..registry import register_vendor
+from ...registry import VendorRegistration
 from .service import ConnectorSandboxService
-from .setup import SANDBOX_SLUG, register_sandbox_provider
+from .setup import (
+    SANDBOX_SLUG,
+    mount_sandbox,
+    prepare_sandbox,
+    register_sandbox_provider,
+    sandbox_disabled,
+)
 
-__all__ = ["SANDBOX_SLUG", "ConnectorSandboxService"]
+__all__ = ["SANDBOX_SLUG", "VENDOR", "ConnectorSandboxService"]
 
 register_sandbox_provider()
-register_vendor(SANDBOX_SLUG, ConnectorSandboxService)
+
+VENDOR = VendorRegistration(
+    SANDBOX_SLUG,
+    ConnectorSandboxService,
+    mount=mount_sandbox,
+    prepare=prepare_sandbox,
+    disabled_reason=sandbox_disabled,
+    description="A demo provider served by this gateway: a few thousand generated contacts and "
+    "events, no account needed.",
+    browser_paths=("/sandbox/oauth/",),
+    listed_last=True,
+)

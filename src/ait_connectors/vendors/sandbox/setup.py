@@ -1,13 +1,22 @@
-"""The sandbox's catalogue entry and its zero-setup connector config."""
+"""The sandbox's catalogue entry, its zero-setup connector config, and the hooks through which
+the gateway and the CLI serve it (the same hooks every vendor is offered)."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from ...errors import ConfigurationError
 from ...providers import ProviderSpec, register_provider
+from ...registry import VendorContext
+from ...settings import Settings
 from ...storage.configs import ConnectorConfig, ConnectorConfigStore
-from .server import SANDBOX_CLIENT_ID, SCOPES
+from .server import SANDBOX_CLIENT_ID, SCOPES, SandboxServer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ...runtime import Connectors
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -15,7 +24,10 @@ __all__ = [
     "SANDBOX_OWNER",
     "SANDBOX_SLUG",
     "ensure_sandbox_config",
+    "mount_sandbox",
+    "prepare_sandbox",
     "register_sandbox_provider",
+    "sandbox_disabled",
     "sandbox_overrides",
     "sandbox_provider_spec",
 ]
@@ -110,3 +122,38 @@ async def ensure_sandbox_config(
         )
         logger.info("pointed the sandbox connector config at %s", base)
     return config
+
+
+# ------------------------------------------------------------------ vendor hooks
+
+
+def sandbox_disabled(settings: Settings) -> str | None:
+    """``None`` when this deployment serves the sandbox (``AIT_SANDBOX``), else how to turn
+    it on."""
+    if settings.sandbox_enabled:
+        return None
+    return (
+        "The sandbox provider is off here (it is on by default only on the embedded SQLite "
+        "database); set AIT_SANDBOX=true to serve it."
+    )
+
+
+def _key(context: VendorContext) -> bytes:
+    return context.derive_key("sandbox")
+
+
+def mount_sandbox(app: FastAPI, context: VendorContext) -> SandboxServer:
+    """Serve the sandbox's OAuth server and API under ``/sandbox`` on the gateway ``app``.
+
+    ``context.options`` are :class:`SandboxServer` options (token lifetime, rate limits)."""
+    server = SandboxServer(_key(context), **dict(context.options))
+    app.include_router(server.router())
+    return server
+
+
+async def prepare_sandbox(connectors: Connectors, context: VendorContext) -> None:
+    """Create the sandbox's connector config if missing; a serving gateway points it at itself."""
+    secret = SandboxServer(_key(context)).client_secret
+    await ensure_sandbox_config(
+        connectors.configs, context.base_url, secret, follow=context.serving
+    )

@@ -1,0 +1,46 @@
+"""``QueueLauncher``: the run service's launcher that queues runs for ``ait-connectors worker``.
+
+A queued run's progress is in ``sync_runs`` like any other process's run, so this launcher holds
+no live state: the run service answers for it from the rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..runtime import Connectors
+from ..sync.runs import LiveRun, RunHandle
+from .enqueue import enqueue_sync_jobs
+
+if TYPE_CHECKING:
+    from ..sync.runs import SyncRuns
+
+__all__ = ["QueueLauncher"]
+
+
+class QueueLauncher:
+    """Queues one job per entity type (deduplicated while one waits)."""
+
+    def __init__(self, connectors: Connectors) -> None:
+        self.connectors = connectors
+
+    def __repr__(self) -> str:
+        return "QueueLauncher()"
+
+    async def launch(self, runs: SyncRuns, handle: RunHandle, provider: str) -> bool:
+        queued = await enqueue_sync_jobs(
+            self.connectors, handle.connector_config_id, handle.user_id, handle.entity_types
+        )
+        return any(job_id is not None for job_id in queued.values())
+
+    def live(self, run_id: str) -> LiveRun | None:
+        return None
+
+    def active_run_id(self, connector_config_id: str, user_id: str) -> str | None:
+        return None  # a worker runs it; the rows say how far it got
+
+    async def wait(self, run_id: str) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None

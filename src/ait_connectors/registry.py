@@ -1,0 +1,189 @@
+"""The vendor registry: which service (and authenticator) serves which provider.
+
+Every vendor, built-in or third-party, is found the same way: an entry point of the group
+``ait_connectors.vendors`` names a :class:`VendorRegistration` (``github =
+"ait_connectors.vendors.github:VENDOR"``) or a module defining ``VENDOR``. Adding a vendor
+touches no core file. :func:`register_vendor` registers one in code (tests, ``AIT_IMPORT``).
+
+A registration may carry hooks that the gateway and the CLI call for every vendor, so that the
+core never names one: ``mount`` adds routes to the gateway, ``prepare`` readies the vendor in a
+process that uses it (e.g. creates a zero-setup connector config), ``disabled_reason`` switches
+it off for a deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+from .oauth.authenticator import ConnectorAuthenticator
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .runtime import Connectors
+    from .service import ConnectorService
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "VendorContext",
+    "VendorRegistration",
+    "get_vendor",
+    "register_vendor",
+    "registered_vendors",
+    "unregister_vendor",
+]
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "ait_connectors.vendors"
+
+
+@dataclass(frozen=True)
+class VendorContext:
+    """What a vendor hook learns about the process calling it.
+
+    - ``base_url``: where browsers reach the gateway of this deployment.
+    - ``serving``: true in a gateway serving at ``base_url`` (false in a CLI command that only
+      needs the vendor's config).
+    - ``options``: the vendor's options given to ``create_app(vendor_options={slug: {...}})``.
+    """
+
+    settings: Settings
+    base_url: str
+    serving: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose``, derived from the deployment's encryption key."""
+        from .crypto import load_cipher
+
+        return load_cipher(self.settings).derive_key(purpose)
+
+
+Mount = Callable[[Any, VendorContext], Any]
+"""``mount(app, context)``: add routes to the gateway's FastAPI ``app``; what it returns is kept
+as ``GatewayState.vendor_state[slug]``."""
+Prepare = Callable[["Connectors", VendorContext], Awaitable[None]]
+"""``prepare(connectors, context)``: ready the vendor in this process (gateway start-up, CLI)."""
+DisabledReason = Callable[[Settings], "str | None"]
+"""``disabled_reason(settings)``: ``None`` when the vendor is offered, else what turns it on."""
+
+
+@dataclass(frozen=True)
+class VendorRegistration:
+    """One vendor: the provider slug (a catalogue entry), its service and optional hooks.
+
+    - ``description``: a line the Connect page shows under the provider.
+    - ``browser_paths``: path prefixes of mounted routes that browsers navigate to (their errors
+      answer HTML).
+    - ``listed_last``: a demo vendor, listed after the real providers.
+    """
+
+    slug: str
+    service_cls: type[ConnectorService[Any]]
+    authenticator_cls: type[ConnectorAuthenticator] = ConnectorAuthenticator
+    mount: Mount | None = None
+    prepare: Prepare | None = None
+    disabled_reason: DisabledReason | None = None
+    description: str | None = None
+    browser_paths: tuple[str, ...] = ()
+    listed_last: bool = False
+
+    @property
+    def entity_types(self) -> tuple[str, ...]:
+        """The entity types the service declares at class level (no connection is built)."""
+        return self.service_cls.entity_type_names()
+
+    def unavailable(self, settings: Settings) -> str | None:
+        """Why this deployment does not offer the vendor, or ``None``."""
+        return self.disabled_reason(settings) if self.disabled_reason else None
+
+
+_registry: dict[str, VendorRegistration] = {}
+_failures: dict[str, str] = {}
+_discovered = False
+
+
+def register_vendor(
+    slug: str | VendorRegistration,
+    service_cls: type[ConnectorService[Any]] | None = None,
+    *,
+    authenticator_cls: type[ConnectorAuthenticator] = ConnectorAuthenticator,
+) -> VendorRegistration:
+    """Make ``service_cls`` the service of provider ``slug`` (or register a whole
+    :class:`VendorRegistration`); a later registration of the same slug replaces it."""
+    if isinstance(slug, VendorRegistration):
+        registration = slug
+    else:
+        if service_cls is None:
+            raise TypeError("register_vendor(slug, service_cls) needs the service class")
+        registration = VendorRegistration(slug, service_cls, authenticator_cls)
+    _registry[registration.slug] = registration
+    _failures.pop(registration.slug, None)
+    return registration
+
+
+def unregister_vendor(slug: str) -> None:
+    """Forget a vendor registered in code (tests)."""
+    _registry.pop(slug, None)
+
+
+def _load(entry: EntryPoint) -> VendorRegistration:
+    loaded: Any = entry.load()
+    if isinstance(loaded, ModuleType):
+        loaded = getattr(loaded, "VENDOR", None)
+    if not isinstance(loaded, VendorRegistration):
+        raise TypeError(
+            f"it names {type(loaded).__name__}, not a VendorRegistration (point it at one, "
+            f'e.g. {entry.name} = "your_package:VENDOR")'
+        )
+    return loaded
+
+
+def _discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            registration = _load(entry)
+        except Exception as exc:
+            # Importing the module may have registered the vendor in code: that one counts.
+            if entry.name not in _registry:
+                _failures[entry.name] = f"{entry.value}: {type(exc).__name__}: {exc}"
+                logger.error(
+                    "vendor %r could not be loaded (%s)", entry.name, _failures[entry.name]
+                )
+            continue
+        _registry.setdefault(registration.slug, registration)
+
+
+def get_vendor(slug: str) -> VendorRegistration:
+    """The registration of ``slug``; a clear error when none is installed or it failed to load."""
+    _discover()
+    found = _registry.get(slug)
+    if found is not None:
+        return found
+    if slug in _failures:
+        raise ConfigurationError(
+            f"The vendor {slug!r} is installed but failed to load ({_failures[slug]}); "
+            "fix or reinstall the package that provides it."
+        )
+    known = ", ".join(sorted(_registry)) or "none"
+    raise ConfigurationError(
+        f"No connector implementation is registered for provider {slug!r} (registered: "
+        f"{known}). Install the package that provides it (in a source checkout, reinstall it "
+        f"with `pip install -e .` so that its `{ENTRY_POINT_GROUP}` entry points are seen)."
+    )
+
+
+def registered_vendors() -> dict[str, VendorRegistration]:
+    """Every vendor that loaded, by slug (one that failed is logged and left out)."""
+    _discover()
+    return dict(_registry)

@@ -1,0 +1,452 @@
+"""``SyncRuns``: the one sync-run service of the gateway, the CLI and the worker.
+
+A *run* covers the entity types one request asked for; the engine records one ``sync_runs`` row
+per entity type, updated after every committed page. The run id is a small self-describing
+handle (connection, entity types, start time), so any process sharing the database answers for
+a run from those rows, not only the one running it. Where a run executes is the launcher's
+business (:class:`RunLauncher`): :class:`~ait_connectors.sync.launchers.InProcessLauncher` runs it
+as an asyncio task of this process and adds what only it knows (rate-limit waits as they happen,
+a failure before the engine started); ``ait_connectors.jobs.QueueLauncher`` queues it for
+``ait-connectors worker`` processes.
+
+::
+
+    runs = SyncRuns(connectors)                       # in-process launcher
+    view, started = await runs.start(config, "alice")  # RunView: status, entities, counts
+    view = await runs.view(view.run_id)                # progress, from any process
+    results = await runs.run(config.id, "alice")       # run to completion here (the worker)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, func, select
+
+from ..errors import AItError, AuthorizationRequiredError, ConfigurationError
+from ..registry import get_vendor
+from ..runtime import Connectors
+from ..storage.configs import ConnectorConfig
+from ..storage.sync_models import RecordRow, RunStatus, SyncRunRow
+from .config import RunCounts, SyncOptions, SyncRunResult
+
+__all__ = [
+    "PENDING",
+    "EntityRun",
+    "LiveRun",
+    "RunHandle",
+    "RunLauncher",
+    "RunNotFoundError",
+    "RunView",
+    "SyncRuns",
+    "UnknownEntityTypeError",
+    "check_entity_types",
+]
+
+R = SyncRunRow.__table__
+REC = RecordRow.__table__
+PENDING = "pending"
+RUNNING = RunStatus.RUNNING
+# A run nobody runs any more (its process died before starting some entity types) stops being
+# reported as running after this long.
+ABANDONED_AFTER = timedelta(minutes=30)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunNotFoundError(AItError):
+    """No run has this id (malformed, or not a run of this deployment)."""
+
+    def __init__(self) -> None:
+        super().__init__("RUN_NOT_FOUND", "No sync run with this id.")
+
+
+class UnknownEntityTypeError(ConfigurationError):
+    """A run asked for entity types the vendor does not declare (or it declares none)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        AItError.__init__(self, code, message)
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    """What a run id encodes: the connection, the entity types and when the run started."""
+
+    connector_config_id: str
+    user_id: str
+    entity_types: tuple[str, ...]
+    started_at: datetime
+
+    @property
+    def run_id(self) -> str:
+        body = {
+            "c": self.connector_config_id,
+            "u": self.user_id,
+            "e": list(self.entity_types),
+            "t": self.started_at.isoformat(),
+        }
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        return "run_" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    def encode(self) -> str:
+        return self.run_id
+
+    @classmethod
+    def decode(cls, run_id: str) -> RunHandle:
+        if not run_id.startswith("run_") or len(run_id) > 2048:
+            raise RunNotFoundError
+        text = run_id[4:]
+        try:
+            body = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            started = datetime.fromisoformat(str(body["t"]))
+            handle = cls(
+                connector_config_id=str(body["c"]),
+                user_id=str(body["u"]),
+                entity_types=tuple(str(e) for e in body["e"]),
+                started_at=started if started.tzinfo else started.replace(tzinfo=UTC),
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise RunNotFoundError from None
+        if not handle.entity_types:
+            raise RunNotFoundError
+        return handle
+
+
+@dataclass
+class EntityRun:
+    """Where one entity type of a run stands."""
+
+    entity_type: str
+    status: str = PENDING
+    counts: RunCounts = field(default_factory=RunCounts)
+    rate_limit_waits: int = 0
+    waited_seconds: float = 0.0
+    waiting_until: datetime | None = None
+    error: str | None = None
+    resume_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (PENDING, RUNNING)
+
+    @classmethod
+    def from_row(cls, row: Any) -> EntityRun:
+        """From a ``sync_runs`` row."""
+        counts = RunCounts(
+            pages=row.pages or 0,
+            added=row.added or 0,
+            updated=row.updated or 0,
+            unchanged=row.unchanged or 0,
+            deleted=row.deleted or 0,
+        )
+        return cls(
+            entity_type=row.entity_type,
+            status=row.status,
+            counts=counts,
+            error=row.error,
+            resume_at=row.resume_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "entity_type": self.entity_type,
+            "status": self.status,
+            **self.counts.as_dict(),
+            "rate_limit_waits": self.rate_limit_waits,
+            "waited_seconds": round(self.waited_seconds, 3),
+            "waiting_until": iso(self.waiting_until),
+            "error": self.error,
+            "resume_at": iso(self.resume_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+        }
+
+
+@dataclass
+class RunView:
+    """A run as every face shows it."""
+
+    run_id: str
+    provider: str
+    connector_config_id: str
+    user_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    entities: list[EntityRun]
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status not in (PENDING, RUNNING)
+
+    @property
+    def counts(self) -> RunCounts:
+        """The entity types' counts added up."""
+        total = RunCounts()
+        for entity in self.entities:
+            total += entity.counts
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "provider": self.provider,
+            "connector_config_id": self.connector_config_id,
+            "user_id": self.user_id,
+            "status": self.status,
+            "done": self.done,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "error": self.error,
+            "entities": [e.as_dict() for e in self.entities],
+        }
+
+
+@dataclass
+class LiveRun:
+    """What the process running a run knows beyond ``sync_runs``."""
+
+    provider: str
+    running: bool
+    waits: dict[str, EntityRun] = field(default_factory=dict)
+    error: str | None = None
+
+
+class RunLauncher(Protocol):
+    """Where runs execute. ``launch`` returns whether new work was started (or queued)."""
+
+    async def launch(self, runs: SyncRuns, handle: RunHandle, provider: str) -> bool: ...
+
+    def live(self, run_id: str) -> LiveRun | None: ...
+
+    def active_run_id(self, connector_config_id: str, user_id: str) -> str | None: ...
+
+    async def wait(self, run_id: str) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+
+def _overall(entities: Sequence[EntityRun]) -> str:
+    statuses = {e.status for e in entities}
+    if statuses & {PENDING, RUNNING}:
+        return RUNNING
+    for worst in (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.RATE_LIMITED):
+        if worst in statuses:
+            return worst
+    if statuses == {RunStatus.SKIPPED}:
+        return RunStatus.SKIPPED
+    return RunStatus.SUCCEEDED
+
+
+def check_entity_types(
+    provider: str, declared: Sequence[str], wanted: Sequence[str] | None
+) -> list[str]:
+    """``wanted`` (default: every declared type), checked against what the vendor declares."""
+    if not wanted:
+        if not declared:
+            raise UnknownEntityTypeError(
+                "NO_ENTITY_TYPES", f"The {provider} vendor declares no entity types to sync."
+            )
+        return list(declared)
+    unknown = [t for t in wanted if t not in declared]
+    if unknown:
+        raise UnknownEntityTypeError(
+            "UNKNOWN_ENTITY_TYPE",
+            f"Unknown entity type(s) {', '.join(map(repr, unknown))}; "
+            f"{provider} has: {', '.join(declared) or 'none'}.",
+        )
+    return list(dict.fromkeys(wanted))
+
+
+class SyncRuns:
+    """Start runs, follow them, and report a connection's latest runs and record counts."""
+
+    def __init__(self, connectors: Connectors, launcher: RunLauncher | None = None) -> None:
+        if launcher is None:
+            from .launchers import InProcessLauncher
+
+            launcher = InProcessLauncher()
+        self.connectors = connectors
+        self.launcher = launcher
+
+    def __repr__(self) -> str:
+        return f"SyncRuns(launcher={type(self.launcher).__name__})"
+
+    def active_run_id(self, connector_config_id: str, user_id: str) -> str | None:
+        """The run of this connection that this process is running, if any."""
+        return self.launcher.active_run_id(connector_config_id, user_id)
+
+    async def start(
+        self, config: ConnectorConfig, user_id: str, entity_types: Sequence[str] | None = None
+    ) -> tuple[RunView, bool]:
+        """Start a run (or find the one running): ``(view, started)``.
+
+        Raises :class:`UnknownEntityTypeError` and, for a connection without a usable token,
+        :class:`AuthorizationRequiredError` (nothing is started then).
+        """
+        running = self.active_run_id(config.id, user_id)
+        if running is not None:
+            return await self.view(running, provider=config.provider), False
+        declared = get_vendor(config.provider).entity_types
+        types = check_entity_types(config.provider, declared, entity_types)
+        await self._check_connected(config, user_id)
+        handle = RunHandle(config.id, user_id, tuple(types), _now())
+        started = await self.launcher.launch(self, handle, config.provider)
+        return await self.view(handle.run_id, provider=config.provider), started
+
+    async def _check_connected(self, config: ConnectorConfig, user_id: str) -> None:
+        data = await self.connectors.tokens.get_oauth_data(config.id, user_id)
+        if data is None:
+            raise AuthorizationRequiredError(
+                f"{config.provider} is not connected for this user: connect it first.",
+                reason="not_connected",
+            )
+        if data.status != "active":
+            reason = data.status_reason or data.status
+            raise AuthorizationRequiredError(
+                f"{config.provider} needs the user to reconnect: {reason}.", reason=reason
+            )
+
+    async def run(
+        self,
+        connector_config_id: str,
+        user_id: str,
+        entity_types: Sequence[str] | None = None,
+        *,
+        options: SyncOptions | None = None,
+    ) -> list[SyncRunResult]:
+        """Run a sync to completion in this process (the worker, ``sync()``); one result per
+        entity type, failures inside the results (configuration errors are raised)."""
+        factory = self.connectors.factory
+        service = await factory.get_service_by_config(connector_config_id, user_id)
+        try:
+            return await service.sync(entity_types, options=options)
+        finally:
+            await service.aclose()
+
+    async def view(self, run_id: str, *, provider: str | None = None) -> RunView:
+        """The progress of a run, from ``sync_runs`` plus this process's live details."""
+        handle = RunHandle.decode(run_id)
+        live = self.launcher.live(run_id)
+        rows = await self._rows_since(handle)
+        entities = []
+        for entity_type in handle.entity_types:
+            found = rows.get(entity_type)
+            entity = EntityRun.from_row(found) if found is not None else EntityRun(entity_type)
+            wait = live.waits.get(entity_type) if live else None
+            if wait is not None:
+                entity.rate_limit_waits = wait.rate_limit_waits
+                entity.waited_seconds = wait.waited_seconds
+                entity.waiting_until = wait.waiting_until
+            entities.append(entity)
+        _settle(entities, handle, live)
+        status = _overall(entities)
+        finished = [e.finished_at for e in entities if e.finished_at is not None]
+        return RunView(
+            run_id=run_id,
+            provider=provider or (live.provider if live else ""),
+            connector_config_id=handle.connector_config_id,
+            user_id=handle.user_id,
+            status=status,
+            started_at=handle.started_at,
+            finished_at=max(finished) if status not in (PENDING, RUNNING) and finished else None,
+            entities=entities,
+            error=live.error if live else None,
+        )
+
+    async def _rows_since(self, handle: RunHandle) -> dict[str, Any]:
+        query = (
+            select(R)
+            .where(
+                R.c.connector_config_id == handle.connector_config_id,
+                R.c.user_id == handle.user_id,
+                R.c.entity_type.in_(handle.entity_types),
+                R.c.started_at >= handle.started_at,
+            )
+            .order_by(R.c.started_at)
+        )
+        async with self.connectors.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        first: dict[str, Any] = {}
+        for row in rows:
+            first.setdefault(row.entity_type, row)
+        return first
+
+    async def latest(self, connector_config_id: str, user_id: str) -> list[EntityRun]:
+        """The most recent run of each entity type of one connection."""
+        newest = (
+            select(R.c.entity_type, func.max(R.c.started_at).label("started_at"))
+            .where(R.c.connector_config_id == connector_config_id, R.c.user_id == user_id)
+            .group_by(R.c.entity_type)
+            .subquery()
+        )
+        query = (
+            select(R)
+            .join(
+                newest,
+                and_(
+                    R.c.entity_type == newest.c.entity_type, R.c.started_at == newest.c.started_at
+                ),
+            )
+            .where(R.c.connector_config_id == connector_config_id, R.c.user_id == user_id)
+            .order_by(R.c.entity_type)
+        )
+        async with self.connectors.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        seen: dict[str, EntityRun] = {}
+        for row in rows:  # equal start times are possible in theory: keep one
+            seen.setdefault(row.entity_type, EntityRun.from_row(row))
+        return list(seen.values())
+
+    async def record_counts(self, connector_config_id: str, user_id: str) -> dict[str, int]:
+        """Live (not deleted) records per entity type of one connection."""
+        query = (
+            select(REC.c.entity_type, func.count())
+            .where(
+                REC.c.connector_config_id == connector_config_id,
+                REC.c.user_id == user_id,
+                REC.c.deleted_at.is_(None),
+            )
+            .group_by(REC.c.entity_type)
+        )
+        async with self.connectors.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {str(entity): int(count) for entity, count in rows}
+
+    async def wait(self, run_id: str) -> None:
+        """Until this process's run finished (tests and the CLI)."""
+        await self.launcher.wait(run_id)
+
+    async def shutdown(self) -> None:
+        """Stop this process's runs (the engine records them as interrupted; the next resumes)."""
+        await self.launcher.shutdown()
+
+
+def _settle(entities: list[EntityRun], handle: RunHandle, live: LiveRun | None) -> None:
+    """Entity types that will not start any more stop showing as pending or running."""
+    error = live.error if live else None
+    if live is not None and not live.running:
+        for i, entity in enumerate(entities):
+            if entity.status == PENDING:
+                status = RunStatus.FAILED if error else RunStatus.SKIPPED
+                entities[i] = replace(entity, status=status, error=entity.error or error)
+    elif live is None and _now() - handle.started_at > ABANDONED_AFTER:
+        for i, entity in enumerate(entities):
+            if entity.status in (PENDING, RUNNING) and entity.finished_at is None:
+                entities[i] = replace(entity, status=RunStatus.INTERRUPTED)
