@@ -18,15 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-<<<<<<< HEAD
-from ...concurrency import gather
-from ...errors import VendorResponseError
-from ...http import ProviderInfo, parse_json, send
-from ...pagination import (
-=======
 from ait_connectors.vendor import (
     Cursor,
->>>>>>> github
     LinkHeaderPaginator,
     Page,
     PageRequest,
@@ -39,10 +32,7 @@ from ait_connectors.vendor import (
     relative_next_url,
     send,
 )
-<<<<<<< HEAD
-=======
 
->>>>>>> github
 from .entities import REPOSITORY_KEY
 
 __all__ = ["REPOSITORY_SKIP_STATUSES", "GitHubDataSource", "Repository"]

@@ -14,12 +14,6 @@ from urllib.parse import quote
 
 import httpx
 
-<<<<<<< HEAD
-from ...concurrency import gather
-from ...errors import VendorResponseError
-from ...http import ProviderInfo, parse_json, send
-from ...pagination import SPOTIFY_PAGING, Page, PageRequest, relative_next_url
-=======
 from ...vendor import (
     Cursor,
     OffsetPaginator,
@@ -32,7 +26,6 @@ from ...vendor import (
     relative_next_url,
     send,
 )
->>>>>>> spotify
 from .entities import PLAYLIST_KEY, POSITION_KEY, RANK_KEY, TIME_RANGE_KEY
 
 __all__ = ["SpotifyDataSource"]
