@@ -52,15 +52,8 @@ from .pagination import (
     get_path,
     relative_next_url,
 )
-from .ratelimit import (
-    ProviderInfo,
-    check_graphql,
-    graphql_rate_limit,
-    parse_json,
-    rate_limit_error,
-    request_json,
-    send,
-)
+from .http import ProviderInfo, check_graphql, parse_json, request_json, send
+from .ratelimit import graphql_rate_limit, rate_limit_error
 from .registry import VendorContext, VendorRegistration, register_vendor
 from .service import Connection, ConnectorService, Incremental, SyncOptions, SyncRunResult
 from .walks import ChildWalk, SkipParent
