@@ -186,6 +186,18 @@ async def test_unreadable_playlists_are_warned_in_the_run_record(spotify: Setup)
     assert any(FOLLOWED in w and "403" in w for w in result.warnings)
 
 
+async def test_a_playlist_list_that_links_back_fails_clearly(
+    spotify: Setup, spotify_mock: SpotifyMock
+) -> None:
+    page = load("spotify", "me_playlists")
+    page["next"] = f"{spotify_mock.api_url}/me/playlists?offset=0&limit=2"  # back to page 1
+    spotify_mock.fault("/v1/me/playlists", Reply(200, page), times=10, offset="2")
+    result = (await run(spotify, "playlist_items"))["playlist_items"]
+    assert result.status == "failed"
+    assert result.error_code == "VENDOR_PAGINATION_LOOP"
+    assert len(spotify_mock.requests("/v1/me/playlists")) == 3
+
+
 # ---------------------------------------------------------------------------------------------
 # Recently played
 

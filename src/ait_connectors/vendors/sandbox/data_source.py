@@ -6,15 +6,15 @@ from typing import Any
 
 import httpx
 
-from ...pagination import (
+from ...vendor import (
     Cursor,
     JSONCursorPaginator,
     LinkHeaderPaginator,
     Page,
     PageRequest,
+    ProviderInfo,
     fetch_page,
 )
-from ...ratelimit import ProviderInfo
 
 __all__ = ["SandboxDataSource"]
 
