@@ -186,6 +186,41 @@ async def test_unreadable_playlists_are_warned_in_the_run_record(spotify: Setup)
     assert any(FOLLOWED in w and "403" in w for w in result.warnings)
 
 
+async def test_a_stopped_items_walk_resumes_inside_the_playlist_it_stopped_in(
+    spotify: Setup, spotify_mock: SpotifyMock
+) -> None:
+    spotify_mock.fault(
+        f"/playlists/{MINE}/items",
+        Reply(429, load("spotify", "error_429"), {"Retry-After": "3600"}),
+        offset="4",
+    )
+    stopped = (await run(spotify, "playlist_items"))["playlist_items"]
+    assert stopped.status == "rate_limited"
+    assert stopped.added == 7  # 4 of the road trip's 6, the collaborative playlist's 3
+    spotify_mock.clear_log()
+    resumed = (await run(spotify, "playlist_items"))["playlist_items"]
+    assert resumed.ok
+    assert resumed.added == 2
+    # Only the rest of the playlist it stopped in: no finished playlist or page read again.
+    assert [(r.path, r.query.get("offset")) for r in spotify_mock.requests("/items")] == [
+        (f"/v1/playlists/{MINE}/items", "4")
+    ]
+    stored = await rows(spotify.database, "SELECT COUNT(*) FROM spotify_playlist_items")
+    assert stored[0][0] == 9
+
+
+async def test_a_playlist_list_that_links_back_fails_clearly(
+    spotify: Setup, spotify_mock: SpotifyMock
+) -> None:
+    page = load("spotify", "me_playlists")
+    page["next"] = f"{spotify_mock.api_url}/me/playlists?offset=0&limit=2"  # back to page 1
+    spotify_mock.fault("/v1/me/playlists", Reply(200, page), times=10, offset="2")
+    result = (await run(spotify, "playlist_items"))["playlist_items"]
+    assert result.status == "failed"
+    assert result.error_code == "VENDOR_PAGINATION_LOOP"
+    assert len(spotify_mock.requests("/v1/me/playlists")) == 3
+
+
 # ---------------------------------------------------------------------------------------------
 # Recently played
 

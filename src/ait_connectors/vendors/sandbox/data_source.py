@@ -6,13 +6,13 @@ from typing import Any
 
 import httpx
 
-from ...http import ProviderInfo
-from ...pagination import (
+from ...vendor import (
     Cursor,
     JSONCursorPaginator,
     LinkHeaderPaginator,
     Page,
     PageRequest,
+    ProviderInfo,
     fetch_page,
 )
 

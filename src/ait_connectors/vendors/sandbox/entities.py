@@ -1,13 +1,13 @@
-"""The sandbox's entities and their mappers."""
+"""The sandbox's entities (each model is its own mapper)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ...entities import Entity
+from ...vendor import Entity
 
-__all__ = ["SandboxContact", "SandboxEvent", "map_contact", "map_event"]
+__all__ = ["SandboxContact", "SandboxEvent"]
 
 
 class SandboxContact(Entity):
@@ -39,11 +39,3 @@ class SandboxEvent(Entity):
     occurred_at: datetime
     amount_cents: int | None = None
     summary: str
-
-
-def map_contact(item: Any) -> SandboxContact:
-    return SandboxContact.model_validate(item)
-
-
-def map_event(item: Any) -> SandboxEvent:
-    return SandboxEvent.model_validate(item)
