@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from vendor_testkit import GitHubMock, Reply, Setup, load, rows, run
 
 from ait_connectors.storage.db import Database
@@ -190,6 +190,27 @@ async def test_commits_second_run_reads_since_per_repository(
     assert "since" not in by_repo["empty-repo"].query
     total = await rows(github.database, "SELECT COUNT(*) FROM github_commits")
     assert total[0][0] == 14
+
+
+async def test_a_watermark_from_before_the_sdk_walks_keeps_its_marks(
+    github: Setup, github_mock: GitHubMock
+) -> None:
+    await run(github, "commits")
+    marks = (await state(github.database, github, "commits")).watermark["parents"]
+    # What the hand-written walk left: the same marks, under "repos".
+    update = text(
+        "UPDATE sync_state SET watermark = :w WHERE connector_config_id = :c "
+        "AND entity_type = 'commits'"
+    ).bindparams(bindparam("w", type_=NullableJSON))
+    async with github.database.transaction() as conn:
+        await conn.execute(update, {"w": {"v": 1, "repos": marks}, "c": github.config.id})
+    github_mock.clear_log()
+    again = (await run(github, "commits"))["commits"]
+    assert again.ok
+    assert again.rows_written == 0
+    asked = [r.path.split("/")[-2] for r in github_mock.log if r.path.endswith("/commits")]
+    # Nothing pushed since: only the repositories that had no mark are read (from the start).
+    assert sorted(asked) == ["empty-repo", "protected"]
 
 
 async def test_pull_requests_second_run_stops_at_the_mark(

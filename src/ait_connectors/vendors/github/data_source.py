@@ -121,8 +121,6 @@ class GitHubDataSource:
         path = _path({"full_name": full_name}, f"pulls/{int(number)}")
         return cast(dict[str, Any], await self.get_json(path))
 
-    # -- repositories (the walks' parents) -------------------------------------------------
-
     async def repositories_page(self, cursor: Cursor) -> Page[Any]:
         """One page of ``GET /user/repos`` (``Link`` pagination, 100 per page)."""
         # Sorted by creation, oldest first: a repository created during the scan lands on the
@@ -141,8 +139,6 @@ class GitHubDataSource:
             found.update((int(item["id"]), item) for item in page.items)
             if (cursor := page.next_cursor) is None:
                 return [found[key] for key in sorted(found)]
-
-    # -- one page of one repository --------------------------------------------------------
 
     async def commits_page(self, repo: Repository, cursor: Cursor, since: str | None) -> Page[Any]:
         """Commits of the default branch, ``since`` the last walk less the commit overlap."""

@@ -34,8 +34,7 @@ def _or(empty: Any) -> BeforeValidator:
 
 
 def _pick(*keys: str) -> BeforeValidator:
-    """A list of objects → the first non-empty of ``keys`` of each; strings are kept as they are
-    (the stored form, and labels in very old payloads)."""
+    """Objects → the first non-empty of ``keys`` of each; strings (the stored form) are kept."""
 
     def pick(values: Any) -> list[str]:
         picked = []

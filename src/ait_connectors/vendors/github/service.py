@@ -9,11 +9,9 @@ entity type         source                                 incremental          
 ``issues``          ``GET /repos/{o}/{r}/issues?state=all`` ``since`` per repo    never
 =================== ====================================== ===================== ==============
 
-The per-repository types are walks over the repositories (listed once per run, ascending by id),
-one repository at a time. They are incremental: each repository keeps a mark (when its last walk
-started), a known repository is read ``since`` then, a new one from the beginning, and a
-repository with nothing pushed since costs no commits request. Their scans after the first see
-only what changed and cannot tell a deletion from "unchanged" (the engine sweeps only full scans).
+The per-repository types walk the repositories (listed once per run). Each repository keeps a
+mark (when its last walk started): a known one is read ``since`` then, a new one from the start,
+and one with nothing pushed since costs no commits request.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ait_connectors.vendor import ChildWalk, ConnectorService, EntityType, Incremental
+from ait_connectors.vendor import ChildWalk, ConnectorService, Cursor, EntityType, Incremental
 
 from .data_source import REPOSITORY_SKIP_STATUSES, GitHubDataSource
 from .entities import GitHubCommit, GitHubIssue, GitHubPullRequest, GitHubRepository, map_issue
@@ -31,14 +29,25 @@ from .entities import GitHubCommit, GitHubIssue, GitHubPullRequest, GitHubReposi
 __all__ = ["ConnectorGitHubService"]
 
 
+class _RepositoryWalk(ChildWalk):
+    """Repositories one at a time (ascending id); it also reads a watermark written before the
+    SDK's walks (``{"v": 1, "repos": marks}``, same marks): an upgrade re-reads no history."""
+
+    def fetcher(self, *, incremental: bool) -> Callable[[Any, Cursor, Any], Any]:
+        walk = super().fetcher(incremental=incremental)
+
+        def fetch(data_source: Any, cursor: Cursor, watermark: Any) -> Any:
+            if isinstance(watermark, dict) and isinstance(watermark.get("repos"), dict):
+                watermark = {"parents": watermark["repos"]}
+            return walk(data_source, cursor, watermark)
+
+        return fetch
+
+
 def _walk(children: str, version: Callable[[Any], Any] | None = None) -> ChildWalk:
-    """A walk over the repositories, one at a time, skipping those GitHub refuses."""
-    return ChildWalk(
-        "list_repositories",
-        children,
-        label=lambda repo: str(repo["full_name"]),
-        version=version,
-        skip_statuses=REPOSITORY_SKIP_STATUSES,
+    label, skip = (lambda repo: str(repo["full_name"])), REPOSITORY_SKIP_STATUSES
+    return _RepositoryWalk(
+        "list_repositories", children, label=label, version=version, skip_statuses=skip
     )
 
 
@@ -47,7 +56,8 @@ def _pushed_at(repo: dict[str, Any]) -> Any:
     return repo.get("pushed_at")
 
 
-# Incremental: a scan after the first sees only what changed, so none is swept for deletions.
+# Incremental: a scan after the first sees only what changed and cannot tell a deletion from
+# "unchanged", so none is swept (the engine sweeps only full scans).
 _PER_REPO: Any = {"incremental": Incremental(), "detect_deletions": False, "batch_size": 100}
 
 
