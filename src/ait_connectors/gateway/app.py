@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from ..jobs import QueueLauncher, jobs_enabled
-from ..registry import VendorContext, VendorRegistration, registered_vendors
+from ..registry import VendorContext, VendorRegistration, prepare_vendors, registered_vendors
 from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
@@ -103,9 +103,7 @@ def create_app(
             gateway._connectors = connectors
             gateway._api_keys = ApiKeyStore(connectors.database)
             gateway._runs = _runs(connectors)
-            for vendor in vendors:
-                if vendor.prepare is not None:
-                    await vendor.prepare(connectors, context(vendor.slug))
+            await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
             logger.debug("gateway ready at %s", base)
             yield
         finally:

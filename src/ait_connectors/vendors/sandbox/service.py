@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...entity_types import EntityType
-from ...service import ConnectorService
+from ...vendor import ConnectorService, EntityType
 from .data_source import SandboxDataSource
 from .entities import SandboxContact, SandboxEvent, map_contact, map_event
 
