@@ -164,7 +164,14 @@ def _discover() -> None:
     if _discovered:
         return
     _discovered = True
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    if not any(e.dist is not None and e.dist.name == "ait-connectors" for e in found):
+        # The built-ins register here too: metadata without them is an install from before.
+        logger.warning(
+            "the installed ait-connectors metadata lists no built-in vendor: reinstall it "
+            "(`pip install -e .` in a source checkout) so that its entry points are seen"
+        )
+    for entry in found:
         try:
             registration = _load(entry)
         except Exception as exc:
