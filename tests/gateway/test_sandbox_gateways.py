@@ -9,9 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from ait_connectors.providers import get_provider
+from ait_connectors.registry import VendorContext
 from ait_connectors.runtime import Connectors
 from ait_connectors.settings import Settings
 from ait_connectors.storage.api_keys import ApiKeyStore
+from ait_connectors.vendors.sandbox import VENDOR
+from ait_connectors.vendors.sandbox.server import SANDBOX_CLIENT_ID
+from ait_connectors.vendors.sandbox.setup import sandbox_overrides
 
 from .conftest import GatewayProcess, approve, free_port, subprocess_env, wait_for
 
@@ -70,3 +75,26 @@ async def test_a_second_gateway_on_another_port_repoints_nothing(tmp_path: Path)
     finally:
         second.stop()
         first.stop()
+
+
+async def test_a_config_stored_per_port_loses_its_urls_at_start_up(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    async with await Connectors.open(settings) as connectors:
+        old = await connectors.configs.create(
+            "sandbox",
+            client_id=SANDBOX_CLIENT_ID,
+            client_secret="an old key's secret",
+            redirect_uri="http://127.0.0.1:18765/api/sandbox/auth/callback",
+            name="sandbox",
+            owner="ait-sandbox",
+            overrides=sandbox_overrides("http://127.0.0.1:18765"),
+        )
+        context = VendorContext(settings, "http://127.0.0.1:8765", serving=True)
+        await VENDOR.prepare(connectors, context)  # type: ignore[misc]
+        (config,) = await connectors.configs.list(provider="sandbox")
+    assert config.id == old.id
+    assert config.overrides == {}
+    assert config.client_secret is not None
+    assert config.client_secret.get_secret_value() != "an old key's secret"
+    assert get_provider("sandbox").api_base_url is not None
+    assert str(get_provider("sandbox").api_base_url).startswith("http://127.0.0.1:8765/")
