@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigurationError
 from .oauth.authenticator import ConnectorAuthenticator
 from .settings import Settings
+from .storage.configs import ConnectorConfig
 
 if TYPE_CHECKING:
     from .runtime import Connectors
@@ -33,8 +34,10 @@ __all__ = [
     "VendorContext",
     "VendorRegistration",
     "get_vendor",
+    "prepare_vendors",
     "register_vendor",
     "registered_vendors",
+    "served_config",
     "unregister_vendor",
 ]
 
@@ -82,6 +85,9 @@ class VendorRegistration:
     - ``browser_paths``: path prefixes of mounted routes that browsers navigate to (their errors
       answer HTML).
     - ``listed_last``: a demo vendor, listed after the real providers.
+    - ``redirect_to_gateway``: the OAuth callback is always the serving gateway's own
+      (``{base_url}/api/{slug}/auth/callback``), whatever redirect URI its config stores (a
+      provider served by the gateway itself: several gateways must not fight over one URL).
     """
 
     slug: str
@@ -93,6 +99,7 @@ class VendorRegistration:
     description: str | None = None
     browser_paths: tuple[str, ...] = ()
     listed_last: bool = False
+    redirect_to_gateway: bool = False
 
     @property
     def entity_types(self) -> tuple[str, ...]:
@@ -102,6 +109,13 @@ class VendorRegistration:
     def unavailable(self, settings: Settings) -> str | None:
         """Why this deployment does not offer the vendor, or ``None``."""
         return self.disabled_reason(settings) if self.disabled_reason else None
+
+    def served_config(self, config: ConnectorConfig, base_url: str) -> ConnectorConfig:
+        """``config`` as the gateway at ``base_url`` uses it (see ``redirect_to_gateway``)."""
+        if not self.redirect_to_gateway:
+            return config
+        callback = f"{base_url.rstrip('/')}/api/{self.slug}/auth/callback"
+        return replace(config, redirect_uri=callback)
 
 
 _registry: dict[str, VendorRegistration] = {}
@@ -150,7 +164,14 @@ def _discover() -> None:
     if _discovered:
         return
     _discovered = True
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    if not any(e.dist is not None and e.dist.name == "ait-connectors" for e in found):
+        # The built-ins register here too: metadata without them is an install from before.
+        logger.warning(
+            "the installed ait-connectors metadata lists no built-in vendor: reinstall it "
+            "(`pip install -e .` in a source checkout) so that its entry points are seen"
+        )
+    for entry in found:
         try:
             registration = _load(entry)
         except Exception as exc:
@@ -181,6 +202,20 @@ def get_vendor(slug: str) -> VendorRegistration:
         f"{known}). Install the package that provides it (in a source checkout, reinstall it "
         f"with `pip install -e .` so that its `{ENTRY_POINT_GROUP}` entry points are seen)."
     )
+
+
+def served_config(config: ConnectorConfig, base_url: str) -> ConnectorConfig:
+    """``config`` as the gateway at ``base_url`` uses it (its vendor's
+    :meth:`VendorRegistration.served_config`; unchanged without a registered vendor)."""
+    vendor = registered_vendors().get(config.provider)
+    return vendor.served_config(config, base_url) if vendor is not None else config
+
+
+async def prepare_vendors(connectors: Connectors, context: VendorContext) -> None:
+    """Call the ``prepare`` hook of every vendor the deployment offers."""
+    for vendor in registered_vendors().values():
+        if vendor.prepare is not None and vendor.unavailable(context.settings) is None:
+            await vendor.prepare(connectors, context)
 
 
 def registered_vendors() -> dict[str, VendorRegistration]:

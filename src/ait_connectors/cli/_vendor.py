@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from ..errors import ConfigurationError
 from ..providers import get_provider
-from ..registry import VendorContext, registered_vendors
+from ..registry import VendorContext, registered_vendors, served_config
 from ..runtime import Connectors, default_base_url
 from ..storage.configs import ConnectorConfig
 from ._gateway import bind, gateway_in_background, is_loopback, split_origin
@@ -31,7 +31,7 @@ async def find_config(
         if reason is not None:
             raise ConfigurationError(reason)
         if registration.prepare is not None:
-            # Not serving: an existing config keeps pointing at the gateway that runs.
+            # This command uses the deployment's gateway (AIT_PUBLIC_URL, else host:port).
             await registration.prepare(
                 connectors, VendorContext(settings, default_base_url(settings), serving=False)
             )
@@ -39,14 +39,16 @@ async def find_config(
         config = await connectors.configs.get(config_id)
         if config.provider != vendor:
             raise ConfigurationError(f"Connector config {config_id} is not a {vendor} config.")
-        return config
-    found = await connectors.configs.find_for_provider(vendor)
-    if found is None:
-        raise ConfigurationError(
-            f"No enabled connector config for {vendor}: add one with "
-            f"`ait-connectors configs add {vendor} --client-id … --client-secret-stdin`."
-        )
-    return found
+    else:
+        found = await connectors.configs.find_for_provider(vendor)
+        if found is None:
+            raise ConfigurationError(
+                f"No enabled connector config for {vendor}: add one with "
+                f"`ait-connectors configs add {vendor} --client-id … --client-secret-stdin`."
+            )
+        config = found
+    # As the gateway of this deployment uses it (a vendor served by the gateway: its callback).
+    return served_config(config, default_base_url(settings))
 
 
 def _origin(url: str) -> str:

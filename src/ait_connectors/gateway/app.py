@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from ..jobs import QueueLauncher, jobs_enabled
-from ..registry import VendorContext, VendorRegistration, registered_vendors
+from ..registry import VendorContext, prepare_vendors, registered_vendors
 from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
@@ -55,9 +55,44 @@ def redact_access_log() -> None:
         access.addFilter(_AccessLogRedaction())
 
 
-def _offered(settings: Settings) -> list[VendorRegistration]:
-    """The registered vendors this deployment offers (``disabled_reason`` says none)."""
-    return [r for r in registered_vendors().values() if r.unavailable(settings) is None]
+def _mount_vendors(
+    app: FastAPI, gateway: GatewayState, options: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Call the ``mount`` hook of every vendor the deployment offers."""
+    for vendor in registered_vendors().values():
+        if vendor.unavailable(gateway.settings) is not None:
+            continue
+        gateway.browser_paths += vendor.browser_paths
+        if vendor.mount is not None:
+            context = VendorContext(
+                gateway.settings,
+                gateway.base_url,
+                serving=True,
+                options=dict(options.get(vendor.slug, {})),
+            )
+            gateway.vendor_state[vendor.slug] = vendor.mount(app, context)
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get(
+        "/health", tags=["health"], summary="Liveness and database check", response_model=HealthOut
+    )
+    async def health(request: Request) -> Any:
+        state = gateway_of(request)
+        database = "ok"
+        try:
+            async with state.connectors.database.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            logger.warning("health check: database unreachable: %s", exc)
+            database = "unreachable"
+        body = {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "version": VERSION,
+            "sandbox": state.settings.sandbox_enabled,  # the AIT_SANDBOX setting
+        }
+        return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
 def _runs(connectors: Connectors) -> SyncRuns:
@@ -90,11 +125,6 @@ def create_app(
     base = (base_url or default_base_url(settings)).rstrip("/")
     gateway = GatewayState(settings=settings, base_url=base)
     gateway._signer = ConnectTokenSigner(derive_key(settings, "connect-token"))
-    vendors = _offered(settings)
-    options = vendor_options or {}
-
-    def context(slug: str) -> VendorContext:
-        return VendorContext(settings, base, serving=True, options=dict(options.get(slug, {})))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -103,9 +133,7 @@ def create_app(
             gateway._connectors = connectors
             gateway._api_keys = ApiKeyStore(connectors.database)
             gateway._runs = _runs(connectors)
-            for vendor in vendors:
-                if vendor.prepare is not None:
-                    await vendor.prepare(connectors, context(vendor.slug))
+            await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
             logger.debug("gateway ready at %s", base)
             yield
         finally:
@@ -127,31 +155,9 @@ def create_app(
     app.add_middleware(RejectControlCharacters)
     install_error_handlers(app)
 
-    @app.get(
-        "/health", tags=["health"], summary="Liveness and database check", response_model=HealthOut
-    )
-    async def health(request: Request) -> Any:
-        state = gateway_of(request)
-        database = "ok"
-        try:
-            async with state.connectors.database.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            logger.warning("health check: database unreachable: %s", exc)
-            database = "unreachable"
-        body = {
-            "status": "ok" if database == "ok" else "degraded",
-            "database": database,
-            "version": VERSION,
-            "sandbox": state.settings.sandbox_enabled,
-        }
-        return JSONResponse(body, status_code=200 if database == "ok" else 503)
-
+    _add_health(app)
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_page.router)
-    for vendor in vendors:
-        gateway.browser_paths += vendor.browser_paths
-        if vendor.mount is not None:
-            gateway.vendor_state[vendor.slug] = vendor.mount(app, context(vendor.slug))
+    _mount_vendors(app, gateway, vendor_options or {})
     return app

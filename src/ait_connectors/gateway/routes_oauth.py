@@ -19,6 +19,7 @@ from ..errors import (
     ConnectorOAuthRequestError,
 )
 from ..oauth.pkce import generate_pkce_pair
+from ..registry import served_config
 from ..storage.configs import ConnectorConfigNotFoundError
 from ..storage.states import InvalidStateError
 from .auth import UserPrincipal, UserQuery
@@ -101,7 +102,7 @@ async def start_authorization(
     redirects to the provider."""
     gateway = gateway_of(request)
     user = principal.user(user_id)
-    config = await resolve_config(gateway, vendor, config_id)
+    config = served_config(await resolve_config(gateway, vendor, config_id), gateway.base_url)
     redirect_after = check_redirect(gateway, principal, redirect)
     connector = gateway.connectors.factory.build_connector(config, user)
     pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
@@ -208,7 +209,8 @@ async def authorization_callback(
             back_url="/connect",
         )
     try:
-        config = await gateway.connectors.configs.get(record.connector_config_id)
+        stored = await gateway.connectors.configs.get(record.connector_config_id)
+        config = served_config(stored, gateway.base_url)
         connector = gateway.connectors.factory.build_connector(config, record.user_id)
     except (ConnectorConfigNotFoundError, ConfigurationError) as exc:
         raise GatewayError(400, "CONFIG_UNAVAILABLE", str(exc), back_url="/connect") from None

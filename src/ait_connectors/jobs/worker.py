@@ -8,7 +8,8 @@ import socket
 
 from ..crypto import load_cipher
 from ..errors import ConfigurationError
-from ..runtime import Connectors
+from ..registry import VendorContext, prepare_vendors
+from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.db import Database
 from .config import SQLITE_MESSAGE, import_extra_modules, load_job_settings
@@ -64,6 +65,8 @@ async def run_worker(
         await database.ensure_ready()  # the application schema: `ait-connectors db upgrade`
         await apply_job_schema(settings)
         connectors = Connectors(settings, database, cipher)
+        # A vendor served by the gateway (the sandbox) learns where the deployment's gateway is.
+        await prepare_vendors(connectors, VendorContext(settings, default_base_url(settings)))
         app = build_app(settings, pool_size=concurrency + 3)
         async with app.open_async():
             logger.info("worker started (concurrency %d)", concurrency)

@@ -8,7 +8,7 @@ server on the gateway, create the zero-setup connector config, and keep the vend
 
 from __future__ import annotations
 
-from ...registry import VendorRegistration
+from ...vendor import VendorRegistration
 from .service import ConnectorSandboxService
 from .setup import (
     SANDBOX_SLUG,
@@ -32,4 +32,5 @@ VENDOR = VendorRegistration(
     "events, no account needed.",
     browser_paths=("/sandbox/oauth/",),
     listed_last=True,
+    redirect_to_gateway=True,
 )

@@ -7,10 +7,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from ...errors import ConfigurationError
-from ...providers import ProviderSpec, register_provider
-from ...registry import VendorContext
+from ...providers import ProviderSpec, register_provider, unregister_provider
 from ...settings import Settings
 from ...storage.configs import ConnectorConfig, ConnectorConfigStore
+from ...vendor import VendorContext
 from .server import SANDBOX_CLIENT_ID, SCOPES, SandboxServer
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ def sandbox_overrides(base_url: str) -> dict[str, str]:
 
 
 def sandbox_provider_spec(base_url: str = DEFAULT_BASE_URL) -> ProviderSpec:
-    """An ordinary catalogue entry; its URLs point at a gateway (the default one unless the
-    connector config overrides them, which the auto-created config does)."""
+    """An ordinary catalogue entry whose URLs point at the gateway at ``base_url``
+    (:func:`prepare_sandbox` registers it for the gateway of this process)."""
     urls = sandbox_overrides(base_url)
     return ProviderSpec(
         slug=SANDBOX_SLUG,
@@ -73,17 +73,17 @@ def register_sandbox_provider() -> None:
 
 
 async def ensure_sandbox_config(
-    configs: ConnectorConfigStore, base_url: str, client_secret: str, *, follow: bool = True
+    configs: ConnectorConfigStore, base_url: str, client_secret: str
 ) -> ConnectorConfig:
-    """The sandbox's connector config, created on first start and (with ``follow``) kept
-    pointing at this gateway.
+    """The sandbox's connector config, created on first start.
 
-    Safe when several processes start at once: the (owner, name) unique constraint lets one
-    create it; the others read it back.
+    It stores no URL of any gateway (its endpoints come from the catalogue entry this process
+    registered for the gateway serving it, and its callback is that gateway's own), so a second
+    gateway on another port never re-points it. A config stored per port by an older release
+    loses those URLs here. Safe when several processes start at once: the (owner, name) unique
+    constraint lets one create it; the others read it back.
     """
-    base = base_url.rstrip("/")
-    redirect_uri = f"{base}/api/{SANDBOX_SLUG}/auth/callback"
-    overrides = sandbox_overrides(base)
+    redirect_uri = f"{base_url.rstrip('/')}/api/{SANDBOX_SLUG}/auth/callback"
     existing = [c for c in await configs.list(provider=SANDBOX_SLUG, owner=SANDBOX_OWNER)]
     if not existing:
         try:
@@ -94,7 +94,6 @@ async def ensure_sandbox_config(
                 redirect_uri=redirect_uri,
                 name=SANDBOX_CONFIG_NAME,
                 owner=SANDBOX_OWNER,
-                overrides=overrides,
             )
             logger.info("created the sandbox connector config (%s)", config.id)
             return config
@@ -103,24 +102,13 @@ async def ensure_sandbox_config(
             if not existing:
                 raise
     config = existing[0]
-    if not follow:
-        return config
     secret = config.client_secret.get_secret_value() if config.client_secret else None
-    if (
-        config.redirect_uri != redirect_uri
-        or config.overrides != overrides
-        or secret != client_secret
-        or config.client_id != SANDBOX_CLIENT_ID
-    ):
-        # The gateway moved (another port or public URL) or the key changed: follow it.
+    if config.overrides or secret != client_secret or config.client_id != SANDBOX_CLIENT_ID:
+        # Stored gateway URLs (older releases), or the encryption key changed.
         config = await configs.update(
-            config.id,
-            client_id=SANDBOX_CLIENT_ID,
-            client_secret=client_secret,
-            redirect_uri=redirect_uri,
-            overrides=overrides,
+            config.id, client_id=SANDBOX_CLIENT_ID, client_secret=client_secret, overrides={}
         )
-        logger.info("pointed the sandbox connector config at %s", base)
+        logger.info("updated the sandbox connector config (%s)", config.id)
     return config
 
 
@@ -152,8 +140,10 @@ def mount_sandbox(app: FastAPI, context: VendorContext) -> SandboxServer:
 
 
 async def prepare_sandbox(connectors: Connectors, context: VendorContext) -> None:
-    """Create the sandbox's connector config if missing; a serving gateway points it at itself."""
+    """Point this process's sandbox catalogue entry at the gateway at ``context.base_url`` and
+    create the sandbox's connector config if missing."""
+    # Replaced, not re-registered: the catalogue warns when a registration changes.
+    unregister_provider(SANDBOX_SLUG)
+    register_provider(sandbox_provider_spec(context.base_url))
     secret = SandboxServer(_key(context)).client_secret
-    await ensure_sandbox_config(
-        connectors.configs, context.base_url, secret, follow=context.serving
-    )
+    await ensure_sandbox_config(connectors.configs, context.base_url, secret)
