@@ -38,6 +38,7 @@ from .concurrency import gather
 from .entities import Entity
 from .entity_types import EntityType
 from .errors import AItError, AuthorizationRequiredError, RateLimitError, VendorResponseError
+from .http import ProviderInfo, check_graphql, parse_json, request_json, send
 from .pagination import (
     Cursor,
     GraphQLPageInfoPaginator,
@@ -52,7 +53,6 @@ from .pagination import (
     get_path,
     relative_next_url,
 )
-from .http import ProviderInfo, check_graphql, parse_json, request_json, send
 from .ratelimit import graphql_rate_limit, rate_limit_error
 from .registry import VendorContext, VendorRegistration, register_vendor
 from .service import Connection, ConnectorService, Incremental, SyncOptions, SyncRunResult
