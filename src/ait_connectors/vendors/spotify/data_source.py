@@ -25,7 +25,8 @@ import httpx
 from ...concurrency import gather
 from ...errors import VendorResponseError
 from ...http import ProviderInfo, parse_json, send
-from ...pagination import SPOTIFY_PAGING, Page, PageRequest, relative_next_url
+from ...pagination import NEXT_URL_PAGING as SPOTIFY_PAGING
+from ...pagination import Page, PageRequest, relative_next_url
 from .entities import PLAYLIST_KEY, POSITION_KEY, RANK_KEY, TIME_RANGE_KEY
 
 __all__ = ["PLAYLIST_SKIP_STATUSES", "SpotifyDataSource"]
