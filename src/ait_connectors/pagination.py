@@ -424,14 +424,14 @@ async def fetch_page(
             check_graphql(data, response, provider)
         items = _extract_items(data, items_path, where)
         nxt = paginator.next_request(request, response, data, items)
-        cursor = _next_cursor(nxt, response, client.base_url, slug)
+        cursor = _next_cursor(request, nxt, response, client.base_url, slug)
         return Page(items, cursor, raw=response.content)
     nxt = paginator.next_request(request, response, None, None)
 
     def load() -> Sequence[Any]:
         return _extract_items(parse_json(response, provider), items_path, where)
 
-    cursor = _next_cursor(nxt, response, client.base_url, slug)
+    cursor = _next_cursor(request, nxt, response, client.base_url, slug)
     return Page(next_cursor=cursor, raw=response.content, loader=load)
 
 
@@ -440,17 +440,25 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 
 def _next_cursor(
-    nxt: PageRequest | None, response: httpx.Response, base_url: httpx.URL, provider: str
+    request: PageRequest,
+    nxt: PageRequest | None,
+    response: httpx.Response,
+    base_url: httpx.URL,
+    provider: str,
 ) -> Cursor:
     """The cursor of the next request, on the origin the page came from.
 
-    A next URL is resolved against the page's own URL (``?page=2`` and ``/path`` work); one on
-    another origin is refused before anything is sent there (the client would send the token).
+    A next URL the vendor gave is resolved against the page's own URL (``?page=2`` and
+    ``/path`` work); one on another origin is refused before anything is sent there (the client
+    would send the token). A next request on the same URL as this one (a body cursor, a page
+    number) is ours: it is kept as it is.
     One under the client's ``base_url`` is stored relative to it, so the cursor survives a
     change of base URL; another one on the same origin is stored absolute.
     """
     if nxt is None:
         return None
+    if nxt.url == request.url:
+        return nxt.to_cursor()  # the same URL with other parameters: ours, not the vendor's
     current = response.request.url
     target = current.join(nxt.url)
     if _origin(target) != _origin(current):

@@ -351,3 +351,28 @@ async def test_a_next_link_to_another_origin_is_refused_and_never_requested() ->
                 assert "evil.example" in caught.value.message
                 assert "secret-token" not in caught.value.message
         assert not evil.called
+
+
+@respx.mock
+async def test_a_body_cursor_keeps_the_request_url_under_a_base_path() -> None:
+    """Only URLs the vendor gave are resolved; our own base-relative URL stays as it is."""
+    base = f"{BASE}/sandbox/api"
+    route = respx.get(f"{base}/events")
+    route.side_effect = lambda request: httpx.Response(
+        200,
+        json={"data": [1], "next_cursor": "c" + request.url.params.get("cursor", "")},
+    )
+    async with httpx.AsyncClient(base_url=base) as client:
+        cursor = None
+        for _ in range(3):
+            page = await fetch_page(
+                client,
+                JSONCursorPaginator(),
+                cursor,
+                first=PageRequest("events"),
+                provider="v",
+                items_path="data",
+            )
+            cursor = json.loads(json.dumps(page.next_cursor))
+    assert cursor == {"url": "events", "params": {"cursor": "ccc"}}
+    assert route.call_count == 3
