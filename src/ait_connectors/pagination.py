@@ -18,8 +18,10 @@ serialisable cursor the sync engine commits with each page and resumes from afte
 :func:`fetch_page` is the helper a data source's paginated fetcher calls: it sends the request
 (with retries and rate-limit mapping), asks the paginator for the next request, and hands the
 engine a :class:`Page` whose items are parsed lazily when the paginator did not need the body.
-:func:`relative_next_url` turns a next-page URL the vendor gave into one relative to the client's
-base URL before it goes into a cursor, and refuses one that points elsewhere.
+It treats 204 No Content as an empty last page, resolves relative next URLs, stores next URLs
+under the client's base URL relative to it, and refuses a next URL on another origin (no
+request, so no token, goes there). :func:`relative_next_url` does the last two for data sources
+that build cursors themselves.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .errors import VendorResponseError
 from .http import ProviderInfo, check_graphql, parse_json, send
 
 __all__ = [
+    "NEXT_URL_PAGING",
     "Cursor",
     "GraphQLPageInfoPaginator",
     "JSONCursorPaginator",
@@ -339,12 +342,10 @@ class GraphQLPageInfoPaginator(Paginator):
         return replace(request, json=body, method="POST")
 
 
-# Presets for the vendors in the reference (see vendors.md).
-NOTION_CURSOR = JSONCursorPaginator("next_cursor", "start_cursor", has_more_path="has_more")
-GOOGLE_PAGE_TOKEN = JSONCursorPaginator("nextPageToken", "pageToken")
-X_NEXT_TOKEN = JSONCursorPaginator("meta.next_token", "pagination_token")
-SLACK_CURSOR = JSONCursorPaginator("response_metadata.next_cursor", "cursor")
-SPOTIFY_PAGING = OffsetPaginator(next_url_path="next")
+# Neutral presets, named by the shape they read; a vendor module picks one or builds its own
+# paginator from the parameters above (the core names no vendor).
+NEXT_URL_PAGING = OffsetPaginator(next_url_path="next")
+"""A paging object whose ``next`` field is the URL of the next page (``null`` ends)."""
 
 
 def relative_next_url(
@@ -414,6 +415,8 @@ async def fetch_page(
         max_bytes=max_bytes,
     )
     slug = provider if isinstance(provider, str) else provider.slug
+    if response.status_code == 204:
+        return Page([], None, raw=b"")  # No Content: an empty, final page
     where = f"{slug}: {request.method} {httpx.URL(request.url).path}"
     if paginator.needs_body:
         data = parse_json(response, provider)
@@ -421,10 +424,51 @@ async def fetch_page(
             check_graphql(data, response, provider)
         items = _extract_items(data, items_path, where)
         nxt = paginator.next_request(request, response, data, items)
-        return Page(items, nxt.to_cursor() if nxt else None, raw=response.content)
+        cursor = _next_cursor(request, nxt, response, client.base_url, slug)
+        return Page(items, cursor, raw=response.content)
     nxt = paginator.next_request(request, response, None, None)
 
     def load() -> Sequence[Any]:
         return _extract_items(parse_json(response, provider), items_path, where)
 
-    return Page(next_cursor=nxt.to_cursor() if nxt else None, raw=response.content, loader=load)
+    cursor = _next_cursor(request, nxt, response, client.base_url, slug)
+    return Page(next_cursor=cursor, raw=response.content, loader=load)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+def _next_cursor(
+    request: PageRequest,
+    nxt: PageRequest | None,
+    response: httpx.Response,
+    base_url: httpx.URL,
+    provider: str,
+) -> Cursor:
+    """The cursor of the next request, on the origin the page came from.
+
+    A next URL the vendor gave is resolved against the page's own URL (``?page=2`` and
+    ``/path`` work); one on another origin is refused before anything is sent there (the client
+    would send the token). A next request on the same URL as this one (a body cursor, a page
+    number) is ours: it is kept as it is.
+    One under the client's ``base_url`` is stored relative to it, so the cursor survives a
+    change of base URL; another one on the same origin is stored absolute.
+    """
+    if nxt is None:
+        return None
+    if nxt.url == request.url:
+        return nxt.to_cursor()  # the same URL with other parameters: ours, not the vendor's
+    current = response.request.url
+    target = current.join(nxt.url)
+    if _origin(target) != _origin(current):
+        raise VendorResponseError(
+            "VENDOR_FOREIGN_NEXT_URL",
+            f"{provider}: a pagination link points to another origin ({target.host}) than the "
+            f"page it came from ({current.host}); refusing to send the token there",
+        )
+    url = str(target)
+    base = str(base_url)
+    if base and url.startswith(base if base.endswith("/") else base + "/"):
+        url = relative_next_url(url, base_url, provider=provider)
+    return replace(nxt, url=url).to_cursor()

@@ -37,6 +37,7 @@ __all__ = [
     "parse_reset",
     "parse_retry_after",
     "rate_limit_error",
+    "utcnow",
 ]
 
 # When a vendor says "limited" but not until when (GitHub secondary limit without headers,
@@ -61,11 +62,20 @@ _GOOGLE_LONG = {"quotaexceeded", "dailylimitexceeded"}
 # Reading rate-limit signals
 
 
+def utcnow() -> datetime:
+    """The clock of rate-limit arithmetic: reset times and the waits derived from them.
+
+    One seam for both, so a test can fix the time and assert exact waits and resume times,
+    whatever the machine's speed (``monkeypatch.setattr(ratelimit, "utcnow", ...)``).
+    """
+    return datetime.now(UTC)
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> datetime | None:
     """``Retry-After``: delay in seconds (possibly fractional) or an HTTP date."""
     if value is None or not value.strip():
         return None
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     value = value.strip()
     try:
         seconds = float(value)
@@ -88,7 +98,7 @@ def parse_reset(
     """A reset header: ``unit`` is ``epoch_s``, ``epoch_ms`` or ``seconds``; ``None`` = guess."""
     if value is None or not value.strip():
         return None
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     try:
         number = float(value.strip())
     except ValueError:
@@ -165,7 +175,7 @@ def rate_limit_error(
     other 403 means "no access" and concerns one resource. A 400/200 carrying a GraphQL
     ``RATELIMITED`` error is one too (Linear).
     """
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     status = response.status_code
     headers = response.headers
     if status == 429:
@@ -217,7 +227,7 @@ def graphql_rate_limit(
         code = extensions.get("code") if isinstance(extensions, dict) else None
         kind = error.get("type")
         if "RATELIMITED" in (code, kind) or code == "RATE_LIMITED":
-            now = now or datetime.now(UTC)
+            now = now or utcnow()
             reset = _header_reset(response.headers, spec, now) if response is not None else None
             status = response.status_code if response is not None else 200
             return _error(

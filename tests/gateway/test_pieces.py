@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from ait_connectors import ratelimit
 from ait_connectors.crypto import generate_key
 from ait_connectors.gateway import create_app
 from ait_connectors.gateway.tokens import ConnectTokenSigner, InvalidConnectTokenError
@@ -142,8 +144,14 @@ async def test_sandbox_token_endpoint_is_strict(gateway: ThreadGateway) -> None:
 
 
 async def test_runs_report_rate_limit_waits_and_are_readable_from_any_process(
-    sqlite_settings: Settings, gateway_factory: Callable[..., ThreadGateway]
+    sqlite_settings: Settings,
+    gateway_factory: Callable[..., ThreadGateway],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The rate-limit clock stands still: a 1 s Retry-After is a wait of exactly 1 s, however
+    # long the machine takes between reading the header and going to sleep.
+    now = datetime.now(UTC)
+    monkeypatch.setattr(ratelimit, "utcnow", lambda: now)
     # Every 20th API request is rate limited for 1 s: the engine waits it out.
     gateway = gateway_factory(sqlite_settings, rate_limit_every=20, rate_limit_retry_after=1)
     token = gateway.connect_token("alice")
@@ -161,7 +169,7 @@ async def test_runs_report_rate_limit_waits_and_are_readable_from_any_process(
     assert run["status"] == "succeeded"
     waits = sum(e["rate_limit_waits"] for e in run["entities"])
     assert waits >= 1
-    assert sum(e["waited_seconds"] for e in run["entities"]) >= 1
+    assert sum(e["waited_seconds"] for e in run["entities"]) == waits * 1.0
 
     # Another process (here: a fresh run service on its own engine) reads the run from sync_runs.
     connectors = await Connectors.open(gateway.settings)

@@ -1,12 +1,45 @@
-"""Small queries the sync tests use to look at what the engine stored."""
+"""Small helpers of the sync tests: a config row, worker environments, and queries that look at
+what the engine stored."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
 from ait_connectors.storage.db import Database
+from ait_connectors.storage.types import new_id
+
+HERE = Path(__file__).resolve().parent
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for worker subprocesses: this folder's modules and ``support`` importable
+    (the package itself is installed), no stray ``AIT_`` settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
+    paths = [str(HERE), str(HERE.parent)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+async def add_config(database: Database, provider: str = "mockhub") -> str:
+    """A connector_configs row (records reference it; views match its provider)."""
+    config_id = new_id()
+    async with database.transaction() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO connector_configs (id, provider, owner, name, client_id_enc, "
+                "redirect_uri_enc, overrides, enabled, status, version, created_at, updated_at) "
+                "VALUES (:id, :p, 'default', :name, 'x', 'x', '{}', :t, 'active', 1, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"id": config_id, "p": provider, "name": f"cfg-{config_id[:8]}", "t": True},
+        )
+    return config_id
 
 
 async def rows(database: Database, sql: str, **params: Any) -> list[Any]:

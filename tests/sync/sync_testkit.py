@@ -1,26 +1,29 @@
 """A minimal vendor built on the framework, for the tests and the crash/memory worker.
 
 It uses the real pieces: a ``ConnectorService`` subclass, a data source calling ``fetch_page``
-with ``LinkHeaderPaginator``, an ``Entity`` model and mapper. The connection is a stand-in for the
-lead's ``BaseConnector``: its client carries an ``httpx.Auth`` that adds the bearer token and, on
-a 401, gets a new token from the mock server once and retries.
+with ``LinkHeaderPaginator``, an ``Entity`` model and mapper. ``FakeConnection`` is a connection
+with a fixed token; :func:`real_connector` builds the real ``BaseConnector`` (token store and
+``ConnectorAuth``, which refreshes once on a 401) for the tests of that path.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
+from ait_connectors.connector import BaseConnector
+from ait_connectors.crypto import Cipher
 from ait_connectors.entities import Entity
+from ait_connectors.oauth.tokens import TokenResponse
 from ait_connectors.pagination import LinkHeaderPaginator, Page, PageRequest, fetch_page
-from ait_connectors.providers.spec import RateLimitHeaders
+from ait_connectors.providers.spec import ProviderSpec, RateLimitHeaders
 from ait_connectors.service import ConnectorService, Incremental, per_parent
 from ait_connectors.storage.db import Database
+from ait_connectors.storage.tokens import TokenStore
 
 PROVIDER = "mockhub"
 
@@ -77,55 +80,74 @@ def map_item(raw: dict[str, Any]) -> Item:
     )
 
 
-class TokenBox:
-    """The connection's current token; ``refresh`` asks the mock server for a new one."""
-
-    def __init__(self, base_url: str, token: str = "token-0") -> None:
-        self.base_url = base_url
-        self.token = token
-        self.refreshes = 0
-
-    def refresh(self) -> str:
-        response = httpx.post(f"{self.base_url}/oauth/token", timeout=5)
-        response.raise_for_status()
-        self.token = response.json()["access_token"]
-        self.refreshes += 1
-        return self.token
-
-
-class RefreshOnce(httpx.Auth):
-    """Bearer token; on a 401, refresh once and replay the request (what BaseConnector does)."""
-
-    def __init__(self, box: TokenBox) -> None:
-        self.box = box
-
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        raise NotImplementedError
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        request.headers["Authorization"] = f"Bearer {self.box.token}"
-        response = yield request
-        if response.status_code == 401:
-            # A blocking call in a test helper is fine; the lead's Auth is async.
-            token = self.box.refresh()
-            request.headers["Authorization"] = f"Bearer {token}"
-            yield request
-
-
 class FakeConnection:
+    """A connection with a fixed bearer token (no refresh: the 401 path is tested with the real
+    ``BaseConnector`` / ``ConnectorAuth``, see :func:`real_connector`)."""
+
     def __init__(self, base_url: str, connector_config_id: str, user_id: str = "user-1") -> None:
         self.base_url = base_url
         self.connector_config_id = connector_config_id
         self.user_id = user_id
         self.provider = Provider()
-        self.tokens = TokenBox(base_url)
 
     def http_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.base_url, auth=RefreshOnce(self.tokens), timeout=10.0
+            base_url=self.base_url, headers={"Authorization": "Bearer token-0"}, timeout=10.0
         )
+
+
+class VendorAuthenticator:
+    """Refreshes at the mock vendor's ``/oauth/token``; counts the refreshes."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.refreshes = 0
+
+    async def authenticate(self, code: str, code_verifier: str | None = None) -> TokenResponse:
+        raise NotImplementedError
+
+    async def refresh_token(self, refresh_token: str) -> TokenResponse:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
+            response = await client.post("/oauth/token", data={"refresh_token": refresh_token})
+        response.raise_for_status()
+        self.refreshes += 1
+        return TokenResponse(
+            access_token=SecretStr(response.json()["access_token"]),
+            refresh_token=SecretStr(refresh_token),
+        )
+
+    async def revoke(self, token: str, *, token_type_hint: str = "access_token") -> None:
+        return None
+
+
+async def real_connector(
+    database: Database, cipher: Cipher, base_url: str, connector_config_id: str
+) -> tuple[BaseConnector, VendorAuthenticator]:
+    """The framework's own connector (token store, ``ConnectorAuth``) on the mock vendor,
+    holding the token the vendor accepts at first."""
+    tokens = TokenStore(database, cipher)
+    user_id = "user-1"
+    await tokens.save_oauth_data(
+        connector_config_id,
+        user_id,
+        TokenResponse(access_token=SecretStr("token-0"), refresh_token=SecretStr("refresh-0")),
+    )
+    spec = ProviderSpec(
+        slug=PROVIDER,
+        name="MockHub",
+        authorize_url=f"{base_url}/authorize",
+        token_url=f"{base_url}/oauth/token",
+        api_base_url=base_url,
+    )
+    authenticator = VendorAuthenticator(base_url)
+    connector = BaseConnector(
+        provider=spec,
+        connector_config_id=connector_config_id,
+        user_id=user_id,
+        authenticator=authenticator,  # type: ignore[arg-type]
+        tokens=tokens,
+    )
+    return connector, authenticator
 
 
 class MockDataSource:

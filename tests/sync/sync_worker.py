@@ -12,12 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import tracemalloc
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stamina
 from sync_testkit import FakeConnection, MockService

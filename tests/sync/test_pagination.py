@@ -11,11 +11,7 @@ import respx
 
 from ait_connectors.errors import VendorResponseError
 from ait_connectors.pagination import (
-    GOOGLE_PAGE_TOKEN,
-    NOTION_CURSOR,
-    SLACK_CURSOR,
-    SPOTIFY_PAGING,
-    X_NEXT_TOKEN,
+    NEXT_URL_PAGING,
     GraphQLPageInfoPaginator,
     JSONCursorPaginator,
     LinkHeaderPaginator,
@@ -61,7 +57,7 @@ async def test_link_header_follows_rel_next_and_defers_parsing() -> None:
     )
     items, cursors = await walk(LinkHeaderPaginator(), PageRequest("/user/repos", {"per_page": 2}))
     assert items == [{"id": 1}, {"id": 2}, {"id": 3}]
-    assert cursors == [{"url": f"{BASE}/user/repos?per_page=2&page=2"}]
+    assert cursors == [{"url": "/user/repos?per_page=2&page=2"}]  # relative to the base URL
 
 
 @respx.mock
@@ -126,23 +122,23 @@ async def test_offset_with_total() -> None:
 
 
 @respx.mock
-async def test_spotify_next_url() -> None:
+async def test_paging_object_next_url() -> None:
     respx.get(f"{BASE}/me/tracks", params={"offset": "2"}).respond(
         json={"items": ["c"], "next": None, "total": 3}
     )
     respx.get(f"{BASE}/me/tracks").respond(
         json={"items": ["a", "b"], "next": f"{BASE}/me/tracks?offset=2&limit=2", "total": 3}
     )
-    items, cursors = await walk(SPOTIFY_PAGING, PageRequest("/me/tracks", {"limit": 2}), "items")
+    items, cursors = await walk(NEXT_URL_PAGING, PageRequest("/me/tracks", {"limit": 2}), "items")
     assert items == ["a", "b", "c"]
-    assert cursors == [{"url": f"{BASE}/me/tracks?offset=2&limit=2"}]
+    assert cursors == [{"url": "/me/tracks?offset=2&limit=2"}]
 
 
 @pytest.mark.parametrize(
     ("paginator", "body_of", "items_path"),
     [
         (
-            SLACK_CURSOR,
+            JSONCursorPaginator("response_metadata.next_cursor", "cursor"),
             lambda cur, nxt: {
                 "ok": True,
                 "members": [cur],
@@ -151,17 +147,17 @@ async def test_spotify_next_url() -> None:
             "members",
         ),
         (
-            GOOGLE_PAGE_TOKEN,
+            JSONCursorPaginator("nextPageToken", "pageToken"),
             lambda cur, nxt: {"items": [cur], **({"nextPageToken": nxt} if nxt else {})},
             "items",
         ),
         (
-            X_NEXT_TOKEN,
+            JSONCursorPaginator("meta.next_token", "pagination_token"),
             lambda cur, nxt: {"data": [cur], "meta": {"next_token": nxt} if nxt else {}},
             "data",
         ),
         (
-            NOTION_CURSOR,
+            JSONCursorPaginator("next_cursor", "start_cursor", has_more_path="has_more"),
             lambda cur, nxt: {"results": [cur], "next_cursor": nxt or None, "has_more": bool(nxt)},
             "results",
         ),
@@ -290,3 +286,93 @@ def test_next_urls_are_kept_relative_to_the_base_url_and_other_hosts_refused() -
         relative_next_url("https://evil.example/api/v3/user/repos", base, provider="github")
     assert info.value.code == "VENDOR_FOREIGN_NEXT_URL"
     assert "evil.example" in info.value.message
+
+
+@respx.mock
+async def test_204_no_content_is_an_empty_last_page() -> None:
+    respx.get(f"{BASE}/empty").respond(204)
+    async with httpx.AsyncClient(base_url=BASE) as client:
+        for paginator in (LinkHeaderPaginator(), JSONCursorPaginator()):
+            page = await fetch_page(
+                client, paginator, None, first=PageRequest("/empty"), provider="v"
+            )
+            assert list(page.items) == []
+            assert page.next_cursor is None
+
+
+@respx.mock
+async def test_relative_next_links_resolve_against_the_page_and_the_base_url() -> None:
+    base = f"{BASE}/api/v3"
+    respx.get(f"{base}/repos", params={"page": "2"}).respond(json=[2])
+    respx.get(f"{base}/repos", params={"page": "3"}).respond(json=[3])
+    respx.get(f"{base}/repos").respond(json=[1], headers={"Link": '<?page=2>; rel="next"'})
+    async with httpx.AsyncClient(base_url=base) as client:
+        first = await fetch_page(
+            client, LinkHeaderPaginator(), None, first=PageRequest("/repos"), provider="v"
+        )
+        assert first.next_cursor == {"url": "/repos?page=2"}
+        respx.get(f"{base}/repos", params={"page": "2"}).respond(
+            json=[2], headers={"Link": f'<{base}/repos?page=3>; rel="next"'}
+        )
+        second = await fetch_page(
+            client, LinkHeaderPaginator(), first.next_cursor, first=PageRequest("/"), provider="v"
+        )
+        assert second.next_cursor == {"url": "/repos?page=3"}
+
+
+async def test_a_next_link_to_another_origin_is_refused_and_never_requested() -> None:
+    with respx.mock(assert_all_called=False) as router:
+        evil = router.route(host="evil.example")
+        evil.respond(json=[])
+        router.get(f"{BASE}/items").respond(
+            json=[{"id": 1}],
+            headers={"Link": '<https://evil.example/items?page=2>; rel="next"'},
+        )
+        router.get(f"{BASE}/spotify").respond(
+            json={"items": [1], "next": "https://evil.example/v1/me/tracks?offset=1"}
+        )
+        async with httpx.AsyncClient(
+            base_url=BASE, headers={"Authorization": "Bearer secret-token"}
+        ) as client:
+            for paginator, path, items in (
+                (LinkHeaderPaginator(), "/items", None),
+                (OffsetPaginator(next_url_path="next"), "/spotify", "items"),
+            ):
+                with pytest.raises(VendorResponseError) as caught:
+                    await fetch_page(
+                        client,
+                        paginator,
+                        None,
+                        first=PageRequest(path),
+                        provider="v",
+                        items_path=items,
+                    )
+                assert caught.value.code == "VENDOR_FOREIGN_NEXT_URL"
+                assert "evil.example" in caught.value.message
+                assert "secret-token" not in caught.value.message
+        assert not evil.called
+
+
+@respx.mock
+async def test_a_body_cursor_keeps_the_request_url_under_a_base_path() -> None:
+    """Only URLs the vendor gave are resolved; our own base-relative URL stays as it is."""
+    base = f"{BASE}/sandbox/api"
+    route = respx.get(f"{base}/events")
+    route.side_effect = lambda request: httpx.Response(
+        200,
+        json={"data": [1], "next_cursor": "c" + request.url.params.get("cursor", "")},
+    )
+    async with httpx.AsyncClient(base_url=base) as client:
+        cursor = None
+        for _ in range(3):
+            page = await fetch_page(
+                client,
+                JSONCursorPaginator(),
+                cursor,
+                first=PageRequest("events"),
+                provider="v",
+                items_path="data",
+            )
+            cursor = json.loads(json.dumps(page.next_cursor))
+    assert cursor == {"url": "events", "params": {"cursor": "ccc"}}
+    assert route.call_count == 3

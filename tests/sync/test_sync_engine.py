@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sync_helpers import deleted_ids, record_ids, rows, runs, state, write_marks
 from sync_mockvendor import Fault, MockVendor, make_item
-from sync_testkit import FakeConnection, MockService
+from sync_testkit import FakeConnection, MockService, real_connector
 
+from ait_connectors.crypto import Cipher
 from ait_connectors.storage.db import Database
 from ait_connectors.sync import SyncOptions, SyncRunResult, sync
 
@@ -287,17 +288,19 @@ async def test_long_rate_limit_stops_cleanly_and_resumes(
 
 
 async def test_401_refreshes_the_token_once_and_retries(
-    database: Database, config_id: str, vendor: MockVendor
+    database: Database, config_id: str, vendor: MockVendor, cipher: Cipher
 ) -> None:
     vendor.fault(3, Fault("expire_token"))
-    connection = FakeConnection(vendor.url, config_id)
-    svc = MockService(connection, database)
+    connector, authenticator = await real_connector(database, cipher, vendor.url, config_id)
+    svc = MockService(connector, database)
     (result,) = await svc.sync(["items"])
 
     assert result.status == "succeeded"
     assert result.added == 45
     assert vendor.refreshes == 1
-    assert connection.tokens.refreshes == 1
+    assert authenticator.refreshes == 1
+    stored = await connector.tokens.get_oauth_data(config_id, connector.user_id)
+    assert stored is not None and stored.access_token.get_secret_value() in vendor.tokens
     statuses = [(r.page, r.status) for r in vendor.requests()]
     assert statuses[2:4] == [(3, 401), (3, 200)]
 

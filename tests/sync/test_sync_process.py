@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sync_fixtures import add_config, subprocess_env
-from sync_helpers import record_ids, rows, runs, write_marks
+from sync_helpers import add_config, record_ids, rows, runs, subprocess_env, write_marks
 from sync_mockvendor import MockVendor, make_item
 from sync_testkit import FakeConnection, MockService
 

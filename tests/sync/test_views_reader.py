@@ -6,8 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sync_fixtures import add_config
-from sync_helpers import rows
+from sync_helpers import add_config, rows
 from sync_mockvendor import MockVendor
 from sync_testkit import FakeConnection, Item, MockService
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from .. import ratelimit
 from ..entities import canonical_json
 from ..errors import RateLimitError
 from ..pagination import Cursor, Page
@@ -128,7 +129,7 @@ class PageProducer(Generic[DS]):
             try:
                 return await fetcher(self.data_source, cursor, self.start.watermark)
             except RateLimitError as exc:
-                wait = exc.wait_seconds()
+                wait = exc.wait_seconds(ratelimit.utcnow())  # the clock the reset came from
                 if wait > self.options.max_rate_limit_wait or waits >= (
                     self.options.max_rate_limit_waits
                 ):

@@ -6,7 +6,10 @@ Records are written only when new, changed (checksum differs) or coming back aft
   changed rows are sent with ``COPY`` into a temporary table and merged with one
   ``INSERT … ON CONFLICT … DO UPDATE … WHERE records.checksum IS DISTINCT FROM excluded.checksum``
   whose ``RETURNING (xmax = 0)`` tells inserts from updates. Unchanged rows never reach the
-  server, so PostgreSQL does not even lock them.
+  server, so PostgreSQL does not even lock them. The SQL guard acts only when another writer
+  commits the same row between the lookup and the merge (the engine's own runs are serialised by
+  the sync lock): it then keeps the row from being rewritten and the counts exact
+  (``tests/sync/test_writer_merge_guard.py``).
 - SQLite: the same lookup, then one ``executemany`` upsert with
   ``WHERE records.checksum IS NOT excluded.checksum``.
 
