@@ -251,3 +251,16 @@ def test_data_file_is_in_the_wheel(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert "ait_connectors/providers/catalogue.toml" in archive.namelist()
+
+
+def test_former_revoke_method_key() -> None:
+    base = {
+        "slug": "legacy",
+        "name": "Legacy",
+        "authorize_url": "https://legacy.example/authorize",
+        "token_url": "https://legacy.example/token",
+    }
+    spec = ProviderSpec.model_validate({**base, "revoke_method": "rfc7009"})
+    assert spec.revoke == RevokeSpec()
+    with pytest.raises(ConfigurationError, match=r"revoke_method 'github' is no longer"):
+        parse_catalogue({"providers": {"legacy": {**base, "revoke_method": "github"}}})

@@ -92,8 +92,9 @@ class OAuthStateStore:
     async def consume(self, state: str | None, *, provider: str) -> OAuthState:
         """Mark ``state`` used and return it; any problem raises ``InvalidStateError``.
 
-        The update is conditional on ``used_at IS NULL``, so of two concurrent callbacks with the
-        same state exactly one wins.
+        The update is conditional on ``used_at IS NULL`` (and on SQLite the transaction takes the
+        write lock up front), so of two concurrent callbacks with the same state exactly one
+        wins and the other gets ``InvalidStateError("used")``.
         """
         if not state:
             raise InvalidStateError(
@@ -101,7 +102,10 @@ class OAuthStateStore:
             )
         state_hash = hash_state(state)
         now = utcnow()
-        async with self.database.transaction() as conn:
+        # lock=True: on SQLite a read-then-write transaction that lost the race to another
+        # process fails with "database is locked"; taking the write lock first makes the loser
+        # wait and then read the state as used. PostgreSQL relies on the conditional update.
+        async with self.database.transaction(lock=True) as conn:
             row = (await conn.execute(select(S).where(S.c.state_hash == state_hash))).first()
             if row is None:
                 raise InvalidStateError(
