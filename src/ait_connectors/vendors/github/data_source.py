@@ -29,7 +29,6 @@ from ait_connectors.vendor import (
     fetch_page,
     gather,
     parse_json,
-    relative_next_url,
     send,
 )
 
@@ -95,13 +94,8 @@ class GitHubDataSource:
         return f"GitHubDataSource(base_url={str(self.client.base_url)!r})"
 
     async def _page(self, request: PageRequest, cursor: Cursor) -> Page[Any]:
-        page = await fetch_page(self.client, _LINKS, cursor, first=request, provider=self.provider)
-        if page.next_cursor is not None:
-            url = relative_next_url(
-                page.next_cursor["url"], self.client.base_url, provider=self.provider.slug
-            )
-            page.next_cursor = {**page.next_cursor, "url": url}
-        return page
+        # fetch_page keeps next links on the API's origin and stores them relative to the base.
+        return await fetch_page(self.client, _LINKS, cursor, first=request, provider=self.provider)
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """``GET`` one resource (no pagination) and parse its JSON body."""
