@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import CodeType
 from typing import Any, Generic, TypeVar
 
 from ..entities import Entity
@@ -90,13 +91,43 @@ class EntityConfig(Generic[DS]):
         digest = hashlib.sha256()
         digest.update(f"{self.entity_type}\x00{self.version}\x00".encode())
         digest.update(repr(sorted(self.model.model_json_schema().items())).encode())
-        func = getattr(self.mapper, "__func__", self.mapper)
-        code = getattr(func, "__code__", None)
-        digest.update(getattr(func, "__qualname__", repr(func)).encode())
-        if code is not None:
-            digest.update(code.co_code)
-            digest.update(repr(code.co_consts).encode())
+        for func in (self.mapper, *_validators(self.model)):
+            func = getattr(func, "__func__", func)
+            digest.update(getattr(func, "__qualname__", repr(func)).encode())
+            code = getattr(func, "__code__", None)
+            if code is not None:
+                _digest_code(digest, code)
         return digest.digest()
+
+
+def _validators(model: type[Entity]) -> list[Any]:
+    """The functions pydantic runs when it validates ``model``: its decorated validators and
+    those attached to its fields' types (``Annotated[..., BeforeValidator(f)]``), since a model
+    is often its own mapper."""
+    decorators = model.__pydantic_decorators__
+    found = [
+        d.func
+        for group in (
+            decorators.validators,
+            decorators.field_validators,
+            decorators.model_validators,
+        )
+        for d in group.values()
+    ]
+    for info in model.model_fields.values():
+        found += [m.func for m in info.metadata if callable(getattr(m, "func", None))]
+    return found
+
+
+def _digest_code(digest: Any, code: CodeType) -> None:
+    """Bytecode and constants, nested code objects included (their ``repr`` holds a memory
+    address, which would make the salt differ from one process to the next)."""
+    digest.update(code.co_code)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            _digest_code(digest, const)
+        else:
+            digest.update(repr(const).encode())
 
 
 @dataclass(frozen=True)
