@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 from .oauth.authenticator import ConnectorAuthenticator
+from .providers import ProviderSpec, register_provider
 from .settings import Settings
 from .storage.configs import ConnectorConfig
 
@@ -85,6 +86,8 @@ class VendorRegistration:
     - ``browser_paths``: path prefixes of mounted routes that browsers navigate to (their errors
       answer HTML).
     - ``listed_last``: a demo vendor, listed after the real providers.
+    - ``provider``: the vendor's own catalogue entry (a third-party provider), registered with
+      the vendor; built-in providers are in the catalogue already.
     - ``redirect_to_gateway``: the OAuth callback is always the serving gateway's own
       (``{base_url}/api/{slug}/auth/callback``), whatever redirect URI its config stores (a
       provider served by the gateway itself: several gateways must not fight over one URL).
@@ -100,6 +103,7 @@ class VendorRegistration:
     browser_paths: tuple[str, ...] = ()
     listed_last: bool = False
     redirect_to_gateway: bool = False
+    provider: ProviderSpec | None = None
 
     @property
     def entity_types(self) -> tuple[str, ...]:
@@ -137,9 +141,22 @@ def register_vendor(
         if service_cls is None:
             raise TypeError("register_vendor(slug, service_cls) needs the service class")
         registration = VendorRegistration(slug, service_cls, authenticator_cls)
+    _add(registration, replace=True)
+    return registration
+
+
+def _add(registration: VendorRegistration, *, replace: bool) -> None:
+    if not replace and registration.slug in _registry:
+        return
+    if registration.provider is not None:
+        if registration.provider.slug != registration.slug:
+            raise ConfigurationError(
+                f"vendor {registration.slug!r} carries the catalogue entry of "
+                f"{registration.provider.slug!r}: give both the same slug"
+            )
+        register_provider(registration.provider)
     _registry[registration.slug] = registration
     _failures.pop(registration.slug, None)
-    return registration
 
 
 def unregister_vendor(slug: str) -> None:
@@ -182,7 +199,11 @@ def _discover() -> None:
                     "vendor %r could not be loaded (%s)", entry.name, _failures[entry.name]
                 )
             continue
-        _registry.setdefault(registration.slug, registration)
+        try:
+            _add(registration, replace=False)
+        except ConfigurationError as exc:
+            _failures[entry.name] = f"{entry.value}: {exc}"
+            logger.error("vendor %r could not be registered (%s)", entry.name, exc)
 
 
 def get_vendor(slug: str) -> VendorRegistration:

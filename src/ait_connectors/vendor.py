@@ -37,7 +37,13 @@ from __future__ import annotations
 from .concurrency import gather
 from .entities import Entity
 from .entity_types import EntityType
-from .errors import AItError, AuthorizationRequiredError, RateLimitError, VendorResponseError
+from .errors import (
+    AItError,
+    AuthorizationRequiredError,
+    ConfigurationError,
+    RateLimitError,
+    VendorResponseError,
+)
 from .http import ProviderInfo, check_graphql, parse_json, request_json, send
 from .pagination import (
     Cursor,
@@ -53,6 +59,7 @@ from .pagination import (
     get_path,
     relative_next_url,
 )
+from .providers import ProviderSpec, register_provider, unregister_provider
 from .ratelimit import graphql_rate_limit, rate_limit_error
 from .registry import VendorContext, VendorRegistration, register_vendor
 from .service import Connection, ConnectorService, Incremental, SyncOptions, SyncRunResult
@@ -62,6 +69,7 @@ __all__ = [
     "AItError",
     "AuthorizationRequiredError",
     "ChildWalk",
+    "ConfigurationError",
     "Connection",
     "ConnectorService",
     "Cursor",
@@ -77,6 +85,7 @@ __all__ = [
     "PageRequest",
     "Paginator",
     "ProviderInfo",
+    "ProviderSpec",
     "RateLimitError",
     "SkipParent",
     "SyncOptions",
@@ -91,8 +100,10 @@ __all__ = [
     "graphql_rate_limit",
     "parse_json",
     "rate_limit_error",
+    "register_provider",
     "register_vendor",
     "relative_next_url",
     "request_json",
     "send",
+    "unregister_provider",
 ]

@@ -17,7 +17,7 @@ from ait_connectors import ratelimit
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.sync_models import NullableJSON
 from ait_connectors.sync import SyncOptions
-from ait_connectors.vendors.registry import get_vendor
+from ait_connectors.registry import get_vendor
 from ait_connectors.vendors.spotify import ConnectorSpotifyService
 from ait_connectors.vendors.spotify.data_source import SpotifyDataSource
 

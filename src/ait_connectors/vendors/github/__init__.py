@@ -6,11 +6,10 @@ refreshed; GitHub-App user tokens expire (8 h) and are refreshed by the core lik
 
 from __future__ import annotations
 
-from ait_connectors.vendor import VendorRegistration, register_vendor
+from ait_connectors.vendor import VendorRegistration
 
 from .service import ConnectorGitHubService
 
 __all__ = ["VENDOR", "ConnectorGitHubService"]
 
 VENDOR = VendorRegistration("github", ConnectorGitHubService)
-register_vendor("github", ConnectorGitHubService)

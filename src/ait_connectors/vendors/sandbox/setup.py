@@ -6,17 +6,21 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ...errors import ConfigurationError
-from ...providers import ProviderSpec, register_provider, unregister_provider
-from ...settings import Settings
-from ...storage.configs import ConnectorConfig, ConnectorConfigStore
-from ...vendor import VendorContext
+from ...vendor import (
+    ConfigurationError,
+    ProviderSpec,
+    VendorContext,
+    register_provider,
+    unregister_provider,
+)
 from .server import SANDBOX_CLIENT_ID, SCOPES, SandboxServer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from ...runtime import Connectors
+    from ...settings import Settings
+    from ...storage.configs import ConnectorConfig, ConnectorConfigStore
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from ...vendor import VendorRegistration, register_vendor
+from ...vendor import VendorRegistration
 from .service import ConnectorSpotifyService
 
 __all__ = ["VENDOR", "ConnectorSpotifyService"]
 
 VENDOR = VendorRegistration("spotify", ConnectorSpotifyService)
-register_vendor("spotify", ConnectorSpotifyService)  # until built-ins load through entry points
