@@ -13,12 +13,12 @@ from sqlalchemy import bindparam, text
 from vendor_testkit import GitHubMock, Reply, Setup, load, rows, run
 
 from ait_connectors import ratelimit
+from ait_connectors.registry import get_vendor
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.sync_models import NullableJSON
 from ait_connectors.sync import SyncOptions
 from ait_connectors.vendors.github import ConnectorGitHubService
 from ait_connectors.vendors.github.data_source import GitHubDataSource
-from ait_connectors.registry import get_vendor
 
 HELLO = "octocat/Hello-World"
 SPOON = "octocat/Spoon-Knife"

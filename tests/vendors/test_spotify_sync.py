@@ -14,10 +14,10 @@ from sqlalchemy import text
 from vendor_testkit import Reply, Setup, SpotifyMock, load, make_setup, rows, run
 
 from ait_connectors import ratelimit
+from ait_connectors.registry import get_vendor
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.sync_models import NullableJSON
 from ait_connectors.sync import SyncOptions
-from ait_connectors.registry import get_vendor
 from ait_connectors.vendors.spotify import ConnectorSpotifyService
 from ait_connectors.vendors.spotify.data_source import SpotifyDataSource
 

@@ -1,1 +1,1 @@
-"""Storage: the database, its migrations and the stores of configs, tokens, states and sync state."""
+"""Storage: the database, its migrations, and the stores of configs, tokens and sync state."""
