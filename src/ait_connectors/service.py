@@ -20,8 +20,7 @@ without building a connection (:meth:`ConnectorService.entity_type_names`); the 
 from __future__ import annotations
 
 import typing
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -55,7 +54,6 @@ __all__ = [
     "ProviderInfo",
     "SyncOptions",
     "SyncRunResult",
-    "per_parent",
 ]
 
 DS = TypeVar("DS")
@@ -369,57 +367,3 @@ def _model_of(mapper: Mapper) -> type[Entity]:
     raise TypeError(
         "cannot tell the entity model from the mapper's return annotation; pass model=..."
     )
-
-
-def per_parent(
-    parents: Callable[[DS], Awaitable[Sequence[str]]],
-    child_page: Callable[[DS, str, Cursor, Any], Awaitable[Page[Any]]],
-) -> PaginatedFetcher[DS]:
-    """A paginated fetcher that walks the pages of each parent in turn (commits of each repo).
-
-    ``parents(data_source)`` lists parent ids in a stable order; ``child_page(data_source,
-    parent_id, cursor, watermark)`` fetches one page of one parent. The cursor is a small dict
-    ``{"parent": id, "index": i, "page": child cursor}``, so a restart resumes inside the parent
-    it stopped in. If that parent disappeared the walk continues at the same position.
-    """
-    cache: weakref.WeakKeyDictionary[Any, Sequence[str]] = weakref.WeakKeyDictionary()
-
-    async def parent_list(data_source: DS) -> Sequence[str]:
-        try:
-            found = cache.get(data_source)
-        except TypeError:  # not weak-referenceable: no caching
-            return await parents(data_source)
-        if found is None:
-            found = await parents(data_source)
-            cache[data_source] = found
-        return found
-
-    async def fetch(data_source: DS, cursor: Cursor, watermark: Any) -> Page[Any]:
-        ids = await parent_list(data_source)
-        named = cursor is not None
-        if cursor is None:
-            index, child_cursor = 0, None
-        else:
-            parent = str(cursor["parent"])
-            named = parent in ids
-            index = ids.index(parent) if named else int(cursor.get("index", 0))
-            child_cursor = cursor.get("page") if named else None
-        if index >= len(ids):
-            return Page([], None)
-        page = await child_page(data_source, ids[index], child_cursor, watermark)
-        if page.next_cursor is not None:
-            nxt = {"parent": ids[index], "index": index, "page": page.next_cursor}
-        elif index + 1 < len(ids):
-            nxt = {"parent": ids[index + 1], "index": index + 1, "page": None}
-        else:
-            nxt = None
-        # The engine fingerprints a body together with the cursor that fetched it; only a
-        # cursor that names the parent tells two forks' identical bodies apart.
-        return Page(
-            next_cursor=nxt,
-            watermark=page.watermark,
-            raw=page.raw if named else None,
-            loader=lambda: page.items,
-        )
-
-    return fetch

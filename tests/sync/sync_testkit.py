@@ -21,9 +21,10 @@ from ait_connectors.entities import Entity
 from ait_connectors.oauth.tokens import TokenResponse
 from ait_connectors.pagination import LinkHeaderPaginator, Page, PageRequest, fetch_page
 from ait_connectors.providers.spec import ProviderSpec, RateLimitHeaders
-from ait_connectors.service import ConnectorService, Incremental, per_parent
+from ait_connectors.service import ConnectorService, Incremental
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.tokens import TokenStore
+from ait_connectors.walks import ChildWalk
 
 PROVIDER = "mockhub"
 
@@ -210,10 +211,9 @@ class MockService(ConnectorService[MockDataSource]):
         )
         self.register_paginated_entity_config(
             "children",
-            paginated_fetcher=per_parent(
-                lambda ds: ds.parent_ids(),
-                lambda ds, parent, cursor, since: ds.children_page(parent, cursor, since),
-            ),
+            paginated_fetcher=ChildWalk(
+                parents="parent_ids", children="children_page", key=str
+            ).fetcher(incremental=False),
             mapper=map_child,
         )
 
