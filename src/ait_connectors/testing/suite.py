@@ -24,7 +24,7 @@ from .checks import CHECKS
 from .declaration import VendorKit
 from .harness import Harness
 
-__all__ = ["PENDING", "VendorConformance", "conformance_suite"]
+__all__ = ["PENDING", "VendorConformance", "conformance_suite", "run_check"]
 
 #: Checks that wait for work on another branch: check name -> reason (``xfail(strict=True)``).
 PENDING: dict[str, str] = {"link_back_cycle_fails": "needs engine cycle detection"}
@@ -53,13 +53,7 @@ class VendorConformance:
         metafunc.parametrize("entity_type", params)
 
     def _run(self, name: str, db_url: str, entity_type: str, *args: Any) -> None:
-        check = CHECKS[name]
-
-        async def run() -> None:
-            async with Harness.start(self.kit, db_url) as harness:
-                await check(harness, entity_type, *args)
-
-        asyncio.run(run())
+        run_check(self.kit, name, db_url, entity_type, *args)
 
     def test_declares_every_entity_type(self, ait_sqlite_url: str) -> None:
         async def run() -> None:
@@ -116,6 +110,18 @@ class VendorConformance:
 
     def test_link_back_cycle_fails(self, ait_sqlite_url: str, entity_type: str) -> None:
         self._run("link_back_cycle_fails", ait_sqlite_url, entity_type)
+
+
+def run_check(kit: VendorKit, name: str, db_url: str, entity_type: str, *args: Any) -> None:
+    """Run one check (a name of :data:`~ait_connectors.testing.checks.CHECKS`) on a fresh
+    harness; a failed check raises ``AssertionError``."""
+    check = CHECKS[name]
+
+    async def run() -> None:
+        async with Harness.start(kit, db_url) as harness:
+            await check(harness, entity_type, *args)
+
+    asyncio.run(run())
 
 
 def conformance_suite(
