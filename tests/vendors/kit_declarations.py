@@ -7,6 +7,7 @@ Optional fields are the ones the vendors' API descriptions mark nullable or not 
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,6 +112,10 @@ GITHUB = VendorKit(
 def serve_spotify() -> Iterator[Served]:
     mock = SpotifyMock()
     mock.page_cap = 1
+    # A fourth saved album, so that after a removal the list still spans three pages.
+    album = copy.deepcopy(mock.albums[0])
+    album["album"].update(id="4kitAlbumAddedByTheKit0", name="Kit Album")
+    mock.albums.append(album)
     mock.start()
 
     def connect() -> Token:
@@ -215,8 +220,9 @@ class _LiveCount:
 
 class SandboxData:
     def __init__(self) -> None:
-        self.contacts = [sandbox_data.contact(i) for i in range(1, 6)]
-        self.events = [sandbox_data.event(i) for i in range(1, 6)]
+        # Seven each: two per page, still three pages once a check removed one.
+        self.contacts = [sandbox_data.contact(i) for i in range(1, 8)]
+        self.events = [sandbox_data.event(i) for i in range(1, 8)]
 
     def contacts_page(self, page: int, per_page: int) -> list[dict[str, Any]]:
         return self.contacts[(page - 1) * per_page : page * per_page]

@@ -22,5 +22,5 @@ def test_a_vendor_that_stops_after_the_first_page_fails_the_full_sync_check(
         return Page(page.items, None)
 
     monkeypatch.setattr(NotesDataSource, "notes_page", first_page_only)
-    with pytest.raises(AssertionError, match="stored 2 records, the source has 5"):
+    with pytest.raises(AssertionError, match="stored 2 records, the source has 7"):
         run_check(KIT, "full_unchanged_changed", ait_sqlite_url, "notes")

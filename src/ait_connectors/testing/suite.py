@@ -73,16 +73,16 @@ class VendorConformance:
     def test_removal_swept_after_complete_scan(self, ait_db_url: str, entity_type: str) -> None:
         self._run("removal_swept_after_complete_scan", ait_db_url, entity_type)
 
-    @pytest.mark.parametrize("kind", ["html", "truncated"])
-    def test_malformed_body_fails_clearly(
-        self, ait_db_url: str, entity_type: str, kind: str
-    ) -> None:
-        self._run("malformed_body_fails_clearly", ait_db_url, entity_type, kind)
-
     def test_sigkill_then_resume(self, ait_db_url: str, entity_type: str) -> None:
         self._run("sigkill_then_resume", ait_db_url, entity_type)
 
     # Protocol checks: the database plays no part, SQLite is enough.
+    @pytest.mark.parametrize("kind", ["html", "truncated"])
+    def test_malformed_body_fails_clearly(
+        self, ait_sqlite_url: str, entity_type: str, kind: str
+    ) -> None:
+        self._run("malformed_body_fails_clearly", ait_sqlite_url, entity_type, kind)
+
     @pytest.mark.parametrize("mode", ["absent", "null"])
     def test_optional_fields_map(self, ait_sqlite_url: str, entity_type: str, mode: str) -> None:
         self._run("optional_fields_map", ait_sqlite_url, entity_type, mode)

@@ -23,7 +23,7 @@ class NotesMock(MockServer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.notes = [note(i) for i in range(1, 6)]
+        self.notes = [note(i) for i in range(1, 8)]
         self.refresh_tokens: set[str] = set()
 
     def public(self, path: str) -> bool:
