@@ -278,7 +278,7 @@ class FaultProxy(BackgroundServer):
                 entry.response = self._rewrite(entry.response, self.url, plan.foreign)
                 entry.fault, plan.foreign = f"foreign origin {plan.foreign}", None
 
-    def _hold(self, condition: Callable[[], bool], patience: float = 0.5) -> None:
+    def _hold(self, condition: Callable[[], bool], patience: float = 1.0) -> None:
         """Hold this request while waiting (up to ``patience`` s) for ``condition``; once it
         holds, keep the request until :attr:`release` (the client is killed meanwhile). A client
         that waits for this very response before it can make the condition true gets it."""
