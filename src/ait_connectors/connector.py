@@ -10,7 +10,8 @@ Guarantees (DESIGN.md, Token lifecycle):
 - only network failures are retried (3 attempts, 1 s → 2 s → 4 s capped at 5 s, with jitter);
 - ``invalid_grant`` marks the connection ``needs_reauth`` (tokens kept) and asks for a reconnect;
   a refresh mark committed before each request tells, after a kill mid-refresh, what happened;
-- ``ConnectorAuth`` adds the bearer token and, on a 401, refreshes once and retries.
+- ``ConnectorAuth`` adds the bearer token and, on a 401, refreshes once and retries; a second
+  401 marks the connection ``needs_reauth``.
 """
 
 from __future__ import annotations
@@ -311,4 +312,13 @@ class ConnectorAuth(httpx.Auth):
         if response.status_code == 401:
             data = await self.connector.refresh(rejected_token=token)
             request.headers["Authorization"] = f"Bearer {_token(data)}"
-            yield request
+            response = yield request
+            if response.status_code == 401:
+                # A token refreshed a moment ago is refused too: only the user can fix that
+                # (access revoked, app uninstalled). Ask for a reconnect instead of retrying.
+                await self.connector.tokens.set_status(
+                    self.connector.connector_config_id,
+                    self.connector.user_id,
+                    TokenStatus.NEEDS_REAUTH,
+                    "the API refused a freshly refreshed token",
+                )

@@ -1,5 +1,22 @@
 """Fixtures of this folder live in vendor_testkit (importable by name; a module named
-``conftest`` would clash with the other test folders' conftest files)."""
+``conftest`` would clash with the other test folders' conftest files), and in the conformance
+kit's plugin; the kit's data checks run on both databases of ``db_url``."""
 
+import sys
+from pathlib import Path
+
+import pytest
 from vendor_testkit import *  # noqa: F403
 from vendor_testkit import _no_client_pacing  # noqa: F401  (autouse; star imports skip _names)
+
+from ait_connectors.testing.plugin import ait_sqlite_url  # noqa: F401
+
+# A third-party vendor package "installed" the way pip would: its *.dist-info (with the entry
+# point) on sys.path. Before any test runs, so vendor discovery finds it.
+sys.path.insert(0, str(Path(__file__).parents[1] / "support" / "kit_vendor"))
+
+
+@pytest.fixture
+def ait_db_url(db_url: str) -> str:
+    """The kit's data checks on SQLite and PostgreSQL."""
+    return db_url
