@@ -91,7 +91,7 @@ async def _child(command: dict[str, Any]) -> None:
 
 def _serve() -> None:
     import ait_connectors.sync  # noqa: F401  (imported once, before forking)
-    from ait_connectors.vendors.registry import registered_vendors
+    from ait_connectors.registry import registered_vendors
 
     registered_vendors()  # discovery (entry points) before forking, too
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
