@@ -20,13 +20,13 @@ from sqlalchemy import create_engine, make_url, text
 from ..crypto import Cipher, generate_key
 from ..factory import ConnectorServiceFactory
 from ..oauth.tokens import TokenResponse
+from ..registry import get_vendor
 from ..service import ConnectorService
 from ..storage.configs import ConnectorConfig, ConnectorConfigStore
 from ..storage.db import Database
 from ..storage.tokens import OAuthData, TokenStore
 from ..sync import SyncOptions, SyncRunResult, sync
 from ..sync.config import EntityConfig
-from ..vendors.registry import get_vendor
 from .declaration import EntityKit, Served, Token, VendorKit
 from .proxy import FaultProxy
 

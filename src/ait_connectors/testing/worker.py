@@ -66,9 +66,9 @@ def alive(pid: int) -> bool:
 
 async def _child(command: dict[str, Any]) -> None:
     from ..crypto import Cipher
+    from ..registry import get_vendor
     from ..storage.db import Database
     from ..sync import sync
-    from ..vendors.registry import get_vendor
 
     for name, value in command["env"].items():
         if value is None:
