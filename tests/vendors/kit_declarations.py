@@ -23,6 +23,7 @@ from ait_connectors.testing import EntityKit, HttpUpstream, Served, Token, Vendo
 from ait_connectors.testing.proxy import AsgiUpstream
 from ait_connectors.vendors.sandbox import data as sandbox_data
 from ait_connectors.vendors.sandbox import server as sandbox_server
+from ait_connectors.vendors.sandbox.setup import register_sandbox_provider
 
 LATER = "2030-01-01T00:00:00Z"  # newer than every fixture, so incremental scans see it
 
@@ -273,6 +274,7 @@ async def _sandbox_token(app: FastAPI, server: sandbox_server.SandboxServer) -> 
 
 @contextmanager
 def serve_sandbox() -> Iterator[Served]:
+    register_sandbox_provider()  # its catalogue entry, again: other tests unregister it
     server = sandbox_server.SandboxServer(secrets.token_bytes(32))
     app = FastAPI()
     app.include_router(server.router())
