@@ -21,11 +21,13 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from .concurrency import gather
 from .errors import VendorResponseError
 from .pagination import Cursor, Page
+from .sync.cycles import CycleGuard
 
 __all__ = ["ChildWalk", "SkipParent"]
 
@@ -48,6 +50,13 @@ def _default_key(parent: Any) -> str:
             "VENDOR_MALFORMED_RESPONSE", f"a parent of a walk has no id: {type(parent).__name__}"
         )
     return str(value)
+
+
+def _reason(status: int | None) -> str:
+    try:
+        return f"({HTTPStatus(status or 0).phrase})"
+    except ValueError:
+        return ""
 
 
 def _utc_now() -> datetime:
@@ -134,6 +143,11 @@ class _WalkFetcher:
         self.walk = walk
         self.incremental = incremental
         self._parents: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+        # Per run (data source), per parent: the child requests made, so that a child cursor
+        # that repeats fails the scan (the walk's own cursor changes with the other parents).
+        self._guards: weakref.WeakKeyDictionary[Any, dict[str, CycleGuard]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def _list_parents(self, data_source: Any) -> list[Any]:
         found = self._parents.get(data_source)
@@ -161,13 +175,26 @@ class _WalkFetcher:
             self._child_page(data_source, p, c, previous, warnings) for p, c in batch
         )
         state.open = []
-        for (parent, _), page in zip(batch, pages, strict=True):
+        for (parent, child_cursor), page in zip(batch, pages, strict=True):
             key = self.walk.key(parent)
             if page is not None and page.next_cursor is not None:
+                self._guard(data_source, parent, child_cursor).check(page.next_cursor)
                 state.open.append((key, page.next_cursor))
             elif page is not None and self.incremental:
                 state.marks[key] = [state.scan, self._version(parent)]
         return self._page(state, keys, batch, pages, warnings)
+
+    def _guard(self, data_source: Any, parent: Any, first: Cursor) -> CycleGuard:
+        guards = self._guards.setdefault(data_source, {})
+        key = self.walk.key(parent)
+        if key not in guards:
+            provider = getattr(getattr(data_source, "provider", None), "slug", "vendor")
+            what = f"{self.walk.children} of parent {self._label(parent)}"
+            guards[key] = CycleGuard(str(provider), what, first)
+        return guards[key]
+
+    def _label(self, parent: Any) -> str:
+        return self.walk.label(parent) if self.walk.label is not None else self.walk.key(parent)
 
     def _restore(self, cursor: Cursor, keys: Sequence[str]) -> _State:
         state = _State.load(cursor)
@@ -208,8 +235,10 @@ class _WalkFetcher:
         except VendorResponseError as exc:
             if exc.status_code not in self.walk.skip_statuses:
                 raise
-            name = self.walk.label(parent) if self.walk.label is not None else key
-            message = f"skipped {self.walk.children} of parent {name}: HTTP {exc.status_code}"
+            message = (
+                f"skipped {self.walk.children} of parent {self._label(parent)}: "
+                f"HTTP {exc.status_code} {_reason(exc.status_code)}"
+            ).rstrip()
             logger.warning("%s", message)
             warnings.append(message)
             return None  # no mark: the next walk reads this parent from the beginning

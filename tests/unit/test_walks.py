@@ -145,3 +145,17 @@ def test_an_entity_type_needs_exactly_one_source() -> None:
         EntityType(Thing)
     with pytest.raises(ValueError, match="exactly one"):
         EntityType(Thing, page="p", fetch="f")
+
+
+async def test_a_child_cursor_that_repeats_fails_the_walk() -> None:
+    class Looping(FakeSource):
+        async def children(self, parent: dict[str, Any], cursor: Any, since: Any) -> Page[Any]:
+            page = await super().children(parent, cursor, since)
+            if parent["id"] == "b" and cursor == 1:
+                page.next_cursor = 0  # b's page 2 links back to page 1
+            return page
+
+    source = Looping(list(PARENTS), pages=3)
+    with pytest.raises(VendorResponseError) as failed:
+        await run_all(walk(concurrency=2).fetcher(incremental=False), source)
+    assert failed.value.code == "PAGINATION_CYCLE" and "parent b" in str(failed.value)

@@ -218,7 +218,7 @@ async def test_a_playlist_list_that_links_back_fails_clearly(
     spotify_mock.fault("/v1/me/playlists", Reply(200, page), times=10, offset="2")
     result = (await run(spotify, "playlist_items"))["playlist_items"]
     assert result.status == "failed"
-    assert result.error_code == "VENDOR_PAGINATION_LOOP"
+    assert result.error_code == "PAGINATION_CYCLE"
     assert len(spotify_mock.requests("/v1/me/playlists")) == 3
 
 

@@ -203,7 +203,7 @@ async def _cycle(h: Harness, entity_type: str, mode: str) -> None:
     looped = await asyncio.wait_for(h.sync(entity_type), 60)
     assert [e for e in h.proxy.log if e.fault and e.fault.startswith("replay")], "no cycle made"
     assert looped.status == "failed", looped
-    assert looped.error_code == "VENDOR_PAGINATION_LOOP", looped
+    assert looped.error_code == "PAGINATION_CYCLE", looped
     assert looped.deleted == 0
     assert await h.stored(entity_type, deleted=True) == set()
     if sweeps:

@@ -27,7 +27,7 @@ from .harness import Harness
 __all__ = ["PENDING", "VendorConformance", "conformance_suite", "run_check"]
 
 #: Checks that wait for work on another branch: check name -> reason (``xfail(strict=True)``).
-PENDING: dict[str, str] = {"link_back_cycle_fails": "needs engine cycle detection"}
+PENDING: dict[str, str] = {}
 
 
 class VendorConformance:

@@ -117,7 +117,7 @@ class SpotifyDataSource:
                 return found
             if cursor in seen:
                 raise VendorResponseError(
-                    "VENDOR_PAGINATION_LOOP", f"spotify: /me/playlists repeats page {cursor}"
+                    "PAGINATION_CYCLE", f"spotify: /me/playlists repeats page {cursor}"
                 )
             seen.append(cursor)
 
