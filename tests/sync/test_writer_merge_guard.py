@@ -23,11 +23,11 @@ from ait_connectors.storage.db import Database
 from ait_connectors.sync.writer import ConnectionKey, PostgresWriter
 
 
+# PostgreSQL only: SQLite runs the lookup and the merge under one write lock, so no race.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_a_writer_racing_between_lookup_and_merge_causes_no_rewrite(
     database: Database, config_id: str
 ) -> None:
-    if database.dialect != "postgresql":
-        pytest.skip("SQLite runs the lookup and the merge under one write lock: no race")
     key = ConnectionKey(config_id, "user-1", "items")
     old, new = (prepare_row(map_item(make_item(1, version=v))) for v in (0, 1))
     now = datetime.now(UTC)

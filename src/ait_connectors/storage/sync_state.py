@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .sync_models import NullableJSON, RunStatus
 from .types import JSONType, UTCDateTime, new_id
 
-__all__ = ["ConnectionKey", "RunTotals", "StateRow", "SyncStateStore"]
+__all__ = ["ConnectionKey", "RunCounts", "StateRow", "SyncStateStore"]
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,44 @@ class StateRow:
 
 
 @dataclass(frozen=True)
-class RunTotals:
-    """The counts of a run so far (what ``sync_runs`` shows while it runs)."""
+class RunCounts:
+    """What a run did, the one count type of the library, the gateway, the CLI and the worker:
+    pages fetched, entities added, updated, unchanged, and records marked deleted."""
 
     pages: int = 0
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+
+    @property
+    def records(self) -> int:
+        """Entities seen (new, changed and unchanged)."""
+        return self.added + self.updated + self.unchanged
+
+    @property
+    def rows_written(self) -> int:
+        """Records inserted, changed or marked deleted."""
+        return self.added + self.updated + self.deleted
+
+    def __add__(self, other: RunCounts) -> RunCounts:
+        return RunCounts(
+            pages=self.pages + other.pages,
+            added=self.added + other.added,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            deleted=self.deleted + other.deleted,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "pages": self.pages,
+            "records": self.records,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+        }
 
 
 def _ts(name: str) -> BindParameter[Any]:
@@ -268,7 +298,7 @@ class SyncStateStore:
         )
 
     async def update_counts(
-        self, conn: AsyncConnection, run_id: str, totals: RunTotals, scan_completed: bool
+        self, conn: AsyncConnection, run_id: str, totals: RunCounts, scan_completed: bool
     ) -> None:
         await conn.execute(
             text(
@@ -292,7 +322,7 @@ class SyncStateStore:
         run_id: str,
         *,
         status: str,
-        totals: RunTotals,
+        totals: RunCounts,
         scan_completed: bool,
         error_code: str | None,
         error: str | None,

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..entities import EntityRow
 from ..errors import AItError
 from ..pagination import Cursor, Page
-from ..storage.sync_state import ConnectionKey, SyncStateStore
+from ..storage.sync_state import ConnectionKey, RunCounts, SyncStateStore
 from .config import EntityConfig
 from .progress import RunCounters, ScanStart
-from .writer import RecordWriter, WriteCounts
+from .writer import RecordWriter
 
 __all__ = ["Carried", "PageCommitter", "ProcessedPage"]
 
@@ -146,10 +146,9 @@ class PageCommitter:
         self.counters.pages_skipped += len(carried.pages)
         self.counters.scan_completed = last
 
-    async def _carry(self, conn: AsyncConnection, carried: Carried) -> WriteCounts:
-        counts = WriteCounts()
+    async def _carry(self, conn: AsyncConnection, carried: Carried) -> RunCounts:
         if not carried.pages:
-            return counts
+            return RunCounts()
         start = self.start
         assert start.completed_generation is not None
         copied = await self.writer.carry_pages(
@@ -164,12 +163,9 @@ class PageCommitter:
                 "SYNC_STATE_CONFLICT",
                 "reference pages vanished during the sync (concurrent purge?)",
             )
-        counts.unchanged = sum(n for _, _, n in carried.pages)
-        return counts
+        return RunCounts(unchanged=sum(n for _, _, n in carried.pages))
 
-    async def _write(
-        self, conn: AsyncConnection, page: ProcessedPage, now: datetime
-    ) -> WriteCounts:
+    async def _write(self, conn: AsyncConnection, page: ProcessedPage, now: datetime) -> RunCounts:
         self.processed = True
         start = self.start
         counts = await self.writer.upsert(

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from ..entities import Entity
 from ..pagination import Cursor, Page
+from ..storage.sync_state import RunCounts
 
 __all__ = [
     "EntityConfig",
@@ -150,47 +151,6 @@ class SyncOptions:
     skip_batch: int = 50
     page_fingerprints: bool = True
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
-
-
-@dataclass(frozen=True)
-class RunCounts:
-    """What a run did, the one count type of the library, the gateway, the CLI and the worker:
-    pages fetched, entities added, updated, unchanged, and records marked deleted."""
-
-    pages: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-
-    @property
-    def records(self) -> int:
-        """Entities seen (new, changed and unchanged)."""
-        return self.added + self.updated + self.unchanged
-
-    @property
-    def rows_written(self) -> int:
-        """Records inserted, changed or marked deleted."""
-        return self.added + self.updated + self.deleted
-
-    def __add__(self, other: RunCounts) -> RunCounts:
-        return RunCounts(
-            pages=self.pages + other.pages,
-            added=self.added + other.added,
-            updated=self.updated + other.updated,
-            unchanged=self.unchanged + other.unchanged,
-            deleted=self.deleted + other.deleted,
-        )
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "pages": self.pages,
-            "records": self.records,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-        }
 
 
 @dataclass(frozen=True)

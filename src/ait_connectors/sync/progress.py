@@ -7,8 +7,7 @@ from typing import Any
 
 from ..errors import AItError
 from ..pagination import Cursor
-from ..storage.sync_state import RunTotals
-from .writer import WriteCounts
+from ..storage.sync_state import RunCounts
 
 __all__ = ["PageMappingError", "RunCounters", "ScanStart"]
 
@@ -47,12 +46,12 @@ class RunCounters:
         if len(self.warnings) < _MAX_WARNINGS:
             self.warnings.append(message)
 
-    def totals(self) -> RunTotals:
-        return RunTotals(self.pages, self.added, self.updated, self.unchanged, self.deleted)
+    def totals(self) -> RunCounts:
+        return RunCounts(self.pages, self.added, self.updated, self.unchanged, self.deleted)
 
-    def plus(self, pages: int, counts: WriteCounts, deleted: int) -> RunTotals:
+    def plus(self, pages: int, counts: RunCounts, deleted: int) -> RunCounts:
         """The totals once a transaction with these writes commits."""
-        return RunTotals(
+        return RunCounts(
             self.pages + pages,
             self.added + counts.added,
             self.updated + counts.updated,
@@ -60,7 +59,7 @@ class RunCounters:
             self.deleted + deleted,
         )
 
-    def apply(self, totals: RunTotals) -> None:
+    def apply(self, totals: RunCounts) -> None:
         self.pages, self.added, self.updated = totals.pages, totals.added, totals.updated
         self.unchanged, self.deleted = totals.unchanged, totals.deleted
 

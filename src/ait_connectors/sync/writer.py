@@ -23,7 +23,6 @@ import json
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,23 +31,10 @@ from sqlalchemy import Connection, Engine, bindparam, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..entities import EntityRow
-from ..storage.sync_state import ConnectionKey
+from ..storage.sync_state import ConnectionKey, RunCounts
 from ..storage.types import UTCDateTime
 
-__all__ = ["ConnectionKey", "RecordWriter", "WriteCounts", "writer_for"]
-
-
-@dataclass
-class WriteCounts:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def __iadd__(self, other: WriteCounts) -> WriteCounts:
-        self.added += other.added
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        return self
+__all__ = ["ConnectionKey", "RecordWriter", "writer_for"]
 
 
 def _chunks(rows: Sequence[EntityRow], size: int) -> list[Sequence[EntityRow]]:
@@ -93,15 +79,14 @@ class RecordWriter(ABC):
         now: datetime,
         compare: bool = True,
         batch_size: int = 1000,
-    ) -> WriteCounts:
+    ) -> RunCounts:
         """Write new, changed and restored rows (all rows when ``compare`` is false).
 
         ``rows`` must have distinct external ids. Counts are exact: ``added + updated +
         unchanged == len(rows)``.
         """
-        counts = WriteCounts()
         if not rows:
-            return counts
+            return RunCounts()
         # The lookup also serves compare=False: it tells inserts from updates on SQLite.
         existing = await self.existing(conn, key, [r.external_id for r in rows])
         if compare:
@@ -114,8 +99,9 @@ class RecordWriter(ABC):
             ]
         else:
             todo = list(rows)
+        added = updated = 0
         for chunk in _chunks(todo, batch_size):
-            inserted, updated = await self._merge(
+            inserted, changed = await self._merge(
                 conn,
                 key,
                 chunk,
@@ -124,10 +110,9 @@ class RecordWriter(ABC):
                 compare=compare,
                 existing=existing,
             )
-            counts.added += inserted
-            counts.updated += updated
-        counts.unchanged = len(rows) - counts.added - counts.updated
-        return counts
+            added += inserted
+            updated += changed
+        return RunCounts(added=added, updated=updated, unchanged=len(rows) - added - updated)
 
     # -- scan bookkeeping (same SQL on both databases except where noted) ------------------
 
