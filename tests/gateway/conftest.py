@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import os
 import queue
@@ -11,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from ait_connectors.gateway.state import GatewayState
 from ait_connectors.runtime import Connectors
 from ait_connectors.settings import Settings
 from ait_connectors.storage.api_keys import ApiKeyStore
+from ait_connectors.testing.polling import await_until, wait_until
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -37,28 +36,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05) -> Any:
     """Poll until ``predicate()`` is truthy (returns it) or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+    return wait_until(predicate, timeout, interval=interval)
 
 
-async def await_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+async def await_for(predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
     """Async twin of :func:`wait_for` for coroutine predicates."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.05)
+    return await await_until(predicate, timeout)
 
 
 @dataclass
@@ -197,7 +182,7 @@ class GatewayProcess:
         )
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
         def ready() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:

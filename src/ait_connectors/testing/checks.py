@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..sync import SyncOptions, SyncRunResult
 from .harness import Harness, cursor_probe
+from .polling import wait_until
 from .proxy import Exchange, Recorder, Upstreamed
 from .worker import ForkServer, alive
 
@@ -32,14 +32,6 @@ HTML = Upstreamed(
     [("Content-Type", "text/html; charset=utf-8")],
     b"<!doctype html><html><body><h1>Down for maintenance</h1></body></html>",
 )
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not reached within {timeout}s: {what}")
-        time.sleep(0.01)
 
 
 def rate_limited(seconds: int) -> Upstreamed:
