@@ -167,10 +167,8 @@ async def long_rate_limit_stops(h: Harness, entity_type: str) -> None:
 
 async def foreign_next_link_refused(h: Harness, entity_type: str) -> None:
     entity = h.entity(entity_type)
-    if not entity.url_cursors:
-        import pytest
-
-        pytest.skip("N/A: this entity type's cursors are not URLs")
+    # The suite generates this check only for entity types whose next links are URLs.
+    assert entity.url_cursors, f"{entity_type}: its cursors are not URLs; nothing to check"
     recorder = Recorder().start()
     try:
         h.proxy.arm(foreign=recorder.url, pages=entity.pages)
