@@ -5,8 +5,8 @@ paging objects to ``next: null``, playlist items with bounded concurrency, the r
 from __future__ import annotations
 
 import copy
-import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -401,13 +401,22 @@ async def test_fetch_methods_return_entities(spotify: Setup) -> None:
 async def test_requests_are_paced_per_provider(
     spotify: Setup, spotify_mock: SpotifyMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The limiter's clock stands still and its sleeps are recorded, not slept: the schedule it
+    # asks for is checked exactly, whatever the machine's speed.
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+
+    monkeypatch.setattr(ratelimit, "_LIMITERS", {})  # a fresh process-wide limiter
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(monotonic=lambda: 1000.0))
+    monkeypatch.setattr(ratelimit, "asyncio", SimpleNamespace(sleep=record))
     monkeypatch.setattr(ConnectorSpotifyService, "requests_per_second", 20.0)
     monkeypatch.setattr(ConnectorSpotifyService, "burst", 1)
-    started = time.monotonic()
     result = (await run(spotify, "tracks"))["tracks"]
     assert result.ok
-    # 4 requests at 20/s with no burst: at least 3 intervals of 50 ms.
-    assert time.monotonic() - started >= 0.14
+    # 4 requests at 20/s with no burst: the first goes at once, each next one 50 ms later.
+    assert waits == pytest.approx([0.05, 0.10, 0.15])
 
 
 async def test_current_user(spotify: Setup) -> None:
