@@ -7,7 +7,7 @@ Guarantees (DESIGN.md, Token lifecycle):
 - a refresh is single-flight in the process (an asyncio lock per connection) and across processes
   (the token row's database lock, then a re-read: a token another process wrote is used as is);
   the new pair is written with ``version + 1`` in the lock's transaction;
-- only network failures are retried (3 attempts, 1 s → 2 s → 4 s capped at 5 s, with jitter);
+- only network failures are retried (3 attempts: waits of 1 s then 2 s, with jitter);
 - ``invalid_grant`` marks the connection ``needs_reauth`` (tokens kept) and asks for a reconnect;
   a refresh mark committed before each request tells, after a kill mid-refresh, what happened;
 - ``ConnectorAuth`` adds the bearer token and, on a 401, refreshes once and retries; a second
@@ -41,9 +41,9 @@ __all__ = ["BaseConnector", "ConnectorAuth"]
 
 logger = logging.getLogger(__name__)
 
+# 3 attempts: waits of 1 s, then 2 s, each plus up to 0.5 s of jitter (no cap can act on them).
 REFRESH_ATTEMPTS = 3
 REFRESH_WAIT_INITIAL = 1.0
-REFRESH_WAIT_MAX = 5.0
 
 _LockKey = tuple[str, str]
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_LockKey, asyncio.Lock]] = (
@@ -248,7 +248,6 @@ class BaseConnector:
             on=ConnectorOAuthNetworkError,
             attempts=REFRESH_ATTEMPTS,
             wait_initial=REFRESH_WAIT_INITIAL,
-            wait_max=REFRESH_WAIT_MAX,
             wait_exp_base=2,
             wait_jitter=0.5,
             timeout=None,

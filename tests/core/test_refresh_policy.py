@@ -109,7 +109,6 @@ async def test_refresh_backoff_schedule(
     for first, second in schedules:
         assert 1.0 <= first <= 1.5, f"first wait {first}: 1 s + jitter"
         assert 2.0 <= second <= 2.5, f"second wait {second}: doubled, + jitter"
-        assert max(first, second) <= 5.0  # the cap (it cannot act within 3 attempts)
     assert len({tuple(s) for s in schedules}) > 1, "no jitter: every run waited the same"
 
 

@@ -13,7 +13,8 @@ from sync_testkit import FakeConnection, MockDataSource, MockService, map_item
 from ait_connectors.pagination import Page
 from ait_connectors.service import Incremental
 from ait_connectors.storage.db import Database
-from ait_connectors.storage.sync_state import SyncStateStore
+from ait_connectors.storage.sync_state import RunCounts, SyncStateStore
+from ait_connectors.sync.committer import PageCommitter
 
 ALL = sorted(str(i) for i in range(1, 46))
 
@@ -86,24 +87,33 @@ async def test_a_failed_fetch_sweeps_nothing(
     assert "page=4" in (await state(database)).cursor["url"]
 
 
-@pytest.mark.parametrize("after_cursor", [False, True], ids=["before-cursor", "after-cursor"])
+@pytest.mark.parametrize("fail_at", ["records", "before-cursor", "after-cursor"])
 async def test_a_page_and_its_cursor_commit_in_one_transaction(
     database: Database,
     config_id: str,
     vendor: MockVendor,
     monkeypatch: pytest.MonkeyPatch,
-    after_cursor: bool,
+    fail_at: str,
 ) -> None:
-    """A failure injected between a page's record writes and its cursor write (or right after
-    the cursor write, before the commit) leaves neither visible."""
-    real = SyncStateStore.save_progress
+    """A failure injected in a page's record writes, between them and its cursor write, or right
+    after the cursor write (before the commit) leaves neither visible: whichever of the two is
+    written first, it is not committed without the other."""
+    real_progress = SyncStateStore.save_progress
+    real_write = PageCommitter._write
 
-    async def failing(self: SyncStateStore, *args: Any, **kwargs: Any) -> None:
-        if after_cursor:
-            await real(self, *args, **kwargs)
+    async def failing_progress(self: SyncStateStore, *args: Any, **kwargs: Any) -> None:
+        if fail_at == "after-cursor":
+            await real_progress(self, *args, **kwargs)
         raise RuntimeError("injected failure inside the page transaction")
 
-    monkeypatch.setattr(SyncStateStore, "save_progress", failing)
+    async def failing_write(self: PageCommitter, *args: Any, **kwargs: Any) -> RunCounts:
+        await real_write(self, *args, **kwargs)
+        raise RuntimeError("injected failure inside the page transaction")
+
+    if fail_at == "records":
+        monkeypatch.setattr(PageCommitter, "_write", failing_write)
+    else:
+        monkeypatch.setattr(SyncStateStore, "save_progress", failing_progress)
     svc = MockService(FakeConnection(vendor.url, config_id), database)
 
     (result,) = await svc.sync(["items"])
@@ -117,6 +127,8 @@ async def test_a_page_and_its_cursor_commit_in_one_transaction(
     assert (result.pages, result.added) == (0, 0)
     assert (await rows(database, "SELECT COUNT(*) FROM sync_pages"))[0][0] == 0
 
-    monkeypatch.setattr(SyncStateStore, "save_progress", real)
+    # The failure goes: the retry commits everything.
+    monkeypatch.setattr(PageCommitter, "_write", real_write)
+    monkeypatch.setattr(SyncStateStore, "save_progress", real_progress)
     (retry,) = await svc.sync(["items"])
     assert (retry.status, retry.added) == ("succeeded", 45)
