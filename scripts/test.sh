@@ -25,4 +25,5 @@ fi
 .venv/bin/mypy
 .venv/bin/lint-imports
 
-.venv/bin/python -m pytest "$@"
+# Both cores: each worker has its own PostgreSQL database and servers (AIT_TEST_WORKERS=0: one process).
+.venv/bin/python -m pytest -n "${AIT_TEST_WORKERS:-2}" "$@"
