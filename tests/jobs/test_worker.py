@@ -69,7 +69,9 @@ async def test_rate_limited_sync_resumes_at_the_reset_time(
     await worker.wait_ready(pg.plain_url)
 
     async def waiting() -> list[dict[str, Any]]:
-        return await aquery(pg.plain_url, jobs_sql("status = 'todo'"))
+        # This user's jobs only: the worker's own periodic jobs may be waiting too.
+        todo = await aquery(pg.plain_url, jobs_sql("status = 'todo'"))
+        return [job for job in todo if (job["args"] or {}).get("user_id") == user]
 
     jobs = await eventually(
         waiting,
