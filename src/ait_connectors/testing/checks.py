@@ -15,7 +15,7 @@ from typing import Any
 
 from ..sync import SyncOptions, SyncRunResult
 from .harness import Harness, cursor_probe
-from .polling import wait_until
+from .polling import await_until, wait_until
 from .proxy import Exchange, Recorder, Upstreamed
 from .worker import ForkServer, alive
 
@@ -267,6 +267,7 @@ async def sigkill_then_resume(h: Harness, entity_type: str) -> None:
             os.kill(pid, signal.SIGKILL)
         await asyncio.to_thread(wait_until, lambda: not alive(pid), 30, "the killed sync")
         h.proxy.release.set()
+    await await_until(lambda: h.sync_lock_free(entity_type), 30, "the killed sync's lock to go")
     h.proxy.arm()
     mark = len(h.proxy.log)
     _ok(await h.sync(entity_type))

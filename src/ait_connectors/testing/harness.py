@@ -24,9 +24,11 @@ from ..registry import get_vendor
 from ..service import ConnectorService
 from ..storage.configs import ConnectorConfig, ConnectorConfigStore
 from ..storage.db import Database
+from ..storage.sync_state import ConnectionKey
 from ..storage.tokens import OAuthData, TokenStore
 from ..sync import SyncOptions, SyncRunResult, sync
 from ..sync.config import EntityConfig
+from ..sync.locks import exclusive_sync
 from .declaration import EntityKit, Served, Token, VendorKit
 from .proxy import FaultProxy
 
@@ -156,6 +158,13 @@ class Harness:
         data = await self.tokens.get_oauth_data(self.config.id, self.user_id)
         assert data is not None
         return data
+
+    async def sync_lock_free(self, entity_type: str) -> bool:
+        """Whether a sync of ``entity_type`` could start now. After a kill, PostgreSQL drops the
+        dead process's session (and its advisory lock) only once it notices: a moment later."""
+        key = ConnectionKey(self.config.id, self.user_id, entity_type)
+        async with exclusive_sync(self.database, key) as free:
+            return free
 
     async def run_statuses(self, entity_type: str) -> list[str]:
         sql = text(
