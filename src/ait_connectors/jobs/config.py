@@ -36,8 +36,8 @@ class JobSettings(BaseSettings):
     - ``AIT_JOBS``: ``queue`` or ``inline``; unset = queue on PostgreSQL, inline on SQLite.
     - ``AIT_SYNC_CADENCE``: the periodic tier of every connection (``hourly``, ``daily``, ``off``).
     - ``AIT_SYNC_CADENCES``: per-provider tiers overriding it, e.g. ``github=hourly,spotify=off``.
-    - ``AIT_IMPORT``: comma-separated modules the worker imports at start (vendors registered in
-      code rather than through the ``ait_connectors.vendors`` entry point, tests).
+    - ``AIT_IMPORT``: comma-separated modules ``serve`` and the worker import at start (vendors
+      registered in code rather than through the ``ait_connectors.vendors`` entry point, tests).
     - ``AIT_WORKER_HEARTBEAT``: seconds between a worker's heartbeats, and between its checks
       for dead workers.
     - ``AIT_WORKER_DEAD_AFTER``: a worker without a heartbeat for this long is dead: its jobs
