@@ -18,6 +18,7 @@ from ait_connectors.sync.runs import (
     RunHandle,
     SyncRuns,
     UnknownEntityTypeError,
+    WaitingJob,
 )
 
 from .conftest import ThreadGateway, sandbox_connect
@@ -38,6 +39,9 @@ class RecordingLauncher:
 
     def active_run_id(self, connector_config_id: str, user_id: str) -> str | None:
         return None
+
+    async def waiting_jobs(self, handle: RunHandle) -> dict[str, WaitingJob]:
+        return {}
 
     async def wait(self, run_id: str) -> None:
         return None

@@ -9,6 +9,7 @@ one starting with ``slow`` gets its first page, then waits a minute for the seco
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -34,6 +35,7 @@ PER_PAGE = 10
 RATE_LIMITED = "ratelimited"
 SLOW = "slow"
 RESET_AFTER = timedelta(hours=1)
+CALLS: Counter[str] = Counter()  # pages asked for, per user (in the process running the syncs)
 
 
 class Note(Entity):
@@ -54,6 +56,7 @@ class FakeSource:
         self.user_id = user_id
 
     async def page(self, entity_type: str, cursor: Cursor) -> Page[Any]:
+        CALLS[self.user_id] += 1
         if self.user_id.startswith(RATE_LIMITED):
             raise RateLimitError(self.provider, reset_at=datetime.now(UTC) + RESET_AFTER)
         start = int(cursor or 0)

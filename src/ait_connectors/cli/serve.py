@@ -10,6 +10,7 @@ import webbrowser
 import typer
 import uvicorn
 
+from ..jobs.config import import_extra_modules
 from ..logging import configure_logging
 from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
@@ -50,6 +51,7 @@ def serve(
     settings = settings.model_copy(update=updates)
     base = default_base_url(settings)
     configure_logging(settings.log_level)
+    import_extra_modules()  # AIT_IMPORT: vendors registered in code, like the worker's
     servers: list[uvicorn.Server] = []
 
     async def main() -> None:

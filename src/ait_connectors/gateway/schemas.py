@@ -136,6 +136,12 @@ class EntityProgressOut(BaseModel):
     resume_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    job_id: str | None = Field(
+        None, description="The queued job that will run (or resume) this entity type."
+    )
+    scheduled_at: datetime | None = Field(
+        None, description="When that job starts; later than now: it waits for a rate limit."
+    )
 
 
 class RunOut(BaseModel):
@@ -145,7 +151,9 @@ class RunOut(BaseModel):
     provider: str
     connector_config_id: str
     user_id: str
-    status: str = Field(description="running, succeeded, failed, rate_limited, interrupted…")
+    status: str = Field(
+        description="running, succeeded, failed, rate_limited, interrupted or skipped"
+    )
     done: bool
     started_at: datetime
     finished_at: datetime | None

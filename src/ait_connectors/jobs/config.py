@@ -6,7 +6,7 @@ import importlib
 from typing import Literal, get_args
 
 from psycopg.conninfo import make_conninfo
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -26,6 +26,7 @@ __all__ = [
 
 Tier = Literal["hourly", "daily", "off"]
 TIERS: tuple[str, ...] = get_args(Tier)
+DAY = 24 * 3600.0
 SQLITE_MESSAGE = "the worker needs PostgreSQL; on the embedded default syncs run in the gateway"
 
 
@@ -35,8 +36,14 @@ class JobSettings(BaseSettings):
     - ``AIT_JOBS``: ``queue`` or ``inline``; unset = queue on PostgreSQL, inline on SQLite.
     - ``AIT_SYNC_CADENCE``: the periodic tier of every connection (``hourly``, ``daily``, ``off``).
     - ``AIT_SYNC_CADENCES``: per-provider tiers overriding it, e.g. ``github=hourly,spotify=off``.
-    - ``AIT_IMPORT``: comma-separated modules the worker imports at start (vendors registered in
-      code rather than through the ``ait_connectors.vendors`` entry point, tests).
+    - ``AIT_IMPORT``: comma-separated modules ``serve`` and the worker import at start (vendors
+      registered in code rather than through the ``ait_connectors.vendors`` entry point, tests).
+    - ``AIT_WORKER_HEARTBEAT``: seconds between a worker's heartbeats, and between its checks
+      for dead workers.
+    - ``AIT_WORKER_DEAD_AFTER``: a worker without a heartbeat for this long is dead: its jobs
+      are queued again (within ``dead_after + heartbeat`` seconds of its death, 25 s by default).
+    - ``AIT_PERIODIC_CATCH_UP``: a worker starting up runs the last missed tick of each periodic
+      schedule (tier syncs, keep-alive) if it is at most this many seconds old.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIT_", extra="ignore", frozen=True)
@@ -45,6 +52,18 @@ class JobSettings(BaseSettings):
     sync_cadence: Tier = "daily"
     sync_cadences: str = ""
     import_modules: str = Field(default="", validation_alias="AIT_IMPORT")
+    worker_heartbeat: float = Field(default=5.0, gt=0, le=60)
+    worker_dead_after: float = Field(default=20.0, gt=0, le=3600)
+    periodic_catch_up: float = Field(default=DAY, ge=0)
+
+    @model_validator(mode="after")
+    def _dead_after_heartbeats(self) -> JobSettings:
+        if self.worker_dead_after <= self.worker_heartbeat:
+            raise ValueError(
+                "AIT_WORKER_DEAD_AFTER must be longer than AIT_WORKER_HEARTBEAT (a live worker "
+                "would be taken for dead); e.g. 4 heartbeats"
+            )
+        return self
 
     def provider_tiers(self) -> dict[str, str]:
         """``AIT_SYNC_CADENCES`` parsed; a malformed entry is a configuration error."""
@@ -67,6 +86,8 @@ def load_job_settings() -> JobSettings:
     except ValidationError as exc:
         problems = "; ".join(
             f"AIT_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigurationError(f"Invalid configuration: {problems}") from None

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import bindparam, text
+
 from ..runtime import Connectors
-from ..sync.runs import LiveRun, RunHandle
-from .enqueue import enqueue_sync_jobs
+from ..storage.types import UTCDateTime
+from ..sync.runs import LiveRun, RunHandle, WaitingJob
+from .enqueue import enqueue_sync_jobs, sync_lock
 
 if TYPE_CHECKING:
     from ..sync.runs import SyncRuns
 
 __all__ = ["QueueLauncher"]
+
+# At most one job waits per key (its queueing lock).
+_WAITING = (
+    text(
+        "SELECT id, queueing_lock, scheduled_at FROM procrastinate_jobs "
+        "WHERE status = 'todo' AND queueing_lock IN :keys"
+    )
+    .bindparams(bindparam("keys", expanding=True))
+    .columns(scheduled_at=UTCDateTime())
+)
 
 
 class QueueLauncher:
@@ -38,6 +51,14 @@ class QueueLauncher:
 
     def active_run_id(self, connector_config_id: str, user_id: str) -> str | None:
         return None  # a worker runs it; the rows say how far it got
+
+    async def waiting_jobs(self, handle: RunHandle) -> dict[str, WaitingJob]:
+        keys = {
+            sync_lock(handle.connector_config_id, handle.user_id, t): t for t in handle.entity_types
+        }
+        async with self.connectors.database.connect() as conn:
+            rows = (await conn.execute(_WAITING, {"keys": list(keys)})).all()
+        return {keys[lock]: WaitingJob(str(job_id), at) for job_id, lock, at in rows}
 
     async def wait(self, run_id: str) -> None:
         return None

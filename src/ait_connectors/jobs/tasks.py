@@ -12,9 +12,8 @@ Tasks (all named explicitly, so that queued jobs survive module moves):
 - ``ait_connectors.keep_alive``, daily at 04:45: refreshes the tokens of idle connections that
   expire within a day, so refresh tokens that die unused stay alive and revoked grants are found
   (``needs_reauth``) before a user needs the connection.
-- ``ait_connectors.maintenance``, every 10 minutes: fails the jobs of workers that stopped sending
-  heartbeats (a killed worker would otherwise hold its sync's lock forever) and queues their syncs
-  again; deletes finished jobs after a week.
+- ``ait_connectors.maintenance``, every 10 minutes: deletes finished jobs after a week, and
+  recovers the jobs of dead workers (each worker does that every heartbeat: see ``recovery``).
 
 Periodic jobs are deduplicated by Procrastinate across workers (one job per task and tick), and
 carry a queueing lock so a backlog never holds two of the same.
@@ -26,11 +25,10 @@ import asyncio
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from procrastinate import App, JobContext, PsycopgConnector
 from procrastinate.job_context import AbortReason
-from procrastinate.jobs import Status
 from sqlalchemy import Table, func, select
 
 from ..errors import AItError, AuthorizationRequiredError
@@ -39,9 +37,12 @@ from ..runtime import Connectors
 from ..settings import Settings, get_settings
 from ..storage.models import ConnectorConfigRow, OAuthTokenRow, TokenStatus
 from ..storage.sync_models import RunStatus
+from ..sync.config import SyncRunResult
 from ..sync.runs import SyncRuns
 from .config import TIERS, conninfo_from_url, load_job_settings
 from .enqueue import HOUSEKEEPING_PRIORITY, SYNC_QUEUE, SYNC_TASK, defer_sync
+from .ratelimits import postpone_sync, rate_limited_until
+from .recovery import recover_stalled_jobs
 
 __all__ = [
     "CRONS",
@@ -71,9 +72,6 @@ RATE_LIMIT_FALLBACK = timedelta(minutes=15)
 # connected) for 20 h — less than a day, so that a daily run's own refresh never hides the next.
 KEEPALIVE_WINDOW = timedelta(hours=24)
 KEEPALIVE_IDLE = timedelta(hours=20)
-# A worker without a heartbeat for this long is dead (it sends one every 10 s; a long page
-# mapping on its event loop may delay one, hence the margin).
-STALLED_AFTER = 120.0
 KEEP_FINISHED_JOBS_HOURS = 7 * 24
 
 T = cast(Table, OAuthTokenRow.__table__)
@@ -99,44 +97,67 @@ async def run_sync_job(
     config_id: str,
     user_id: str,
     entity_types: list[str],
+    *,
+    now: datetime | None = None,
 ) -> dict[str, str]:
-    """Sync, then queue what a rate limit postponed; entity type → run status."""
+    """Sync, then queue what a rate limit postponed; entity type → run status.
+
+    An entity type still rate-limited (by an earlier run) is not run: it waits for its reset
+    time, whoever queued this job.
+    """
+    now = now or _now()
+    database = connectors.database
+    limited = await rate_limited_until(database, config_id, user_id, entity_types, now)
+    outcome: dict[str, str] = {}
+    for entity_type, resume_at in limited.items():
+        await postpone_sync(database, config_id, user_id, entity_type, resume_at)
+        outcome[entity_type] = RunStatus.RATE_LIMITED
+        logger.info(
+            "%s of %s is rate limited until %s: not run before",
+            entity_type,
+            config_id,
+            resume_at.isoformat(),
+        )
+    wanted = [t for t in entity_types if t not in limited]
+    if not wanted:
+        return outcome
     try:
-        results = await SyncRuns(connectors).run(config_id, user_id, entity_types)
+        results = await SyncRuns(connectors).run(config_id, user_id, wanted)
     except AItError as exc:
         # Deleted or disabled config, not connected, no implementation: nothing to retry; the
         # next periodic run tries again if the connection comes back.
         logger.warning("sync of %s for user %s not run: %s", config_id, user_id, exc.message)
-        return {t: f"not run: {exc.code}" for t in entity_types}
-    outcome: dict[str, str] = {}
+        return {**outcome, **{t: f"not run: {exc.code}" for t in wanted}}
     for result in results:
         outcome[result.entity_type] = result.status
-        logger.info(
-            "sync of %s for %s/%s: %s (%d pages, %d added, %d updated, %d deleted)%s",
-            result.entity_type,
-            config_id,
-            user_id,
-            result.status,
-            result.pages,
-            result.added,
-            result.updated,
-            result.deleted,
-            f": {result.error}" if result.error else "",
-        )
+        _log_result(config_id, user_id, result)
         if result.status != RunStatus.RATE_LIMITED:
             continue
         resume_at = result.resume_at or _now() + RATE_LIMIT_FALLBACK
-        job_id = await defer_sync(
-            connectors.database, config_id, user_id, result.entity_type, schedule_at=resume_at
-        )
+        job_id = await postpone_sync(database, config_id, user_id, result.entity_type, resume_at)
         logger.info(
             "%s of %s rate limited: resumes at %s (%s)",
             result.entity_type,
             config_id,
             resume_at.isoformat(),
-            f"job {job_id}" if job_id is not None else "a job was already waiting",
+            f"job {job_id}" if job_id is not None else "the job already waiting moved there",
         )
     return outcome
+
+
+def _log_result(config_id: str, user_id: str, result: SyncRunResult) -> None:
+    logger.info(
+        "sync of %s for %s/%s: %s (%d pages, %d added, %d updated, %d deleted)%s",
+        result.entity_type,
+        config_id,
+        user_id,
+        result.status,
+        result.pages,
+        result.added,
+        result.updated,
+        result.deleted,
+        f": {result.error}" if result.error else "",
+    )
 
 
 async def _sync_connection(
@@ -251,31 +272,11 @@ async def _keep_alive(context: JobContext, timestamp: int) -> dict[str, int]:
 
 
 async def maintenance(app: App, connectors: Connectors) -> int:
-    """Fail the jobs of dead workers (queueing their syncs again) and delete old finished jobs;
-    how many stalled jobs were recovered."""
-    manager = app.job_manager
-    recovered = 0
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
-        assert job.id is not None
-        try:
-            await manager.finish_job_by_id_async(
-                job_id=job.id, status=Status.FAILED, delete_job=False
-            )
-        except Exception:  # it finished meanwhile, or another worker recovered it
-            logger.debug("stalled job %s already finished", job.id, exc_info=True)
-            continue
-        recovered += 1
-        logger.warning("job %s (%s) of a dead worker marked failed", job.id, job.task_name)
-        if job.task_name == SYNC_TASK:
-            kwargs: dict[str, Any] = dict(job.task_kwargs)
-            for entity_type in kwargs.get("entity_types") or []:
-                await defer_sync(
-                    connectors.database,
-                    str(kwargs["config_id"]),
-                    str(kwargs["user_id"]),
-                    entity_type,
-                )
-    await manager.delete_old_jobs(
+    """Recover the jobs of dead workers (every worker also does it every heartbeat: this is
+    the backstop) and delete old finished jobs; how many stalled jobs were recovered."""
+    dead_after = load_job_settings().worker_dead_after
+    recovered = await recover_stalled_jobs(app, connectors, dead_after=dead_after)
+    await app.job_manager.delete_old_jobs(
         nb_hours=KEEP_FINISHED_JOBS_HOURS,
         include_failed=True,
         include_cancelled=True,
@@ -332,6 +333,8 @@ def build_app(settings: Settings | None = None, *, pool_size: int = 4) -> App:
         min_size=1,
         max_size=pool_size,
     )
-    app = App(connector=connector)
+    # A worker starting after a missed tick (none ran at 03:15) still runs it.
+    catch_up = load_job_settings().periodic_catch_up
+    app = App(connector=connector, periodic_defaults={"max_delay": catch_up})
     register_tasks(app)
     return app

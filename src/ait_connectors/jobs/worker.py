@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -13,8 +15,9 @@ from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.db import Database
 from .config import SQLITE_MESSAGE, import_extra_modules, load_job_settings
+from .recovery import watch_stalled_jobs
 from .schema import apply_job_schema
-from .tasks import STALLED_AFTER, build_app
+from .tasks import build_app
 
 __all__ = ["run_worker"]
 
@@ -68,17 +71,28 @@ async def run_worker(
         # A vendor served by the gateway (the sandbox) learns where the deployment's gateway is.
         await prepare_vendors(connectors, VendorContext(settings, default_base_url(settings)))
         app = build_app(settings, pool_size=concurrency + 3)
+        beat, dead_after = job_settings.worker_heartbeat, job_settings.worker_dead_after
         async with app.open_async():
             logger.info("worker started (concurrency %d)", concurrency)
-            await app.run_worker_async(
-                name=name or f"ait-worker-{socket.gethostname()}-{os.getpid()}",
-                concurrency=concurrency,
-                shutdown_graceful_timeout=shutdown_timeout,
-                additional_context={"connectors": connectors},
-                delete_jobs="successful",  # sync_runs keeps the history; failures stay a week
-                stalled_worker_timeout=STALLED_AFTER,
-                install_signal_handlers=True,
+            watcher = asyncio.create_task(
+                watch_stalled_jobs(app, connectors, every=beat, dead_after=dead_after),
+                name="dead workers",
             )
+            try:
+                await app.run_worker_async(
+                    name=name or f"ait-worker-{socket.gethostname()}-{os.getpid()}",
+                    concurrency=concurrency,
+                    shutdown_graceful_timeout=shutdown_timeout,
+                    additional_context={"connectors": connectors},
+                    delete_jobs="successful",  # sync_runs keeps the history; failures: a week
+                    update_heartbeat_interval=beat,
+                    stalled_worker_timeout=dead_after,
+                    install_signal_handlers=True,
+                )
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         logger.info("worker stopped")
     finally:
         await database.dispose()

@@ -56,6 +56,19 @@ class RunStatus:
     IDLE = "idle"  # sync_state only: never ran
 
 
+# ``sync_runs.error_code`` of every interrupted run, whatever stopped it (a signal, a kill, a
+# crash); ``error`` says which.
+INTERRUPTED_CODE = "SYNC_INTERRUPTED"
+STOPPED_MESSAGE = (
+    "the sync was stopped before it finished (its process shut down); the next run resumes "
+    "from its last committed page"
+)
+DIED_MESSAGE = (
+    "the process running this sync stopped before it finished; the next run resumes from its "
+    "last committed page"
+)
+
+
 class RecordRow(Base):
     """One synced entity: its normalised JSON payload and the SHA-256 checksum of it."""
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import BindParameter, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .sync_models import NullableJSON, RunStatus
+from .sync_models import DIED_MESSAGE, INTERRUPTED_CODE, NullableJSON, RunStatus
 from .types import JSONType, UTCDateTime, new_id
 
 __all__ = ["ConnectionKey", "RunCounts", "StateRow", "SyncStateStore"]
@@ -144,25 +144,27 @@ class SyncStateStore:
         )
 
     async def interrupt_stale_runs(
-        self, conn: AsyncConnection, key: ConnectionKey, now: datetime
-    ) -> None:
+        self, conn: AsyncConnection, key: ConnectionKey, now: datetime, reason: str = DIED_MESSAGE
+    ) -> int:
         """Mark ``interrupted`` the runs still ``running``: their process died (the caller
-        holds the sync lock, so no live process owns them)."""
-        await conn.execute(
+        holds the sync lock, so no live process owns them); how many."""
+        result = await conn.execute(
             text(
                 "UPDATE sync_runs SET status = :interrupted, finished_at = :now, "
-                "error_code = 'SYNC_INTERRUPTED', "
-                "error = 'the process running this sync stopped before it finished' "
+                "error_code = :code, error = :reason "
                 "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
                 "AND status = :running"
             ).bindparams(_ts("now")),
             {
                 "interrupted": RunStatus.INTERRUPTED,
                 "running": RunStatus.RUNNING,
+                "code": INTERRUPTED_CODE,
+                "reason": reason,
                 "now": now,
                 **key.params(),
             },
         )
+        return int(result.rowcount)
 
     async def start_scan(
         self, conn: AsyncConnection, state_id: str, generation: int, now: datetime

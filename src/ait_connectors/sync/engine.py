@@ -35,7 +35,7 @@ from typing import Any, Generic, TypeVar
 
 from ..errors import AItError, RateLimitError
 from ..storage.db import Database
-from ..storage.sync_models import RunStatus
+from ..storage.sync_models import INTERRUPTED_CODE, STOPPED_MESSAGE, RunStatus
 from ..storage.sync_state import ConnectionKey, SyncStateStore
 from ..storage.types import new_id
 from .committer import PageCommitter
@@ -253,7 +253,9 @@ class _Finisher:
         now = _now()
         counters = self.counters
         code = message = None
-        if error is not None:
+        if status == RunStatus.INTERRUPTED:
+            code, message = INTERRUPTED_CODE, STOPPED_MESSAGE
+        elif error is not None:
             code = error.code if isinstance(error, AItError) else type(error).__name__
             message = str(error) or type(error).__name__
             if status == RunStatus.RATE_LIMITED:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import AItError
 from .config import SyncOptions
-from .runs import EntityRun, LiveRun, RunHandle
+from .runs import EntityRun, LiveRun, RunHandle, WaitingJob
 
 if TYPE_CHECKING:
     from .runs import SyncRuns
@@ -109,6 +109,9 @@ class InProcessLauncher:
         run_id = self._by_connection.get((connector_config_id, user_id))
         job = self._tasks.get(run_id) if run_id else None
         return run_id if job is not None and job.running else None
+
+    async def waiting_jobs(self, handle: RunHandle) -> dict[str, WaitingJob]:
+        return {}  # nothing is queued: a run starts at once
 
     async def wait(self, run_id: str) -> None:
         job = self._tasks.get(run_id)

@@ -46,6 +46,7 @@ __all__ = [
     "RunView",
     "SyncRuns",
     "UnknownEntityTypeError",
+    "WaitingJob",
     "check_entity_types",
 ]
 
@@ -53,6 +54,8 @@ R = SyncRunRow.__table__
 REC = RecordRow.__table__
 PENDING = "pending"
 RUNNING = RunStatus.RUNNING
+# Statuses after which the next run of the entity type carries on with the same scan.
+_CONTINUED = (RunStatus.INTERRUPTED, RunStatus.RATE_LIMITED)
 # A run nobody runs any more (its process died before starting some entity types) stops being
 # reported as running after this long.
 ABANDONED_AFTER = timedelta(minutes=30)
@@ -134,10 +137,17 @@ class EntityRun:
     resume_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    job_id: str | None = None  # the queued job that will run (or resume) this entity type
+    scheduled_at: datetime | None = None  # when that job starts (None: as soon as a worker can)
 
     @property
     def finished(self) -> bool:
-        return self.status not in (PENDING, RUNNING)
+        return self.status not in (PENDING, RUNNING) and not self.resuming
+
+    @property
+    def resuming(self) -> bool:
+        """Interrupted, and a queued job resumes it from its last committed page."""
+        return self.status == RunStatus.INTERRUPTED and self.job_id is not None
 
     @classmethod
     def from_row(cls, row: Any) -> EntityRun:
@@ -174,7 +184,17 @@ class EntityRun:
             "resume_at": iso(self.resume_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
+            "job_id": self.job_id,
+            "scheduled_at": iso(self.scheduled_at),
         }
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    """A job queued for one entity type (the queue launcher's), and when it starts."""
+
+    job_id: str
+    scheduled_at: datetime | None
 
 
 @dataclass
@@ -237,6 +257,10 @@ class RunLauncher(Protocol):
 
     def active_run_id(self, connector_config_id: str, user_id: str) -> str | None: ...
 
+    async def waiting_jobs(self, handle: RunHandle) -> dict[str, WaitingJob]:
+        """Entity type → the job waiting to run it (launchers without a queue: none)."""
+        ...
+
     async def wait(self, run_id: str) -> None: ...
 
     async def shutdown(self) -> None: ...
@@ -244,7 +268,7 @@ class RunLauncher(Protocol):
 
 def _overall(entities: Sequence[EntityRun]) -> str:
     statuses = {e.status for e in entities}
-    if statuses & {PENDING, RUNNING}:
+    if statuses & {PENDING, RUNNING} or any(e.resuming for e in entities):
         return RUNNING
     for worst in (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.RATE_LIMITED):
         if worst in statuses:
@@ -355,6 +379,7 @@ class SyncRuns:
                 entity.waited_seconds = wait.waited_seconds
                 entity.waiting_until = wait.waiting_until
             entities.append(entity)
+        _attach_jobs(entities, await self.launcher.waiting_jobs(handle), _now())
         _settle(entities, handle, live)
         status = _overall(entities)
         finished = [e.finished_at for e in entities if e.finished_at is not None]
@@ -383,10 +408,13 @@ class SyncRuns:
         )
         async with self.connectors.database.connect() as conn:
             rows = (await conn.execute(query)).all()
-        first: dict[str, Any] = {}
+        shown: dict[str, Any] = {}
         for row in rows:
-            first.setdefault(row.entity_type, row)
-        return first
+            # The run's own row, or the run that resumed it after an interruption or a limit.
+            found = shown.get(row.entity_type)
+            if found is None or found.status in _CONTINUED:
+                shown[row.entity_type] = row
+        return shown
 
     async def latest(self, connector_config_id: str, user_id: str) -> list[EntityRun]:
         """The most recent run of each entity type of one connection."""
@@ -436,6 +464,17 @@ class SyncRuns:
     async def shutdown(self) -> None:
         """Stop this process's runs (the engine records them as interrupted; the next resumes)."""
         await self.launcher.shutdown()
+
+
+def _attach_jobs(entities: list[EntityRun], waiting: dict[str, WaitingJob], now: datetime) -> None:
+    """The job waiting for each entity type; one scheduled later waits for a rate limit."""
+    for entity in entities:
+        job = waiting.get(entity.entity_type)
+        if job is None or entity.status not in (PENDING, *_CONTINUED):
+            continue
+        entity.job_id, entity.scheduled_at = job.job_id, job.scheduled_at
+        if job.scheduled_at is not None and job.scheduled_at > now:
+            entity.status, entity.resume_at = RunStatus.RATE_LIMITED, job.scheduled_at
 
 
 def _settle(entities: list[EntityRun], handle: RunHandle, live: LiveRun | None) -> None:

@@ -1,0 +1,273 @@
+"""Issue 20, as an operator runs it: PostgreSQL, 2 gateways and 3 workers as real processes,
+a vendor over real HTTP (``multi_vendor`` + ``multi_mock``).
+
+- a 429 with a long ``Retry-After`` while a duplicate request waits: no vendor request before
+  the reset, and asking again answers with the waiting job and its start time;
+- 20 concurrent requests for 5 users: at most one running and one waiting run per (connection,
+  entity type), exact record counts;
+- ``kill -9`` of the worker in the middle of a sync: another worker resumes it from its last
+  committed page within 30 s (the failover time is printed), exact record counts.
+
+Workers beat every second and are dead after 4 s without a beat (the defaults, 5 s and 20 s,
+give 25 s; ``test_recovery`` checks the bound).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jobs_testkit import WorkerProcess, aquery, save_token, worker_env
+from multi_mock import ITEMS, MultiMock, release_all
+
+from ait_connectors.jobs import sync_lock
+from ait_connectors.runtime import Connectors
+from ait_connectors.storage.api_keys import ApiKeyStore
+from ait_connectors.testing.polling import await_until
+from support.databases import PostgresServer
+
+PROVIDER = "multifake"
+SYNC_JOBS = (
+    "SELECT id, status, queueing_lock, scheduled_at FROM procrastinate_jobs "
+    "WHERE task_name = 'ait_connectors.sync_connection'"
+)
+RUNS = (
+    "SELECT user_id, entity_type, status, pages, added, error_code FROM sync_runs "
+    "ORDER BY started_at"
+)
+RECORDS = (
+    "SELECT user_id, entity_type, count(*) AS n FROM records WHERE deleted_at IS NULL "
+    "GROUP BY user_id, entity_type"
+)
+BEAT, DEAD_AFTER = 1.0, 4.0
+RUNNING_AT = re.compile(r"gateway is running at (http://127\.0\.0\.1:\d+)")
+
+
+class Gateway:
+    """``python -m ait_connectors serve --port 0``; its URL once it printed it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ait_connectors", "serve", "--port", "0"],
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def url(self) -> str:
+        async def printed() -> str | None:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the gateway exited:\n{self.log.read_text()}")
+            match = RUNNING_AT.search(self.log.read_text(errors="replace"))
+            return match.group(1) if match else None
+
+        return await await_until(printed, 60, "the gateway to start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+
+
+@pytest.fixture
+def mock() -> Iterator[MultiMock]:
+    server = MultiMock().start()
+    yield server
+    release_all(server)
+    server.stop()
+
+
+@pytest.fixture
+async def runtime(pg: PostgresServer) -> AsyncIterator[Connectors]:
+    vendor = importlib.import_module("multi_vendor")
+    vendor.register()
+    connectors = await Connectors.open()
+    yield connectors
+    await connectors.close()
+    vendor.unregister()
+
+
+@pytest.fixture
+def cluster_env(
+    pg: PostgresServer, encryption_key: str, tmp_path: Path, mock: MultiMock
+) -> dict[str, str]:
+    env = worker_env(pg.url, encryption_key, tmp_path / "data")
+    env.update(
+        AIT_IMPORT="multi_vendor",
+        MULTI_API_URL=mock.url,
+        AIT_WORKER_HEARTBEAT=str(BEAT),
+        AIT_WORKER_DEAD_AFTER=str(DEAD_AFTER),
+        AIT_PERIODIC_CATCH_UP="0",  # no housekeeping jobs of past ticks
+    )
+    return env
+
+
+async def test_two_gateways_three_workers(
+    pg: PostgresServer,
+    runtime: Connectors,
+    mock: MultiMock,
+    cluster_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    config = await runtime.configs.create(
+        PROVIDER,
+        client_id="client-1",
+        client_secret="secret-1",
+        redirect_uri="http://127.0.0.1:9/callback",
+    )
+    users = ["limited-1", "kill-1", *(f"user-{i}" for i in range(5))]
+    for user in users:
+        await save_token(runtime, config.id, user, access=f"at-{user}")
+    key = (await ApiKeyStore(runtime.database).create("multi")).key
+    gateways = [Gateway(cluster_env, tmp_path / f"gateway-{i}.log") for i in range(2)]
+    workers = [WorkerProcess(cluster_env, tmp_path / f"worker-{i}.log") for i in range(3)]
+    try:
+        urls = [await gateway.url() for gateway in gateways]
+        for worker in workers:
+            await worker.wait_ready(pg.plain_url, timeout=60)
+        async with httpx.AsyncClient(headers={"X-API-Key": key}, timeout=30) as client:
+            api = _Api(client, urls)
+            await _rate_limit_holds(pg, mock, api, config.id)
+            await _requests_coalesce(pg, mock, api)
+            failover = await _killed_worker_fails_over(pg, mock, api, workers)
+        # Nothing asked the vendor for the rate-limited user again, whatever ran meanwhile.
+        assert len(mock.of("limited-1")) == 1
+        print(f"\nfailover after kill -9: {failover:.2f} s (dead after {DEAD_AFTER} s)")
+    finally:
+        release_all(mock)
+        for process in [*workers, *gateways]:
+            process.stop()
+
+
+class _Api:
+    def __init__(self, client: httpx.AsyncClient, urls: list[str]) -> None:
+        self.client, self.urls = client, urls
+
+    async def sync(self, gateway: int, user: str, *types: str) -> dict[str, Any]:
+        body = {"entity_types": list(types)} if types else None
+        response = await self.client.post(
+            f"{self.urls[gateway % 2]}/api/{PROVIDER}/sync", params={"user_id": user}, json=body
+        )
+        assert response.status_code == 202, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+async def _sync_jobs(pg: PostgresServer) -> list[dict[str, Any]]:
+    return await aquery(pg.plain_url, SYNC_JOBS)
+
+
+async def _rate_limit_holds(pg: PostgresServer, mock: MultiMock, api: _Api, config_id: str) -> None:
+    user = "limited-1"
+    first = await api.sync(0, user, "notes")
+    assert not first["already_running"]
+    await await_until(lambda: _async(user in mock.holding), 30, "the first request")
+    # A second request while the first job runs: a duplicate waits behind it.
+    second = await api.sync(1, user, "notes")
+    assert not second["already_running"]
+    mock.release_user(user)  # -> 429, Retry-After: 3600
+    lock = sync_lock(config_id, user, "notes")
+    reset = datetime.now(UTC) + timedelta(seconds=3500)
+
+    async def moved() -> list[dict[str, Any]]:
+        jobs = [j for j in await _sync_jobs(pg) if j["queueing_lock"] == lock]
+        done = len(jobs) == 1 and jobs[0]["status"] == "todo"
+        return jobs if done and (jobs[0]["scheduled_at"] or reset) > reset else []
+
+    (waiting,) = await await_until(moved, 30, "the duplicate to wait for the reset")
+    # Asking again answers with that job and when it starts.
+    third = await api.sync(0, user, "notes")
+    (entity,) = third["entities"]
+    assert third["already_running"]
+    assert (entity["status"], entity["job_id"]) == ("rate_limited", str(waiting["id"]))
+    scheduled = datetime.fromisoformat(entity["scheduled_at"])
+    assert scheduled == datetime.fromisoformat(entity["resume_at"]) == waiting["scheduled_at"]
+    assert len(mock.of(user)) == 1
+
+
+async def _requests_coalesce(pg: PostgresServer, mock: MultiMock, api: _Api) -> None:
+    users = [f"user-{i}" for i in range(5)]
+    await asyncio.gather(*(api.sync(i, users[i % 5]) for i in range(20)))
+
+    async def finished() -> list[dict[str, Any]]:
+        runs = [r for r in await aquery(pg.plain_url, RUNS) if r["user_id"] in users]
+        jobs = [j for j in await _sync_jobs(pg) if "/user-" in str(j["queueing_lock"])]
+        return runs if not jobs and all(r["status"] != "running" for r in runs) else []
+
+    runs = await await_until(finished, 60, "the syncs of the 5 users")
+    per_key: dict[tuple[str, str], list[str]] = {}
+    for run in runs:
+        per_key.setdefault((run["user_id"], run["entity_type"]), []).append(run["status"])
+    # 4 requests per user: one run, plus at most one that waited behind it.
+    assert sorted(per_key) == sorted((u, t) for u in users for t in ("notes", "tasks"))
+    assert all(1 <= len(s) <= 2 and set(s) == {"succeeded"} for s in per_key.values()), per_key
+    assert max(mock.max_in_flight[k] for k in per_key) == 1
+    counts = {(r["user_id"], r["entity_type"]): r["n"] for r in await aquery(pg.plain_url, RECORDS)}
+    assert all(counts[k] == ITEMS for k in per_key), counts
+
+
+async def _killed_worker_fails_over(
+    pg: PostgresServer, mock: MultiMock, api: _Api, workers: list[WorkerProcess]
+) -> float:
+    user = "kill-1"
+    await api.sync(1, user, "notes")
+    await await_until(lambda: _async(user in mock.holding), 30, "the request for page 3")
+
+    async def two_pages() -> list[dict[str, Any]]:
+        rows = [r for r in await aquery(pg.plain_url, RUNS) if r["user_id"] == user]
+        return rows if rows and rows[0]["pages"] == 2 else []
+
+    await await_until(two_pages, 30, "pages 1 and 2 committed")
+    held = mock.holding[user]
+    (victim,) = [w for w in workers if w.proc.pid == held.pid]
+    killed_at = time.monotonic()
+    os.kill(held.pid, signal.SIGKILL)
+    victim.proc.wait(10)
+    mock.release_user(user)
+
+    async def resumed() -> list[Any]:
+        return [r for r in mock.of(user) if r.pid != held.pid]
+
+    after = await await_until(resumed, 60, "another worker to resume the sync")
+    failover = after[0].at - killed_at
+    assert after[0].cursor == 20  # from its last committed page: page 3 again
+
+    async def done() -> list[dict[str, Any]]:
+        rows = [r for r in await aquery(pg.plain_url, RUNS) if r["user_id"] == user]
+        return rows if len(rows) == 2 and rows[1]["status"] == "succeeded" else []
+
+    dead, resumed_run = await await_until(done, 60, "the resumed run to finish")
+    assert (dead["status"], dead["error_code"], dead["pages"]) == (
+        "interrupted",
+        "SYNC_INTERRUPTED",
+        2,
+    )
+    assert (resumed_run["pages"], resumed_run["added"]) == (3, 30)
+    assert [r.cursor for r in await resumed()] == [20, 30, 40]  # then 4 and 5, nothing before
+    counts = {(r["user_id"], r["entity_type"]): r["n"] for r in await aquery(pg.plain_url, RECORDS)}
+    assert counts[(user, "notes")] == ITEMS
+    assert failover < 30, failover
+    return failover
+
+
+async def _async(value: bool) -> bool:
+    return value
