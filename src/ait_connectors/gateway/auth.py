@@ -79,6 +79,8 @@ class Principal:
     key_name: str | None = None
     redirect_origin: str | None = None
     via_cookie: bool = False
+    #: Sent in a request header: a server (or a script) called, not a browser navigating.
+    via_header: bool = False
 
     @property
     def is_api_key(self) -> bool:
@@ -145,7 +147,7 @@ async def current_principal(
         info = await gateway.api_keys.verify(credential)
         if info is None:
             raise _unauthorized("The API key is not valid (unknown or revoked).", "invalid_api_key")
-        return Principal(kind="api_key", credential=credential, key_name=info.name)
+        return Principal(kind="api_key", credential=credential, key_name=info.name, via_header=True)
 
     if credential.startswith(CONNECT_TOKEN_PREFIX):
         try:
@@ -161,6 +163,7 @@ async def current_principal(
             user_id=claims.user_id,
             redirect_origin=claims.redirect_origin,
             via_cookie=source == "cookie",
+            via_header=source == "header",
         )
     raise _unauthorized(f"The credential is not recognised. {_MISSING_HELP}", "unknown_credential")
 
