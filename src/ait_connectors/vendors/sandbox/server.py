@@ -27,6 +27,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment
 
+from ...vendor import CsrfTokens
 from .data import CONTACT_COUNT, EVENT_COUNT, contacts_page, events_page
 
 __all__ = ["SANDBOX_CLIENT_ID", "SandboxServer"]
@@ -36,6 +37,10 @@ SANDBOX_ACCOUNT = "sandbox-user"
 SCOPES = ("contacts:read", "events:read")
 CALLBACK_SUFFIX = "/api/sandbox/auth/callback"
 CODE_TTL = 60
+#: The sandbox's browser session (what a real provider's sign-in cookie is): its CSRF token is
+#: in the authorization form, which a cross-site page can neither read nor forge.
+SESSION_COOKIE = "ait_sandbox_session"
+SESSION_TTL = 24 * 3600
 REFRESH_TTL = 30 * 24 * 3600
 _FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
 
@@ -58,7 +63,7 @@ margin-right:.5rem}
 <code>{{ redirect_host }}</code>.</p>
 <form method="post" action="{{ action }}">
 {% for name, value in fields.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">
-{% endfor %}
+{% endfor %}<input type="hidden" name="csrf" value="{{ csrf }}">
 <button class="approve" type="submit" name="decision" value="approve">Approve</button>
 <button class="deny" type="submit" name="decision" value="deny">Deny</button>
 </form></main></body></html>""")
@@ -110,6 +115,7 @@ class SandboxServer:
         rate_limit_retry_after: int = 1,
     ) -> None:
         self._key = key
+        self._csrf = CsrfTokens(key)
         self.access_token_ttl = access_token_ttl
         # Every Nth API request answers 429 + Retry-After (0 = never): lets tests and demos see
         # the engine wait out a rate limit.
@@ -252,7 +258,8 @@ class SandboxServer:
             problem = self._authorize_problem(request, params)
             if problem is not None:
                 return problem
-            return HTMLResponse(
+            session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(32)
+            page = HTMLResponse(
                 _AUTHORIZE_PAGE.render(
                     client_id=client_id,
                     scopes=(scope or " ".join(SCOPES)).split(),
@@ -260,18 +267,40 @@ class SandboxServer:
                     redirect_host=urlsplit(redirect_uri or "").netloc,
                     action=request.url.path,
                     fields=params,
+                    csrf=self._csrf.token(session),
                 ),
                 headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
             )
+            page.set_cookie(
+                SESSION_COOKIE,
+                session,
+                max_age=SESSION_TTL,
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+                path="/sandbox/oauth/",
+            )
+            return page
 
         @router.post(
             "/oauth/authorize",
             summary="Sandbox: the user's decision",
             openapi_extra={"requestBody": {"content": _FORM}},
-            responses={302: {"description": "Back to the client"}, 400: {}},
+            responses={302: {"description": "Back to the client"}, 400: {}, 403: {}},
         )
         async def authorize_decision(request: Request) -> Response:
             form = await _form(request)
+            if not self._csrf.check(request.cookies.get(SESSION_COOKIE), form.get("csrf")):
+                return HTMLResponse(
+                    _ERROR_PAGE.render(
+                        error="invalid_request",
+                        description="This answer did not come from the authorization page this "
+                        "browser was shown (a cross-site form, or an expired page): open the "
+                        "authorization link again.",
+                    ),
+                    status_code=403,
+                    headers={"Cache-Control": "no-store"},
+                )
             problem = self._authorize_problem(request, form)
             if problem is not None:
                 return problem
