@@ -103,7 +103,7 @@ async def connect_page(
             "unconfigured": unconfigured,
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
         },
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
+        headers={"Cache-Control": "no-store"},  # framing etc.: headers.SecurityHeaders
     )
 
 

@@ -44,18 +44,25 @@ SESSION_TTL = 24 * 3600
 REFRESH_TTL = 30 * 24 * 3600
 _FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
 
-_env = Environment(autoescape=True)
-_AUTHORIZE_PAGE = _env.from_string("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Authorize</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:grid;place-items:center;min-height:100vh}
-.card{background:#fff;border-radius:12px;box-shadow:0 2px 12px #0002;padding:2rem;max-width:28rem}
+# Styles live in a stylesheet of their own: the gateway's content security policy allows no
+# inline ones.
+_STYLESHEET = """\
+body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:grid;
+place-items:center;min-height:100vh}
+.card{background:#fff;border-radius:12px;box-shadow:0 2px 12px #0002;padding:2rem;
+max-width:28rem}
 h1{font-size:1.3rem;margin-top:0} code{background:#eef;padding:0 .3em;border-radius:4px}
 button{font-size:1rem;padding:.6rem 1.2rem;border-radius:8px;border:0;cursor:pointer;
 margin-right:.5rem}
 .approve{background:#1f7a3f;color:#fff}.deny{background:#ddd}
-</style></head><body><main class="card">
+body.error{display:block;padding:2rem;background:#fff}
+"""
+_env = Environment(autoescape=True)
+_AUTHORIZE_PAGE = _env.from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Authorize</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/sandbox/assets/sandbox.css">
+</head><body><main class="card">
 <h1>Sandbox provider</h1>
 <p>The application <code>{{ client_id }}</code> asks to read your sandbox data:</p>
 <ul>{% for s in scopes %}<li><code>{{ s }}</code></li>{% endfor %}</ul>
@@ -68,8 +75,9 @@ margin-right:.5rem}
 <button class="deny" type="submit" name="decision" value="deny">Deny</button>
 </form></main></body></html>""")
 _ERROR_PAGE = _env.from_string("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Error</title></head>
-<body style="font-family:system-ui,sans-serif;padding:2rem"><h1>Sandbox authorization error</h1>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Error</title>
+<link rel="stylesheet" href="/sandbox/assets/sandbox.css"></head>
+<body class="error"><h1>Sandbox authorization error</h1>
 <p><strong>{{ error }}</strong>: {{ description }}</p></body></html>""")
 
 
@@ -325,6 +333,10 @@ class SandboxServer:
                 },
             )
             return self._redirect(request, form["redirect_uri"], code=code, state=state)
+
+        @router.get("/assets/sandbox.css", include_in_schema=False)
+        async def stylesheet() -> Response:
+            return Response(_STYLESHEET, media_type="text/css")
 
         @router.post(
             "/oauth/token",
