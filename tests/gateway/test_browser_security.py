@@ -1,5 +1,6 @@
-"""The Connect page and the sandbox's page under their content security policy, in Debian
-Chromium: styled, no policy violation, and they refuse to be framed (issue 10 finding 4)."""
+"""Issue 10 in Debian Chromium: the Connect page and the sandbox's page work under their content
+security policy and refuse to be framed (finding 4); an authorization link forwarded from one
+browser to another connects nobody (finding 1)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from .test_browser import CHROMIUM, CHROMIUM_ARGS, served
 __all__ = ["served"]  # the fixture, shared with the newcomer's browser test
 
 
-@pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists() and os.environ.get("CI") != "true",
     reason="Debian's chromium is not installed (apt-get install chromium)",
 )
+
+
+@needs_chromium
 def test_pages_work_under_the_policy_and_refuse_framing(served: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -54,5 +58,33 @@ def test_pages_work_under_the_policy_and_refuse_framing(served: str) -> None:
             wait_until(refused, 30)
             (frame,) = [f for f in framing.frames if f != framing.main_frame]
             assert "data-provider" not in frame.content()
+        finally:
+            browser.close()
+
+
+@needs_chromium
+def test_a_forwarded_authorization_link_fails_in_another_browser(served: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            starter = browser.new_context().new_page()
+            starter.set_default_timeout(30_000)
+            starter.goto(served)
+            starter.locator('[data-provider="sandbox"]').get_by_test_id("connect").click()
+            expect(starter.get_by_role("button", name="Approve")).to_be_visible()
+            link = starter.url  # the provider's authorization page, with the flow's state
+
+            other = browser.new_context().new_page()  # another browser: no cookies
+            other.set_default_timeout(30_000)
+            other.goto(link)
+            other.get_by_role("button", name="Approve").click()
+            message = other.get_by_test_id("message")
+            expect(message).to_contain_text("This sign-in was started in another browser")
+
+            # The browser that started the flow still finishes it.
+            starter.get_by_role("button", name="Approve").click()
+            expect(starter.get_by_test_id("notice")).to_have_text("Sandbox is connected.")
         finally:
             browser.close()
