@@ -36,7 +36,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     VERSION = "0.0.0"
 
-_SECRET_QUERY = re.compile(r"(?i)\b(token|code|state|code_verifier|client_secret)=[^&\s]*")
+_SECRET_QUERY = re.compile(r"(?i)\b(token|code|state|flow|code_verifier|client_secret)=[^&\s]*")
 
 
 class _AccessLogRedaction(logging.Filter):
