@@ -77,9 +77,13 @@ def _with_params(url: str, **params: str) -> str:
     status_code=302,
     response_class=RedirectResponse,
     responses={
-        302: {"description": "To the provider's authorization page"},
+        302: {
+            "description": "To the provider's authorization page (the browser gets the flow's "
+            "cookie); with a credential in a header, to the flow's start link"
+        },
         200: {
-            "description": "With `Accept: application/json`: the URL instead of a redirect",
+            "description": "With `Accept: application/json`: the URL instead of a redirect (for "
+            "a credential in a header: the start link to open in the user's browser)",
             "content": {
                 "application/json": {
                     "schema": {
@@ -151,10 +155,9 @@ def _to(request: Request, url: str) -> Response:
     responses={
         302: {"description": "To the provider's authorization page"},
         400: {
-            "description": "Unknown, used or expired flow",
+            "description": "Unknown, used or expired flow, or not this link's nonce",
             "content": {"application/json": {"schema": ErrorBody}, "text/html": {}},
         },
-        404: _ERRORS[404],
     },
 )
 async def start_link_redirect(
