@@ -35,6 +35,7 @@ conformance kit (``ait_connectors.testing``) checks it the way the built-in vend
 from __future__ import annotations
 
 from .concurrency import gather
+from .csrf import CsrfTokens
 from .entities import Entity
 from .entity_types import EntityType
 from .errors import (
@@ -72,6 +73,7 @@ __all__ = [
     "ConfigurationError",
     "Connection",
     "ConnectorService",
+    "CsrfTokens",
     "Cursor",
     "Entity",
     "EntityType",

@@ -156,8 +156,18 @@ def sandbox_connect(gateway: ThreadGateway, client: httpx.Client, **params: str)
         f"{gateway.base_url}/api/sandbox/auth", params=params, headers={"Accept": "*/*"}
     )
     assert start.status_code == 302, start.text
-    back = approve(client, start.headers["location"])
+    back = approve(client, follow_start_link(client, start.headers["location"]))
     return client.get(back.headers["location"])
+
+
+def follow_start_link(client: httpx.Client, location: str) -> str:
+    """The provider URL ``location`` leads to: a flow started with a header credential answers
+    its start link, which ``client`` (the user's browser) opens to bind the flow to itself."""
+    if "/auth/start?" not in location:
+        return location
+    bound = client.get(location)
+    assert bound.status_code == 302, bound.text
+    return str(bound.headers["location"])
 
 
 @dataclass

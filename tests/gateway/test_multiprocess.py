@@ -72,26 +72,35 @@ async def test_auth_and_callback_on_different_processes(
         headers = {"X-API-Key": api_key, "Accept": "application/json"}
         responses: list[str] = []
 
-        # 1. /auth on the first process: a redirect to the provider with state and PKCE.
+        # 1. /auth on the first process, called by the application (API key): the flow's start
+        #    link, which binds the flow to the browser that opens it.
         start = httpx.get(
             f"{first.base_url}/api/{SLUG}/auth",
             params={"user_id": USER, "redirect": "https://app.example/connected"},
             headers={"X-API-Key": api_key},
         )
         assert start.status_code == 302, start.text
-        location = start.headers["location"]
-        assert location.startswith(server.authorization_endpoint)
-        assert "code_challenge=" in location
-        assert "code_challenge_method=S256" in location
+        assert start.headers["location"].startswith(f"{first.base_url}/api/{SLUG}/auth/start?")
+        with httpx.Client() as browser:
+            bound = browser.get(start.headers["location"])
+            assert bound.status_code == 302, bound.text
+            location = bound.headers["location"]
+            assert location.startswith(server.authorization_endpoint)
+            assert "code_challenge=" in location
+            assert "code_challenge_method=S256" in location
 
-        # 2. The user signs in at the provider, which sends them to the *second* process.
-        params = await server.aauthorize(location)
-        assert set(params) >= {"code", "state"}
-        callback = f"{second.base_url}/api/{SLUG}/auth/callback"
-        done = httpx.get(callback, params=params)
-        responses.append(done.text)
-        assert done.status_code == 302, done.text
-        assert done.headers["location"] == f"https://app.example/connected?connected={SLUG}"
+            # 2. The user signs in at the provider, which sends them to the *second* process.
+            params = await server.aauthorize(location)
+            assert set(params) >= {"code", "state"}
+            callback = f"{second.base_url}/api/{SLUG}/auth/callback"
+            # Another browser (no cookie) with the same callback URL is refused; the state stays.
+            stranger = httpx.get(callback, params=params, headers={"Accept": "application/json"})
+            assert stranger.status_code == 400, stranger.text
+            assert stranger.json()["reason"] == "other_browser"
+            done = browser.get(callback, params=params)
+            responses.append(done.text)
+            assert done.status_code == 302, done.text
+            assert done.headers["location"] == f"https://app.example/connected?connected={SLUG}"
 
         # 3. The tokens the second process stored work, and the first process sees them.
         stored = await TokenStore(database, cipher).get_oauth_data(config.id, USER)

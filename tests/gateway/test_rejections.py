@@ -11,7 +11,7 @@ import pytest
 from ait_connectors.runtime import Connectors
 from ait_connectors.storage.api_keys import ApiKeyStore
 
-from .conftest import ThreadGateway, approve, sandbox_connect
+from .conftest import ThreadGateway, approve, follow_start_link, sandbox_connect
 
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
@@ -72,7 +72,7 @@ async def test_replayed_state_is_rejected(gateway: ThreadGateway, api_key: str) 
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(headers=headers, follow_redirects=False) as client:
         start = client.get(f"{gateway.base_url}/api/sandbox/auth", params={"user_id": "alice"})
-        back = approve(client, start.headers["location"])
+        back = approve(client, follow_start_link(client, start.headers["location"]))
         first = client.get(back.headers["location"], headers=JSON)
         assert first.status_code == 200, first.text
         assert first.json() == {"connected": True, "provider": "sandbox", "user_id": "alice"}

@@ -18,7 +18,14 @@ from ait_connectors.vendors.sandbox import VENDOR
 from ait_connectors.vendors.sandbox.server import SANDBOX_CLIENT_ID
 from ait_connectors.vendors.sandbox.setup import sandbox_overrides
 
-from .conftest import GatewayProcess, approve, free_port, subprocess_env, wait_for
+from .conftest import (
+    GatewayProcess,
+    approve,
+    follow_start_link,
+    free_port,
+    subprocess_env,
+    wait_for,
+)
 
 
 def _authorize(client: httpx.Client, gateway: GatewayProcess, key: str) -> str:
@@ -28,7 +35,8 @@ def _authorize(client: httpx.Client, gateway: GatewayProcess, key: str) -> str:
         headers={"X-API-Key": key, "Accept": "*/*"},
     )
     assert start.status_code == 302, start.text
-    return str(start.headers["location"])
+    assert start.headers["location"].startswith(f"{gateway.base_url}/api/sandbox/auth/start?")
+    return follow_start_link(client, start.headers["location"])
 
 
 async def test_a_second_gateway_on_another_port_repoints_nothing(tmp_path: Path) -> None:

@@ -133,6 +133,17 @@ def test_gateway_access_log_masks_query_credentials(restore_logging: None) -> No
         "1.1",
         302,
     )
+    nonce = "flow-nonce-0123456789abcdef"
+    access.info(
+        '%s - "%s %s HTTP/%s" %d',
+        "127.0.0.1:5000",
+        "GET",
+        f"/api/x/auth/start?state=st&flow={nonce}",
+        "1.1",
+        302,
+    )
     text = buffer.getvalue()
     assert "/api/x/auth/callback" in text
     assert CODE not in text and CONNECT not in text
+    assert "/api/x/auth/start" in text
+    assert nonce not in text  # the start link's browser nonce

@@ -8,6 +8,7 @@ Optional fields are the ones the vendors' API descriptions mark nullable or not 
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -258,10 +259,13 @@ async def _sandbox_token(app: FastAPI, server: sandbox_server.SandboxServer) -> 
             "response_type": "code",
             "client_id": sandbox_server.SANDBOX_CLIENT_ID,
             "redirect_uri": CALLBACK,
-            "decision": "approve",
             "state": "kit",
         }
-        approved = await client.post("/sandbox/oauth/authorize", data=form)
+        page = await client.get("/sandbox/oauth/authorize", params=form)
+        (csrf,) = re.findall(r'name="csrf" value="([^"]+)"', page.text)
+        approved = await client.post(
+            "/sandbox/oauth/authorize", data=form | {"decision": "approve", "csrf": csrf}
+        )
         code = parse_qs(urlsplit(approved.headers["location"]).query)["code"][0]
         token = await client.post(
             "/sandbox/oauth/token",

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from ..jobs import QueueLauncher, jobs_enabled
@@ -21,8 +22,9 @@ from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
 from . import routes_api, routes_oauth, routes_page
 from .errors import RejectControlCharacters, install_error_handlers
+from .headers import SecurityHeaders
 from .schemas import HealthOut
-from .state import GatewayState, gateway_of
+from .state import ASSETS, GatewayState, gateway_of
 from .tokens import ConnectTokenSigner, derive_key
 
 __all__ = ["create_app", "default_base_url", "redact_access_log"]
@@ -34,7 +36,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     VERSION = "0.0.0"
 
-_SECRET_QUERY = re.compile(r"(?i)\b(token|code|state|code_verifier|client_secret)=[^&\s]*")
+_SECRET_QUERY = re.compile(r"(?i)\b(token|code|state|flow|code_verifier|client_secret)=[^&\s]*")
 
 
 class _AccessLogRedaction(logging.Filter):
@@ -153,9 +155,12 @@ def create_app(
     )
     app.state.gateway = gateway
     app.add_middleware(RejectControlCharacters)
+    app.add_middleware(SecurityHeaders)  # outermost: on every response, errors included
     install_error_handlers(app)
 
     _add_health(app)
+    # The pages' own stylesheets (and scripts): the content security policy allows no others.
+    app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_page.router)

@@ -8,12 +8,18 @@
   and expire within minutes to days. Sent as ``Authorization: Bearer``, as ``?token=`` (a link the
   application hands its user), or as the Connect page's session cookie, which ``/connect?token=``
   sets so that the token leaves the address bar at once.
+
+Browsers send cookies along with cross-site requests, so every state-changing request that the
+session cookie authenticates (``/api`` and the Connect page's forms alike) must also carry the
+session's CSRF token: the ``X-CSRF-Token`` header, or a form's ``csrf`` field. A credential in a
+header or in the URL is not ambient, and needs none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Query, Request
 from fastapi.security import (
@@ -30,6 +36,7 @@ from .state import gateway_of
 from .tokens import CONNECT_TOKEN_PREFIX, InvalidConnectTokenError
 
 __all__ = [
+    "CSRF_HEADER",
     "SESSION_COOKIE",
     "ApiKeyPrincipal",
     "Principal",
@@ -40,6 +47,8 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "ait_connect"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -79,6 +88,8 @@ class Principal:
     key_name: str | None = None
     redirect_origin: str | None = None
     via_cookie: bool = False
+    #: Sent in a request header: a server (or a script) called, not a browser navigating.
+    via_header: bool = False
 
     @property
     def is_api_key(self) -> bool:
@@ -145,7 +156,7 @@ async def current_principal(
         info = await gateway.api_keys.verify(credential)
         if info is None:
             raise _unauthorized("The API key is not valid (unknown or revoked).", "invalid_api_key")
-        return Principal(kind="api_key", credential=credential, key_name=info.name)
+        return Principal(kind="api_key", credential=credential, key_name=info.name, via_header=True)
 
     if credential.startswith(CONNECT_TOKEN_PREFIX):
         try:
@@ -155,14 +166,38 @@ async def current_principal(
                 "expired": "The connect token expired: ask the application for a new link.",
             }.get(exc.reason, "The connect token is not valid.")
             raise _unauthorized(message, f"connect_token_{exc.reason}") from None
+        if source == "cookie" and request.method not in _SAFE_METHODS:
+            await _check_csrf(request, credential)
         return Principal(
             kind="connect_token",
             credential=credential,
             user_id=claims.user_id,
             redirect_origin=claims.redirect_origin,
             via_cookie=source == "cookie",
+            via_header=source == "header",
         )
     raise _unauthorized(f"The credential is not recognised. {_MISSING_HELP}", "unknown_credential")
+
+
+async def _check_csrf(request: Request, credential: str) -> None:
+    """Refuse a cookie-authenticated write without the session's CSRF token (header or form)."""
+    presented = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if presented is None and content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            form = dict(parse_qsl((await request.body()).decode("utf-8"), max_num_fields=50))
+        except (UnicodeDecodeError, ValueError):
+            form = {}
+        presented = form.get("csrf")
+    if not gateway_of(request).signer.check_csrf(credential, presented):
+        raise GatewayError(
+            403,
+            "CSRF",
+            "This request came with the Connect page's session cookie but without its CSRF "
+            f"token: reload the page and try again. (Scripts send the {CSRF_HEADER} header "
+            "from the page's csrf-token meta tag; applications use an API key instead.)",
+            reason="csrf",
+        )
 
 
 async def require_api_key(

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Paths a browser navigates to (with GatewayState.browser_paths, which adds the vendors'):
 # without an explicit preference they answer HTML.
-_BROWSER_SUFFIXES = ("/auth", "/auth/callback")
+_BROWSER_SUFFIXES = ("/auth", "/auth/start", "/auth/callback")
 
 
 class GatewayError(Exception):

@@ -1,7 +1,9 @@
 """``GET /api/{vendor}/auth`` and its callback: the OAuth 2.0 authorization code flow.
 
-The state lives in the database (hashed, single use, ~10 minutes, bound to the user, the config
-and the encrypted PKCE verifier), so ``/auth`` and the callback may hit different processes.
+The state lives in the database (hashed, single use, ~10 minutes, bound to the user, the config,
+the encrypted PKCE verifier and the hash of the starting browser's cookie nonce), so ``/auth`` and
+the callback may hit different processes. A flow started by a server (credential in a header)
+answers with its start link, which binds the flow to the browser that opens it.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from ..connector import BaseConnector
 from ..errors import (
     ConfigurationError,
     ConnectorOAuthNetworkError,
     ConnectorOAuthRequestError,
 )
-from ..oauth.pkce import generate_pkce_pair
+from ..oauth.pkce import generate_pkce_pair, s256_challenge
 from ..registry import served_config
 from ..storage.configs import ConnectorConfigNotFoundError
-from ..storage.states import InvalidStateError
+from ..storage.states import InvalidStateError, OAuthState
 from .auth import UserPrincipal, UserQuery
 from .common import check_redirect, resolve_config
 from .errors import ErrorBody, GatewayError, prefers_html
-from .state import gateway_of
+from .flow import clear_flow_cookie, flow_cookie, new_nonce, set_flow_cookie, start_link
+from .state import GatewayState, gateway_of
 
 __all__ = ["router"]
 
@@ -58,6 +62,7 @@ _STATE_TITLES = {
     "other_vendor": "This sign-in belongs to another provider",
     "used": "This sign-in was already completed",
     "expired": "This sign-in expired",
+    "other_browser": "This sign-in was started in another browser",
 }
 
 
@@ -72,9 +77,13 @@ def _with_params(url: str, **params: str) -> str:
     status_code=302,
     response_class=RedirectResponse,
     responses={
-        302: {"description": "To the provider's authorization page"},
+        302: {
+            "description": "To the provider's authorization page (the browser gets the flow's "
+            "cookie); with a credential in a header, to the flow's start link"
+        },
         200: {
-            "description": "With `Accept: application/json`: the URL instead of a redirect",
+            "description": "With `Accept: application/json`: the URL instead of a redirect (for "
+            "a credential in a header: the start link to open in the user's browser)",
             "content": {
                 "application/json": {
                     "schema": {
@@ -98,29 +107,102 @@ async def start_authorization(
     ] = None,
     config_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """Creates a one-time state (with a PKCE verifier when the provider supports PKCE) and
-    redirects to the provider."""
+    """Creates a one-time state (with a PKCE verifier when the provider supports PKCE) bound to
+    the calling browser by a cookie, and redirects to the provider. Called with a credential in a
+    header (a server starting the flow for its user), it answers the flow's start link instead:
+    the browser that opens it is the one that may finish the flow."""
     gateway = gateway_of(request)
     user = principal.user(user_id)
     config = served_config(await resolve_config(gateway, vendor, config_id), gateway.base_url)
     redirect_after = check_redirect(gateway, principal, redirect)
     connector = gateway.connectors.factory.build_connector(config, user)
     pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
+    nonce = new_nonce()
     state = await gateway.connectors.states.create(
         provider=vendor,
         connector_config_id=config.id,
         user_id=user,
         code_verifier=pkce.verifier if pkce else None,
         redirect_after=redirect_after,
+        browser_nonce=nonce,
     )
-    url = connector.authenticator.authorization_url(
-        state, code_challenge=pkce.challenge if pkce else None
-    )
+    if principal.via_header:
+        url = start_link(gateway, vendor, state, nonce)
+    else:
+        url = connector.authenticator.authorization_url(
+            state, code_challenge=pkce.challenge if pkce else None
+        )
+    response = _to(request, url)
+    if not principal.via_header:
+        set_flow_cookie(response, request, vendor, nonce)
+    return response
+
+
+def _to(request: Request, url: str) -> Response:
+    """A redirect to ``url``, or with ``Accept: application/json`` the URL as JSON."""
     headers = {"Cache-Control": "no-store"}
     accept = request.headers.get("accept", "")
     if "application/json" in accept and not prefers_html(request):
         return JSONResponse({"authorization_url": url}, headers=headers)
     return RedirectResponse(url, status_code=302, headers=headers)
+
+
+@router.get(
+    "/api/{vendor}/auth/start",
+    summary="A flow's start link: binds the flow to this browser, then redirects to the provider",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={
+        302: {"description": "To the provider's authorization page"},
+        400: {
+            "description": "Unknown, used or expired flow, or not this link's nonce",
+            "content": {"application/json": {"schema": ErrorBody}, "text/html": {}},
+        },
+    },
+)
+async def start_link_redirect(
+    request: Request,
+    vendor: Vendor,
+    state: Annotated[str | None, Query(max_length=512)] = None,
+    flow: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    """What ``/api/{vendor}/auth`` answers a server: opened by the user's browser, it sets the
+    flow's cookie there and sends the browser to the provider. No credential: the link is one."""
+    gateway = gateway_of(request)
+    try:
+        record = await gateway.connectors.states.peek(
+            state or "", provider=vendor, browser_nonce=flow or ""
+        )
+    except InvalidStateError as exc:
+        raise _state_error(exc) from None
+    connector = await _connector(gateway, record.connector_config_id, record.user_id)
+    verifier = record.code_verifier.get_secret_value() if record.code_verifier else None
+    url = connector.authenticator.authorization_url(
+        state or "", code_challenge=s256_challenge(verifier) if verifier else None
+    )
+    response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    set_flow_cookie(response, request, vendor, flow or "")
+    return response
+
+
+def _state_error(exc: InvalidStateError) -> GatewayError:
+    return GatewayError(
+        400,
+        exc.code,
+        exc.message,
+        reason=exc.reason,
+        title=_STATE_TITLES.get(exc.reason, "Invalid sign-in"),
+        back_url="/connect",
+    )
+
+
+async def _connector(gateway: GatewayState, config_id: str, user_id: str) -> BaseConnector:
+    try:
+        stored = await gateway.connectors.configs.get(config_id)
+        config = served_config(stored, gateway.base_url)
+        return gateway.connectors.factory.build_connector(config, user_id)
+    except (ConnectorConfigNotFoundError, ConfigurationError) as exc:
+        raise GatewayError(400, "CONFIG_UNAVAILABLE", str(exc), back_url="/connect") from None
 
 
 @router.get(
@@ -164,12 +246,13 @@ async def authorization_callback(
     tokens and sends the user back where the flow started."""
     gateway = gateway_of(request)
     states = gateway.connectors.states
+    nonce = flow_cookie(request, vendor)
 
     if error:
         # Use up the state so it cannot be replayed, and find where to send the user back.
         back = "/connect"
         try:
-            record = await states.consume(state, provider=vendor)
+            record = await states.consume(state, provider=vendor, browser_nonce=nonce)
             back = record.redirect_after or back
         except InvalidStateError:
             pass
@@ -190,16 +273,9 @@ async def authorization_callback(
         )
 
     try:
-        record = await states.consume(state, provider=vendor)
+        record = await states.consume(state, provider=vendor, browser_nonce=nonce)
     except InvalidStateError as exc:
-        raise GatewayError(
-            400,
-            exc.code,
-            exc.message,
-            reason=exc.reason,
-            title=_STATE_TITLES.get(exc.reason, "Invalid sign-in"),
-            back_url="/connect",
-        ) from None
+        raise _state_error(exc) from None
     if not code:
         raise GatewayError(
             400,
@@ -208,12 +284,7 @@ async def authorization_callback(
             reason="missing_code",
             back_url="/connect",
         )
-    try:
-        stored = await gateway.connectors.configs.get(record.connector_config_id)
-        config = served_config(stored, gateway.base_url)
-        connector = gateway.connectors.factory.build_connector(config, record.user_id)
-    except (ConnectorConfigNotFoundError, ConfigurationError) as exc:
-        raise GatewayError(400, "CONFIG_UNAVAILABLE", str(exc), back_url="/connect") from None
+    connector = await _connector(gateway, record.connector_config_id, record.user_id)
     verifier = record.code_verifier.get_secret_value() if record.code_verifier else None
     try:
         await connector.connect(code, code_verifier=verifier)
@@ -234,10 +305,17 @@ async def authorization_callback(
             back_url="/connect",
         ) from None
     logger.info("user %s connected %s", record.user_id, vendor)
+    response = _connected(request, gateway, record, connector.provider.name)
+    clear_flow_cookie(response, request, vendor)
+    return response
 
+
+def _connected(
+    request: Request, gateway: GatewayState, record: OAuthState, provider_name: str
+) -> Response:
     if record.redirect_after:
         return RedirectResponse(
-            _with_params(record.redirect_after, connected=vendor),
+            _with_params(record.redirect_after, connected=record.provider),
             status_code=302,
             headers={"Cache-Control": "no-store"},
         )
@@ -247,11 +325,11 @@ async def authorization_callback(
             "message.html",
             {
                 "title": "Connected",
-                "message": f"{connector.provider.name} is connected. You can close this window.",
+                "message": f"{provider_name} is connected. You can close this window.",
                 "ok": True,
                 "back_url": None,
                 "code": None,
                 "reason": None,
             },
         )
-    return JSONResponse({"connected": True, "provider": vendor, "user_id": record.user_id})
+    return JSONResponse({"connected": True, "provider": record.provider, "user_id": record.user_id})

@@ -103,7 +103,7 @@ async def connect_page(
             "unconfigured": unconfigured,
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
         },
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
+        headers={"Cache-Control": "no-store"},  # framing etc.: headers.SecurityHeaders
     )
 
 
@@ -143,17 +143,14 @@ def _start_session(request: Request, gateway: GatewayState, token: str) -> Respo
 
 async def _form_action(request: Request) -> tuple[GatewayState, Principal, str]:
     gateway = gateway_of(request)
+    # Cookies ride along on cross-site posts; the CSRF token (derived from the session) cannot:
+    # the principal is refused without it (auth.current_principal checks every cookie write).
     principal = await _principal(request)
     raw = await request.body()
     try:
         form = dict(parse_qsl(raw.decode("utf-8"), max_num_fields=20))
     except (UnicodeDecodeError, ValueError):
         form = {}
-    # Cookies ride along on cross-site posts; the CSRF token (derived from the session) cannot.
-    if principal.via_cookie and not gateway.signer.check_csrf(
-        principal.credential, form.get("csrf")
-    ):
-        raise GatewayError(403, "CSRF", "The form expired: reload the page and try again.")
     return gateway, principal, principal.user(form.get("user_id") or None)
 
 

@@ -18,6 +18,7 @@ from .tokens import ConnectTokenSigner
 __all__ = ["GatewayState", "gateway_of"]
 
 TEMPLATES = Path(__file__).with_name("templates")
+ASSETS = Path(__file__).with_name("static")
 
 
 @dataclass

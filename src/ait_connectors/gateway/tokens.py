@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..crypto import load_cipher
+from ..csrf import CsrfTokens
 from ..settings import Settings
 
 __all__ = [
@@ -84,7 +85,7 @@ class ConnectTokenSigner:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
-        self._csrf_key = hmac.new(key, b"csrf", hashlib.sha256).digest()
+        self._csrf = CsrfTokens(key)
 
     def __repr__(self) -> str:
         return "ConnectTokenSigner()"
@@ -152,7 +153,7 @@ class ConnectTokenSigner:
 
     def csrf_token(self, credential: str) -> str:
         """The CSRF token the Connect page's forms carry for the session ``credential``."""
-        return _b64(hmac.new(self._csrf_key, credential.encode(), hashlib.sha256).digest())[:32]
+        return self._csrf.token(credential)
 
     def check_csrf(self, credential: str, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(self.csrf_token(credential), str(presented))
+        return self._csrf.check(credential, presented)

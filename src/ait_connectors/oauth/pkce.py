@@ -9,7 +9,7 @@ from typing import Literal
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-__all__ = ["PkcePair", "generate_pkce_pair"]
+__all__ = ["PkcePair", "generate_pkce_pair", "s256_challenge"]
 
 # RFC 7636 §4.1: unreserved characters only, 43 to 128 of them.
 _VERIFIER_ALPHABET = string.ascii_letters + string.digits + "-._~"
@@ -33,3 +33,9 @@ def generate_pkce_pair(length: int = 64) -> PkcePair:
     verifier = "".join(secrets.choice(_VERIFIER_ALPHABET) for _ in range(length))
     challenge: str = create_s256_code_challenge(verifier)
     return PkcePair(verifier=verifier, challenge=challenge)
+
+
+def s256_challenge(verifier: str) -> str:
+    """The S256 challenge of ``verifier`` (to rebuild an authorization URL from a stored one)."""
+    challenge: str = create_s256_code_challenge(verifier)
+    return challenge

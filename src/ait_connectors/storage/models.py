@@ -129,6 +129,8 @@ class OAuthStateRow(Base):
     )
     code_verifier_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     redirect_after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: SHA-256 of the nonce in the starting browser's cookie (``None``: not browser-bound).
+    browser_nonce_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

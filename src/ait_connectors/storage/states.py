@@ -1,15 +1,18 @@
-"""One-time OAuth ``state`` records: hashed value, encrypted PKCE verifier, single use."""
+"""One-time OAuth ``state`` records: hashed value, encrypted PKCE verifier, single use, and
+optionally bound to one browser (the hash of a nonce that only that browser's cookie holds)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from pydantic import SecretStr
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Row, Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..crypto import Cipher, aad
 from ..errors import AItError
@@ -39,6 +42,7 @@ class OAuthState:
     code_verifier: SecretStr | None = field(repr=False)
     redirect_after: str | None
     created_at: datetime
+    browser_bound: bool = False
 
 
 def hash_state(state: str) -> str:
@@ -61,9 +65,13 @@ class OAuthStateStore:
         user_id: str,
         code_verifier: str | None,
         redirect_after: str | None = None,
+        browser_nonce: str | None = None,
         ttl: timedelta = STATE_TTL,
     ) -> str:
-        """Store a new state and return its value (shown once, stored only as a hash)."""
+        """Store a new state and return its value (shown once, stored only as a hash).
+
+        With ``browser_nonce`` (a random value the caller puts in the starting browser's cookie)
+        the state is bound to that browser: :meth:`consume` then needs the same nonce."""
         state = secrets.token_urlsafe(32)
         state_hash = hash_state(state)
         now = utcnow()
@@ -81,6 +89,7 @@ class OAuthStateStore:
                     if code_verifier is not None
                     else None,
                     redirect_after=redirect_after,
+                    browser_nonce_hash=hash_state(browser_nonce) if browser_nonce else None,
                     created_at=now,
                     expires_at=now + ttl,
                 )
@@ -89,58 +98,46 @@ class OAuthStateStore:
             await conn.execute(delete(S).where(S.c.expires_at < now - timedelta(days=1)))
         return state
 
-    async def consume(self, state: str | None, *, provider: str) -> OAuthState:
+    async def peek(self, state: str, *, provider: str, browser_nonce: str) -> OAuthState:
+        """The valid, unused state bound to ``browser_nonce``, without using it up (a flow's
+        start link sends a browser to the provider with it). Unbound states are refused."""
+        now = utcnow()
+        async with self.database.connect() as conn:
+            row = _usable(await _find(conn, state), provider, now)
+        _check_browser(row, browser_nonce, required=True)
+        return self._state(row)
+
+    async def consume(
+        self, state: str | None, *, provider: str, browser_nonce: str | None = None
+    ) -> OAuthState:
         """Mark ``state`` used and return it; any problem raises ``InvalidStateError``.
 
-        The update is conditional on ``used_at IS NULL`` (and on SQLite the transaction takes the
-        write lock up front), so of two concurrent callbacks with the same state exactly one
-        wins and the other gets ``InvalidStateError("used")``.
+        A browser-bound state needs ``browser_nonce`` (from the callback's cookie); without the
+        matching nonce it is refused and left unused. The update is conditional on
+        ``used_at IS NULL`` (and on SQLite the transaction takes the write lock up front), so of
+        two concurrent callbacks with the same state exactly one wins and the other gets
+        ``InvalidStateError("used")``.
         """
-        if not state:
-            raise InvalidStateError(
-                "missing", "The OAuth callback has no state parameter: start the connection again."
-            )
-        state_hash = hash_state(state)
         now = utcnow()
         # lock=True: on SQLite a read-then-write transaction that lost the race to another
         # process fails with "database is locked"; taking the write lock first makes the loser
         # wait and then read the state as used. PostgreSQL relies on the conditional update.
         async with self.database.transaction(lock=True) as conn:
-            row = (await conn.execute(select(S).where(S.c.state_hash == state_hash))).first()
-            if row is None:
-                raise InvalidStateError(
-                    "unknown",
-                    "The OAuth state is unknown (forged, or from another installation): "
-                    "start the connection again.",
-                )
-            if row.provider != provider:
-                raise InvalidStateError(
-                    "other_vendor",
-                    f"The OAuth state was issued for {row.provider}, not {provider}: "
-                    "start the connection again.",
-                )
-            if row.used_at is not None:
-                raise InvalidStateError(
-                    "used", "The OAuth state was already used: start the connection again."
-                )
-            if row.expires_at <= now:
-                raise InvalidStateError(
-                    "expired",
-                    "The OAuth state expired (the sign-in took longer than 10 minutes): "
-                    "start the connection again.",
-                )
+            row = _usable(await _find(conn, state), provider, now)
+            _check_browser(row, browser_nonce)
             claimed = await conn.execute(
                 update(S)
-                .where(S.c.state_hash == state_hash, S.c.used_at.is_(None))
+                .where(S.c.state_hash == row.state_hash, S.c.used_at.is_(None))
                 .values(used_at=now)
             )
             if claimed.rowcount != 1:
-                raise InvalidStateError(
-                    "used", "The OAuth state was already used: start the connection again."
-                )
+                raise _used()
+        return self._state(row)
+
+    def _state(self, row: Row[Any]) -> OAuthState:
         verifier = (
             self.cipher.decrypt(
-                row.code_verifier_enc, aad=aad("oauth_states", "code_verifier", state_hash)
+                row.code_verifier_enc, aad=aad("oauth_states", "code_verifier", row.state_hash)
             )
             if row.code_verifier_enc
             else None
@@ -152,4 +149,60 @@ class OAuthStateStore:
             code_verifier=SecretStr(verifier) if verifier is not None else None,
             redirect_after=row.redirect_after,
             created_at=row.created_at,
+            browser_bound=row.browser_nonce_hash is not None,
+        )
+
+
+def _used() -> InvalidStateError:
+    return InvalidStateError(
+        "used", "The OAuth state was already used: start the connection again."
+    )
+
+
+async def _find(conn: AsyncConnection, state: str | None) -> Row[Any]:
+    if not state:
+        raise InvalidStateError(
+            "missing", "The OAuth callback has no state parameter: start the connection again."
+        )
+    row = (await conn.execute(select(S).where(S.c.state_hash == hash_state(state)))).first()
+    if row is None:
+        raise InvalidStateError(
+            "unknown",
+            "The OAuth state is unknown (forged, or from another installation): "
+            "start the connection again.",
+        )
+    return row
+
+
+def _usable(row: Row[Any], provider: str, now: datetime) -> Row[Any]:
+    if row.provider != provider:
+        raise InvalidStateError(
+            "other_vendor",
+            f"The OAuth state was issued for {row.provider}, not {provider}: "
+            "start the connection again.",
+        )
+    if row.used_at is not None:
+        raise _used()
+    if row.expires_at <= now:
+        raise InvalidStateError(
+            "expired",
+            "The OAuth state expired (the sign-in took longer than 10 minutes): "
+            "start the connection again.",
+        )
+    return row
+
+
+def _check_browser(row: Row[Any], browser_nonce: str | None, *, required: bool = False) -> None:
+    expected = row.browser_nonce_hash
+    if expected is None and not required:
+        return  # created without a browser binding (by the library or the CLI, not the gateway)
+    if (
+        expected is None
+        or not browser_nonce
+        or not hmac.compare_digest(hash_state(browser_nonce), expected)
+    ):
+        raise InvalidStateError(
+            "other_browser",
+            "This sign-in was started in another browser (or this browser lost its cookie), so "
+            "it cannot be completed here. Start the connection again from this browser.",
         )

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment
 
+from ...vendor import CsrfTokens
 from .data import CONTACT_COUNT, EVENT_COUNT, contacts_page, events_page
 
 __all__ = ["SANDBOX_CLIENT_ID", "SandboxServer"]
@@ -36,21 +37,32 @@ SANDBOX_ACCOUNT = "sandbox-user"
 SCOPES = ("contacts:read", "events:read")
 CALLBACK_SUFFIX = "/api/sandbox/auth/callback"
 CODE_TTL = 60
+#: The sandbox's browser session (what a real provider's sign-in cookie is): its CSRF token is
+#: in the authorization form, which a cross-site page can neither read nor forge.
+SESSION_COOKIE = "ait_sandbox_session"
+SESSION_TTL = 24 * 3600
 REFRESH_TTL = 30 * 24 * 3600
 _FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
 
-_env = Environment(autoescape=True)
-_AUTHORIZE_PAGE = _env.from_string("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Authorize</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:grid;place-items:center;min-height:100vh}
-.card{background:#fff;border-radius:12px;box-shadow:0 2px 12px #0002;padding:2rem;max-width:28rem}
+# Styles live in a stylesheet of their own: the gateway's content security policy allows no
+# inline ones.
+_STYLESHEET = """\
+body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:grid;
+place-items:center;min-height:100vh}
+.card{background:#fff;border-radius:12px;box-shadow:0 2px 12px #0002;padding:2rem;
+max-width:28rem}
 h1{font-size:1.3rem;margin-top:0} code{background:#eef;padding:0 .3em;border-radius:4px}
 button{font-size:1rem;padding:.6rem 1.2rem;border-radius:8px;border:0;cursor:pointer;
 margin-right:.5rem}
 .approve{background:#1f7a3f;color:#fff}.deny{background:#ddd}
-</style></head><body><main class="card">
+body.error{display:block;padding:2rem;background:#fff}
+"""
+_env = Environment(autoescape=True)
+_AUTHORIZE_PAGE = _env.from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Authorize</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/sandbox/assets/sandbox.css">
+</head><body><main class="card">
 <h1>Sandbox provider</h1>
 <p>The application <code>{{ client_id }}</code> asks to read your sandbox data:</p>
 <ul>{% for s in scopes %}<li><code>{{ s }}</code></li>{% endfor %}</ul>
@@ -58,13 +70,14 @@ margin-right:.5rem}
 <code>{{ redirect_host }}</code>.</p>
 <form method="post" action="{{ action }}">
 {% for name, value in fields.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">
-{% endfor %}
+{% endfor %}<input type="hidden" name="csrf" value="{{ csrf }}">
 <button class="approve" type="submit" name="decision" value="approve">Approve</button>
 <button class="deny" type="submit" name="decision" value="deny">Deny</button>
 </form></main></body></html>""")
 _ERROR_PAGE = _env.from_string("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Error</title></head>
-<body style="font-family:system-ui,sans-serif;padding:2rem"><h1>Sandbox authorization error</h1>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox · Error</title>
+<link rel="stylesheet" href="/sandbox/assets/sandbox.css"></head>
+<body class="error"><h1>Sandbox authorization error</h1>
 <p><strong>{{ error }}</strong>: {{ description }}</p></body></html>""")
 
 
@@ -110,6 +123,7 @@ class SandboxServer:
         rate_limit_retry_after: int = 1,
     ) -> None:
         self._key = key
+        self._csrf = CsrfTokens(key)
         self.access_token_ttl = access_token_ttl
         # Every Nth API request answers 429 + Retry-After (0 = never): lets tests and demos see
         # the engine wait out a rate limit.
@@ -252,7 +266,8 @@ class SandboxServer:
             problem = self._authorize_problem(request, params)
             if problem is not None:
                 return problem
-            return HTMLResponse(
+            session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(32)
+            page = HTMLResponse(
                 _AUTHORIZE_PAGE.render(
                     client_id=client_id,
                     scopes=(scope or " ".join(SCOPES)).split(),
@@ -260,18 +275,40 @@ class SandboxServer:
                     redirect_host=urlsplit(redirect_uri or "").netloc,
                     action=request.url.path,
                     fields=params,
+                    csrf=self._csrf.token(session),
                 ),
                 headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
             )
+            page.set_cookie(
+                SESSION_COOKIE,
+                session,
+                max_age=SESSION_TTL,
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+                path="/sandbox/oauth/",
+            )
+            return page
 
         @router.post(
             "/oauth/authorize",
             summary="Sandbox: the user's decision",
             openapi_extra={"requestBody": {"content": _FORM}},
-            responses={302: {"description": "Back to the client"}, 400: {}},
+            responses={302: {"description": "Back to the client"}, 400: {}, 403: {}},
         )
         async def authorize_decision(request: Request) -> Response:
             form = await _form(request)
+            if not self._csrf.check(request.cookies.get(SESSION_COOKIE), form.get("csrf")):
+                return HTMLResponse(
+                    _ERROR_PAGE.render(
+                        error="invalid_request",
+                        description="This answer did not come from the authorization page this "
+                        "browser was shown (a cross-site form, or an expired page): open the "
+                        "authorization link again.",
+                    ),
+                    status_code=403,
+                    headers={"Cache-Control": "no-store"},
+                )
             problem = self._authorize_problem(request, form)
             if problem is not None:
                 return problem
@@ -296,6 +333,10 @@ class SandboxServer:
                 },
             )
             return self._redirect(request, form["redirect_uri"], code=code, state=state)
+
+        @router.get("/assets/sandbox.css", include_in_schema=False)
+        async def stylesheet() -> Response:
+            return Response(_STYLESHEET, media_type="text/css")
 
         @router.post(
             "/oauth/token",
