@@ -20,6 +20,7 @@ from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
 from . import routes_api, routes_oauth, routes_page
+from .docs import install_docs
 from .errors import RejectControlCharacters, install_error_handlers
 from .schemas import HealthOut
 from .state import GatewayState, gateway_of
@@ -150,12 +151,15 @@ def create_app(
             "`/health` and the OAuth callback needs an API key or a connect token."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from an installed package by install_docs, not a CDN
+        redoc_url=None,
     )
     app.state.gateway = gateway
     app.add_middleware(RejectControlCharacters)
     install_error_handlers(app)
 
     _add_health(app)
+    install_docs(app)
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_page.router)
