@@ -4,12 +4,13 @@ the same providers as ``ait_connectors.offering``, split the same way (connector
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ait_connectors.offering import provider_entries
 from ait_connectors.providers import load_catalogue
 from ait_connectors.settings import Settings
 
@@ -23,8 +24,20 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def _split(settings: Settings) -> tuple[list[str], list[str]]:
-    entries = provider_entries(settings)
-    return [e.slug for e in entries if e.connector], [e.slug for e in entries if not e.connector]
+    """The list as a fresh process sees it (other tests register providers in this one)."""
+    del settings
+    probe = (
+        "from ait_connectors.offering import provider_entries; "
+        "from ait_connectors.settings import Settings; "
+        "e = provider_entries(Settings()); "
+        "print(','.join(x.slug for x in e if x.connector)); "
+        "print(','.join(x.slug for x in e if not x.connector))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=subprocess_env(), capture_output=True, text=True
+    )
+    usable, catalogue_only = out.stdout.splitlines()
+    return usable.split(","), catalogue_only.split(",")
 
 
 def test_the_cli_names_every_catalogue_provider(env: dict[str, str]) -> None:
