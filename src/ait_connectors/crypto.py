@@ -154,7 +154,7 @@ def load_cipher(settings: Settings) -> Cipher:
         )
     if not settings.embedded:
         raise ConfigurationError(
-            "AIT_ENCRYPTION_KEY is not set. It is required with AIT_DATABASE_URL; " + KEY_HELP
+            "AIT_ENCRYPTION_KEY is not set. It is required with AIT_DATABASE_URL. " + KEY_HELP
         )
     return Cipher(_embedded_key(settings.data_dir), old)
 

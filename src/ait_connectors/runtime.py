@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from .crypto import Cipher, load_cipher
-from .factory import ConnectorServiceFactory
 from .settings import Settings, get_settings
 from .storage.configs import ConnectorConfigStore
 from .storage.db import Database
 from .storage.states import OAuthStateStore
 from .storage.tokens import TokenStore
+
+if TYPE_CHECKING:
+    from .factory import ConnectorServiceFactory
 
 __all__ = ["Connectors", "default_base_url"]
 
@@ -41,7 +45,14 @@ class Connectors:
         self.configs = ConnectorConfigStore(database, cipher)
         self.tokens = TokenStore(database, cipher)
         self.states = OAuthStateStore(database, cipher)
-        self.factory = ConnectorServiceFactory(database, cipher, settings)
+
+    @cached_property
+    def factory(self) -> ConnectorServiceFactory:
+        """Builds connectors and services (imported on first use: commands that only read the
+        stores do not load the OAuth client and the vendors)."""
+        from .factory import ConnectorServiceFactory
+
+        return ConnectorServiceFactory(self.database, self.cipher, self.settings)
 
     def __repr__(self) -> str:
         return f"Connectors({self.database!r})"

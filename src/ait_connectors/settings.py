@@ -13,7 +13,7 @@ from .errors import ConfigurationError
 
 __all__ = ["Settings", "get_settings", "reset_settings"]
 
-KEY_HELP = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+KEY_HELP = "Generate one with `ait-connectors keys generate`."
 
 
 class Settings(BaseSettings):

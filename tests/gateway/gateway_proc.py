@@ -23,7 +23,8 @@ def main() -> None:
     if spec:
         register_provider(ProviderSpec.model_validate_json(spec))
     settings = get_settings().model_copy(update={"port": port})
-    app = create_app(settings, base_url=f"http://127.0.0.1:{port}")
+    # Behind a shared public URL (AIT_PUBLIC_URL) browsers reach it there, else on its port.
+    app = create_app(settings, base_url=settings.public_url or f"http://127.0.0.1:{port}")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 

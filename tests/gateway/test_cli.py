@@ -62,7 +62,7 @@ def test_errors_are_one_line(cli_env: dict[str, str]) -> None:
     assert_one_line_error(
         run(cli_env, "sync", "sandbox"), "not connected", "ait-connectors connect"
     )
-    assert_one_line_error(run(cli_env, "connect", "nope", "--no-browser"), "unknown provider")
+    assert_one_line_error(run(cli_env, "connect", "nope", "--no-browser"), "Unknown provider")
     assert_one_line_error(
         run(cli_env | {"AIT_ENCRYPTION_KEY": "short"}, "api-keys", "list"), "AIT_ENCRYPTION_KEY"
     )

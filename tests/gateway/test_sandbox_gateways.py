@@ -5,10 +5,12 @@ connector config, so a second ``serve`` on another port re-points nothing."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from ait_connectors.crypto import generate_key
 from ait_connectors.providers import get_provider
 from ait_connectors.registry import VendorContext
 from ait_connectors.runtime import Connectors
@@ -17,6 +19,7 @@ from ait_connectors.storage.api_keys import ApiKeyStore
 from ait_connectors.vendors.sandbox import VENDOR
 from ait_connectors.vendors.sandbox.server import SANDBOX_CLIENT_ID
 from ait_connectors.vendors.sandbox.setup import sandbox_overrides
+from support.databases import PostgresServer
 
 from .conftest import (
     GatewayProcess,
@@ -106,3 +109,67 @@ async def test_a_config_stored_per_port_loses_its_urls_at_start_up(tmp_path: Pat
     assert config.client_secret.get_secret_value() != "an old key's secret"
     assert get_provider("sandbox").api_base_url is not None
     assert str(get_provider("sandbox").api_base_url).startswith("http://127.0.0.1:8765/")
+
+
+async def test_gateways_behind_one_public_url_and_a_stray_one_on_postgresql(
+    postgres: PostgresServer,
+) -> None:
+    """Issue 20, point 5: two gateways share one public URL (AIT_PUBLIC_URL, here the first
+    one's address); a third starts without it, on its own port, and stops. The stored sandbox
+    config names no gateway, so connecting and syncing through the public URL still work."""
+    postgres.truncate_all()
+    first_port = free_port()
+    public = f"http://127.0.0.1:{first_port}"
+    common = {
+        "AIT_DATABASE_URL": postgres.url,
+        "AIT_ENCRYPTION_KEY": generate_key(),
+        "AIT_SANDBOX": "true",
+        "AIT_JOBS": "inline",
+    }
+    shared = subprocess_env(**common, AIT_PUBLIC_URL=public)
+    first = GatewayProcess(first_port, shared).start()
+    second = GatewayProcess(free_port(), shared).start()
+    stray = GatewayProcess(free_port(), subprocess_env(**common))
+    try:
+        first.wait_ready()
+        second.wait_ready()
+        stray.start().wait_ready()  # the last to start: its start-up hooks ran last
+        stray_location = ""
+        async with await Connectors.open(Settings(database_url=postgres.url, **_key(common))) as c:
+            key = (await ApiKeyStore(c.database).create("tests")).key
+            with httpx.Client(timeout=30) as client:
+                stray_location = _authorize(client, stray, key)
+                stray.stop()
+                (config,) = await c.configs.list(provider="sandbox")
+                assert config.overrides == {}
+                # Through the second gateway the user is sent to the public URL, and back there.
+                location = _authorize(client, second, key)
+                assert location.startswith(f"{public}/sandbox/oauth/authorize?")
+                back = approve(client, location)
+                assert back.headers["location"].startswith(f"{public}/api/sandbox/auth/callback")
+                done = client.get(back.headers["location"], headers={"Accept": "application/json"})
+                assert done.status_code == 200, done.text
+                headers = {"X-API-Key": key, "Accept": "application/json"}
+                run = client.post(
+                    f"{second.base_url}/api/sandbox/sync",
+                    params={"user_id": "alice"},
+                    json={"entity_types": ["contacts"]},
+                    headers=headers,
+                ).json()
+
+                def finished() -> dict[str, object] | None:
+                    url = f"{second.base_url}/api/sandbox/sync/{run['run_id']}"
+                    view: dict[str, object] = client.get(url, headers=headers).json()
+                    return view if view["done"] else None
+
+                view = wait_for(finished, timeout=120)
+        assert stray_location.startswith(f"{stray.base_url}/sandbox/oauth/authorize?")
+        assert view["status"] == "succeeded", view
+    finally:
+        stray.stop()
+        second.stop()
+        first.stop()
+
+
+def _key(common: dict[str, str]) -> dict[str, Any]:
+    return {"encryption_key": common["AIT_ENCRYPTION_KEY"], "sandbox": True}

@@ -7,7 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 
 from ..errors import ConfigurationError
-from ..providers import get_provider
+from ..offering import unknown_provider_message
+from ..providers import get_provider, load_catalogue
 from ..registry import VendorContext, registered_vendors, served_config
 from ..runtime import Connectors, default_base_url
 from ..storage.configs import ConnectorConfig
@@ -24,8 +25,9 @@ async def find_config(
     """The enabled config of ``vendor`` (or the one named); a vendor's ``prepare`` hook may
     create it (a demo vendor's zero-setup config)."""
     registration = registered_vendors().get(vendor)  # loading it may add its catalogue entry
-    get_provider(vendor)  # unknown providers fail with the list of known ones
     settings = connectors.settings
+    if vendor not in load_catalogue():
+        raise ConfigurationError(unknown_provider_message(vendor, settings))
     if registration is not None:
         reason = registration.unavailable(settings)
         if reason is not None:

@@ -1,4 +1,8 @@
-"""The Typer application and its error handling."""
+"""The Typer application and its error handling.
+
+The commands' modules are imported only when a command runs (:mod:`.lazy`): ``--help`` and a
+typo answer without importing the database, the gateway or the job queue.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,15 @@ import typer
 
 from ..errors import AItError
 from ..logging import configure_logging
-from . import api_keys, configs, connect, db, keys, serve, status, sync, worker
+from .lazy import LazyGroup
 
 app = typer.Typer(
     name="ait-connectors",
     help="Connect users' SaaS accounts through OAuth 2.0 and sync their data.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(configs.app, name="configs")
-app.add_typer(keys.app, name="keys")
-app.command("status")(status.status)
-# Gateway, connections and syncs (issue 5).
-app.command("serve")(serve.serve)
-app.add_typer(api_keys.app, name="api-keys")
-app.command("connect")(connect.connect)
-app.command("sync")(sync.sync_command)
-app.command("worker")(worker.worker)
 
 _state = {"debug": False}
 
@@ -57,10 +52,10 @@ def main() -> None:
     except Exception as exc:  # the one place errors become a line of text
         if _state["debug"] or "--debug" in sys.argv:
             raise
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        # Typer's own (click's) errors: usage and hint as click prints them, no class name.
+        show = getattr(exc, "show", None)
+        if isinstance(exc, typer.TyperException) and callable(show):
+            show()
             sys.exit(exc.exit_code)
         message = str(exc) if isinstance(exc, AItError) else f"{type(exc).__name__}: {exc}"
         logging.getLogger("ait_connectors").debug("command failed", exc_info=True)

@@ -19,6 +19,27 @@ from ._gateway import bind
 __all__ = ["serve"]
 
 DEFAULT_LINK_TTL = 24 * 3600
+# uvicorn's start-up lines: the banner, printed once the server accepts connections, says it.
+_STARTUP_LINES = frozenset(
+    {
+        "Started server process [%d]",
+        "Waiting for application startup.",
+        "Application startup complete.",
+    }
+)
+
+
+class _QuietStartup(logging.Filter):
+    """Drops uvicorn's start-up lines, so that the banner stands alone after start-up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in _STARTUP_LINES
+
+
+def _quiet_uvicorn_startup() -> None:
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietStartup) for f in error_log.filters):
+        error_log.addFilter(_QuietStartup())
 
 
 def _describe_database(settings: Settings) -> str:
@@ -70,6 +91,7 @@ def serve(
             )
             redact_access_log()
             server = uvicorn.Server(config)
+            _quiet_uvicorn_startup()  # after Server(): uvicorn configures its loggers there
             servers.append(server)
             notice = asyncio.create_task(
                 _announce(server, settings, base, link, user, link_ttl, open_browser)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import typer
 from rich.table import Table
 
 from ..runtime import Connectors
 from ._common import console, run_with
+
+NO_CONNECTIONS = (
+    "No connections yet (or every one was disconnected). Connect an account with "
+    "`ait-connectors connect PROVIDER`; with nothing set up, try `ait-connectors connect sandbox`. "
+    "`ait-connectors configs list` shows the providers that have a config."
+)
 
 
 def status() -> None:
@@ -29,7 +36,11 @@ def status() -> None:
             )
         return rows
 
+    rows = run_with(fetch)
+    if not rows:
+        typer.echo(NO_CONNECTIONS)  # plain: Rich would wrap the commands
+        return
     table = Table("provider", "config", "user", "status", "reason", "expires", "version")
-    for row in run_with(fetch):
+    for row in rows:
         table.add_row(*row)
     console.print(table)

@@ -20,7 +20,8 @@ from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
-from . import routes_api, routes_oauth, routes_page
+from . import routes_api, routes_oauth, routes_page, routes_providers
+from .docs import install_docs
 from .errors import RejectControlCharacters, install_error_handlers
 from .headers import SecurityHeaders
 from .schemas import HealthOut
@@ -152,6 +153,8 @@ def create_app(
             "`/health` and the OAuth callback needs an API key or a connect token."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from an installed package by install_docs, not a CDN
+        redoc_url=None,
     )
     app.state.gateway = gateway
     app.add_middleware(RejectControlCharacters)
@@ -161,8 +164,10 @@ def create_app(
     _add_health(app)
     # The pages' own stylesheets (and scripts): the content security policy allows no others.
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
+    install_docs(app)
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_providers.router)
     app.include_router(routes_page.router)
     _mount_vendors(app, gateway, vendor_options or {})
     return app

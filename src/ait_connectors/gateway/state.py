@@ -13,12 +13,19 @@ from ..runtime import Connectors
 from ..settings import Settings
 from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
+from .markup import code_spans
 from .tokens import ConnectTokenSigner
 
 __all__ = ["GatewayState", "gateway_of"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 ASSETS = Path(__file__).with_name("static")
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.filters["code_spans"] = code_spans
+    return templates
 
 
 @dataclass
@@ -28,9 +35,7 @@ class GatewayState:
 
     settings: Settings
     base_url: str
-    templates: Jinja2Templates = field(
-        default_factory=lambda: Jinja2Templates(directory=str(TEMPLATES))
-    )
+    templates: Jinja2Templates = field(default_factory=lambda: _templates())
     vendor_state: dict[str, Any] = field(default_factory=dict)
     #: Path prefixes a browser navigates to (errors there answer HTML), the vendors' included.
     browser_paths: tuple[str, ...] = ("/connect",)

@@ -111,9 +111,13 @@ class Database:
                 f"Cannot reach the database at {self.engine.url.render_as_string()}: "
                 f"{exc.orig}. Check AIT_DATABASE_URL."
             ) from None
+        if current is None:
+            raise ConfigurationError(
+                "The database has no schema yet: run `ait-connectors db upgrade`."
+            )
         if current != head:
             raise ConfigurationError(
-                f"The database schema is at {current or 'nothing'}, the code needs {head}: "
+                f"The database schema is at {current}, the code needs {head}: "
                 "run `ait-connectors db upgrade`."
             )
 

@@ -1,0 +1,40 @@
+"""``GET /api/providers``: the providers of the catalogue as this deployment offers them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from ..offering import offered_providers
+from .auth import UserPrincipal
+from .state import gateway_of
+
+__all__ = ["ProviderOut", "router"]
+
+router = APIRouter(prefix="/api")
+
+
+class ProviderOut(BaseModel):
+    """One catalogue provider (``ait_connectors.offering.ProviderEntry``)."""
+
+    slug: str
+    name: str
+    connector: bool = Field(description="A connector is installed: it can connect and sync.")
+    entity_types: list[str] = Field(description="What a sync reads.")
+    demo: bool = Field(description="Served by the gateway itself (the sandbox).")
+    unavailable: str | None = Field(description="Why this deployment does not offer it.")
+    configured: bool = Field(description="An enabled connector config exists.")
+    how_to_add: str | None = Field(description="What to do to offer it, when it is not.")
+
+
+@router.get(
+    "/providers",
+    tags=["providers"],
+    summary="Every catalogue provider: connector installed, offered here, configured, how to add",
+    response_model=list[ProviderOut],
+)
+async def get_providers(request: Request, principal: UserPrincipal) -> list[dict[str, Any]]:
+    del principal  # any credential: the list names no user's data
+    return [e.as_dict() for e in await offered_providers(gateway_of(request).connectors)]

@@ -1,0 +1,74 @@
+"""One provider list (issue 12, point 7): the CLI, ``GET /api/providers`` and the README name
+the same providers as ``ait_connectors.offering``, split the same way (connector or not)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ait_connectors.providers import load_catalogue
+from ait_connectors.settings import Settings
+
+from .conftest import ROOT, ThreadGateway, subprocess_env
+from .test_cli import assert_one_line_error, run
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return subprocess_env(AIT_DATA_DIR=str(tmp_path / "data"))
+
+
+def _split(settings: Settings) -> tuple[list[str], list[str]]:
+    """The list as a fresh process sees it (other tests register providers in this one)."""
+    del settings
+    probe = (
+        "from ait_connectors.offering import provider_entries; "
+        "from ait_connectors.settings import Settings; "
+        "e = provider_entries(Settings()); "
+        "print(','.join(x.slug for x in e if x.connector)); "
+        "print(','.join(x.slug for x in e if not x.connector))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=subprocess_env(), capture_output=True, text=True
+    )
+    usable, catalogue_only = out.stdout.splitlines()
+    return usable.split(","), catalogue_only.split(",")
+
+
+def test_the_cli_names_every_catalogue_provider(env: dict[str, str]) -> None:
+    result = run(env, "connect", "nosuchvendor")
+    assert_one_line_error(result, "Unknown provider 'nosuchvendor'")
+    usable, catalogue_only = _split(Settings())
+    assert f"Providers with a connector: {', '.join(usable)}." in result.stderr
+    assert f"without a connector yet: {', '.join(catalogue_only)}." in result.stderr
+
+
+def test_the_api_lists_every_catalogue_provider(gateway: ThreadGateway, api_key: str) -> None:
+    url = f"{gateway.base_url}/api/providers"
+    assert httpx.get(url).status_code == 401
+    listed = httpx.get(url, headers={"X-API-Key": api_key}).json()
+    by_slug = {p["slug"]: p for p in listed}
+    assert set(by_slug) == set(load_catalogue())
+    assert by_slug["sandbox"]["configured"] and by_slug["sandbox"]["demo"]
+    assert by_slug["sandbox"]["how_to_add"] is None
+    github = by_slug["github"]
+    assert github["connector"] and not github["configured"]
+    assert "ait-connectors configs add github" in github["how_to_add"]
+    assert "repositories" in github["entity_types"]
+    slack = by_slug["slack"]
+    assert not slack["connector"] and slack["entity_types"] == []
+    assert "No connector is installed" in slack["how_to_add"]
+
+
+def test_the_readme_names_the_same_providers() -> None:
+    text = " ".join((ROOT / "README.md").read_text().split())
+    section = text.split("**Providers.**", 1)[1].split("`GET /api/providers`", 1)[0]
+    with_connector, without = section.split("In the catalogue without a connector yet", 1)
+    usable, catalogue_only = _split(Settings())
+    assert sorted(re.findall(r"\(`([a-z0-9_-]+)`\)", with_connector)) == sorted(usable)
+    assert sorted(re.findall(r"\(`([a-z0-9_-]+)`\)", without)) == sorted(catalogue_only)
