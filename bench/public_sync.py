@@ -8,6 +8,8 @@ sync in a process of its own.
 
 from __future__ import annotations
 
+import cProfile
+import os
 import time
 from typing import Any
 
@@ -15,6 +17,15 @@ from .measure import cpu_seconds, peak_rss_mb
 from .mock_github import TOKEN
 
 USER = "bench-user"
+PROFILE = "AIT_BENCH_PROFILE"  # a directory: each sync writes its cProfile stats there
+
+
+def _profiler() -> cProfile.Profile | None:
+    if not os.environ.get(PROFILE):
+        return None
+    profile = cProfile.Profile()
+    profile.enable()
+    return profile
 
 
 def _settings(database_url: str, key: str) -> Any:
@@ -50,9 +61,13 @@ async def run(database_url: str, key: str, config_id: str, spawned_at: float) ->
     async with await Connectors.open(_settings(database_url, key)) as connectors:
         service = await connectors.factory.get_service_by_config(config_id, USER)
         startup = time.time() - spawned_at
+        profile = _profiler()
         started, cpu = time.perf_counter(), cpu_seconds()
         (result,) = await service.sync(["repositories"])
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(f"{os.environ[PROFILE]}/sync-{os.getpid()}.prof")
     return {
         "seconds": seconds,
         "startup": startup,

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -35,7 +34,10 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
-_LONG_INTEGER = re.compile(rb"\d{20}")
+# Digits → "0", everything else → ".": a run of 20 digits is then a plain substring search
+# (a regex scanning for ``\d{20}`` restarts at every digit: ten times slower than the parse).
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
+_LONG_RUN = b"0" * 20
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})
@@ -84,7 +86,7 @@ def canonical_text(data: Any) -> str:
 def loads(body: bytes | str) -> Any:
     """Parse a JSON document exactly as ``json.loads`` would (raises ``ValueError``)."""
     raw = body.encode() if isinstance(body, str) else body
-    if _LONG_INTEGER.search(raw) is None:
+    if _LONG_RUN not in raw.translate(_DIGITS):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
