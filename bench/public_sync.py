@@ -61,6 +61,7 @@ async def run(database_url: str, key: str, config_id: str, spawned_at: float) ->
     async with await Connectors.open(_settings(database_url, key)) as connectors:
         service = await connectors.factory.get_service_by_config(config_id, USER)
         startup = time.time() - spawned_at
+        rss_at_start = peak_rss_mb()  # imports, settings, database pool, vendor: before any page
         profile = _profiler()
         started, cpu = time.perf_counter(), cpu_seconds()
         (result,) = await service.sync(["repositories"])
@@ -80,4 +81,5 @@ async def run(database_url: str, key: str, config_id: str, spawned_at: float) ->
         "pages": result.pages,
         "pages_skipped": result.pages_skipped,
         "peak_rss_mb": peak_rss_mb(),
+        "rss_at_start_mb": rss_at_start,
     }

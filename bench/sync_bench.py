@@ -151,7 +151,8 @@ class Repetition:
             out[phase] = {"reference": ref, "ait": ait, "exact": exact}
             print(
                 f"  {phase}: reference {ref['seconds']:.2f} s, ait {ait['seconds']:.2f} s "
-                f"(start-up {ait['startup']:.2f} s, {ait['peak_rss_mb']:.0f} MB, "
+                f"(start-up {ait['startup']:.2f} s, peak {ait['peak_rss_mb']:.0f} MB of which "
+                f"{ait['rss_at_start_mb']:.0f} MB before the first page, "
                 f"rows {len(ait['written_ids'])}, exact {exact})",
                 flush=True,
             )
