@@ -4,7 +4,10 @@ GitHub says with every answer how many requests the token has left (``x-ratelimi
 and when the window resets (``x-ratelimit-reset``). :class:`BudgetPacer` reads those and lets
 requests go at full speed while more than ``reserve`` are left; below that it spreads what is
 left evenly over the time to the reset, so a long sync slows down before the budget runs out
-instead of hitting the limit (and an unchanged re-sync is not paced like a full one).
+instead of hitting the limit (and an unchanged re-sync is not paced like a full one). No request
+waits longer than ``max_delay``, and none waits once the budget is spent: the vendor then answers
+with its rate limit, which the sync engine handles (a short one is waited out, a long one stops
+the run cleanly with ``resume_at``) — a pacer never holds a sync for an hour.
 
 The header names come from the provider's ``rate_limit`` facts (the catalogue). One pacer per
 token (provider, connector config, user) is shared by the process's clients; it keeps no asyncio
@@ -29,13 +32,14 @@ __all__ = ["BudgetPacer", "install_pacer", "pacer_for"]
 class BudgetPacer:
     """Waits before a request only when the reported budget is under ``reserve``."""
 
-    def __init__(self, spec: RateLimitHeaders, reserve: int) -> None:
+    def __init__(self, spec: RateLimitHeaders, reserve: int, max_delay: float = 30.0) -> None:
         if not spec.remaining or not spec.reset:
             raise ValueError("budget pacing needs the provider's remaining and reset headers")
         if reserve < 1:
             raise ValueError("reserve must be at least 1")
         self.spec = spec
         self.reserve = reserve
+        self.max_delay = max_delay
         self.remaining: int | None = None
         self.reset_at: datetime | None = None
         self._lock = threading.Lock()
@@ -55,18 +59,19 @@ class BudgetPacer:
             self.reset_at = reset
 
     def delay(self, now: datetime | None = None) -> float:
-        """Seconds to wait before the next request: 0 while the budget is above the reserve,
-        else the time to the reset shared evenly by the requests left."""
+        """Seconds to wait before the next request: 0 while the budget is above the reserve (or
+        spent), else the time to the reset shared evenly by the requests left, at most
+        ``max_delay``."""
         with self._lock:
             remaining, reset_at = self.remaining, self.reset_at
-            if remaining is None or reset_at is None or remaining > self.reserve:
+            if remaining is None or reset_at is None or not 0 < remaining <= self.reserve:
                 return 0.0
             window = (reset_at - (now or ratelimit.utcnow())).total_seconds()
             if window <= 0:
                 return 0.0
             # Counted down here too: requests sent before their answers come back use it up.
             self.remaining = max(0, remaining - 1)
-        return window / max(remaining, 1)
+        return min(window / remaining, self.max_delay)
 
 
 _PACERS: dict[tuple[str, ...], BudgetPacer] = {}

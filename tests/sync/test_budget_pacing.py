@@ -55,6 +55,15 @@ def test_no_wait_while_the_budget_lasts_then_the_rest_spread_until_the_reset() -
     assert pacer.delay(NOW + timedelta(seconds=1001)) == 0.0  # the window has reset
 
 
+def test_a_spent_budget_is_left_to_the_vendors_rate_limit_and_no_wait_is_long() -> None:
+    pacer = BudgetPacer(GITHUB, reserve=500, max_delay=30.0)
+    reset = str(int((NOW + timedelta(seconds=3600)).timestamp()))
+    pacer.observe(httpx.Headers({"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}))
+    assert pacer.delay(NOW) == 0.0  # the 403/429 says until when; the engine stops or waits
+    pacer.observe(httpx.Headers({"x-ratelimit-remaining": "3", "x-ratelimit-reset": reset}))
+    assert pacer.delay(NOW) == 30.0  # not 1200 s
+
+
 async def test_the_client_waits_only_once_the_budget_is_low(server: BackgroundServer) -> None:
     _Budget.remaining = [4000, 10, 9]
     waits: list[float] = []
