@@ -5,6 +5,9 @@ rendered once, up front: ~5 KB GitHub-shaped repository objects with a nested ``
 page, ``Link: <…>; rel="next"``, and a bearer token required (401 without). Serving is a raw
 asyncio protocol writing pre-built bytes (HTTP/1.1 keep-alive).
 
+Every answer carries GitHub's primary rate-limit headers (``x-ratelimit-limit``, ``-remaining``,
+``-reset`` in epoch seconds): a budget of ``--budget`` requests per hour window, counted down.
+
 ``POST /_admin/mutate?fraction=0.01&seed=1`` changes that fraction of the repositories (new
 ``description`` and ``updated_at``), re-renders the affected pages and answers the changed ids.
 """
@@ -16,6 +19,7 @@ import asyncio
 import json
 import random
 import sys
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -156,16 +160,19 @@ def repository(i: int, version: int = 0) -> dict[str, Any]:
 
 
 class Pages:
-    def __init__(self, records: int, port: int) -> None:
+    def __init__(self, records: int, port: int, budget: int) -> None:
         self.records = records
         self.port = port
+        self.budget = budget
+        self.remaining = budget
+        self.reset = int(time.time()) + 3600
         self.versions: dict[int, int] = {}
         self.count = (records + PER_PAGE - 1) // PER_PAGE
-        self.responses: list[bytes] = [self.render(p) for p in range(1, self.count + 1)]
+        self.responses: list[Response] = [self.render(p) for p in range(1, self.count + 1)]
         self.unauthorized = _response(401, b'{"message":"Requires authentication"}', None)
         self.not_found = _response(404, b'{"message":"Not Found"}', None)
 
-    def render(self, page: int) -> bytes:
+    def render(self, page: int) -> Response:
         first = (page - 1) * PER_PAGE + 1
         last = min(page * PER_PAGE, self.records)
         body = json.dumps(
@@ -188,19 +195,32 @@ class Pages:
             self.responses[page - 1] = self.render(page)
         return chosen
 
+    def rate_headers(self) -> bytes:
+        """The budget left after this request (GitHub's primary limit headers)."""
+        now = time.time()
+        if now >= self.reset:
+            self.remaining, self.reset = self.budget, int(now) + 3600
+        self.remaining = max(0, self.remaining - 1)
+        return (
+            f"x-ratelimit-limit: {self.budget}\r\nx-ratelimit-remaining: {self.remaining}\r\n"
+            f"x-ratelimit-reset: {self.reset}\r\nx-ratelimit-used: {self.budget - self.remaining}"
+            "\r\n\r\n"
+        ).encode()
 
-def _response(status: int, body: bytes, link: str | None) -> bytes:
+
+Response = tuple[bytes, bytes]  # (status line and headers, without the blank line; body)
+
+
+def _response(status: int, body: bytes, link: str | None) -> Response:
     reason = {200: "OK", 401: "Unauthorized", 404: "Not Found"}[status]
     head = [
         f"HTTP/1.1 {status} {reason}",
         "Content-Type: application/json; charset=utf-8",
         f"Content-Length: {len(body)}",
-        "x-ratelimit-limit: 5000",
-        "x-ratelimit-remaining: 4999",
     ]
     if link:
         head.append(f"Link: {link}")
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    return ("\r\n".join(head) + "\r\n").encode(), body
 
 
 class Protocol(asyncio.Protocol):
@@ -233,26 +253,31 @@ class Protocol(asyncio.Protocol):
             changed = self.pages.mutate(
                 float(query.get("fraction", ["0.01"])[0]), int(query.get("seed", ["1"])[0])
             )
-            self.transport.write(_response(200, json.dumps(changed).encode(), None))
+            self.send(_response(200, json.dumps(changed).encode(), None))
             return
         if headers.get("authorization") != f"Bearer {TOKEN}":
-            self.transport.write(self.pages.unauthorized)
+            self.send(self.pages.unauthorized)
             return
         if url.path != "/user/repos":
-            self.transport.write(self.pages.not_found)
+            self.send(self.pages.not_found)
             return
         page = int(query.get("page", ["1"])[0])
         if not 1 <= page <= self.pages.count:
-            self.transport.write(_response(200, b"[]", None))
+            self.send(_response(200, b"[]", None))
             return
-        self.transport.write(self.pages.responses[page - 1])
+        self.send(self.pages.responses[page - 1])
+
+    def send(self, response: Response) -> None:
+        assert self.transport is not None
+        head, body = response
+        self.transport.writelines((head, self.pages.rate_headers(), body))
 
 
-async def serve(records: int, port: int) -> None:
+async def serve(records: int, port: int, budget: int) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Protocol(pages), "127.0.0.1", port)
     port = server.sockets[0].getsockname()[1]
-    pages = Pages(records, port)
+    pages = Pages(records, port, budget)
     print(f"ready {port}", flush=True)
     async with server:
         await server.serve_forever()
@@ -262,9 +287,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--budget", type=int, default=1_000_000, help="requests per hour")
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.records, args.port))
+        asyncio.run(serve(args.records, args.port, args.budget))
     except KeyboardInterrupt:
         sys.exit(0)
 

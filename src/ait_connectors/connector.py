@@ -11,7 +11,8 @@ Guarantees (DESIGN.md, Token lifecycle):
 - ``invalid_grant`` marks the connection ``needs_reauth`` (tokens kept) and asks for a reconnect;
   a refresh mark committed before each request tells, after a kill mid-refresh, what happened;
 - ``ConnectorAuth`` adds the bearer token and, on a 401, refreshes once and retries; a second
-  401 marks the connection ``needs_reauth``.
+  401 marks the connection ``needs_reauth``. It holds the token between requests and reads the
+  store again only at the token's expiry or after a 401.
 """
 
 from __future__ import annotations
@@ -291,10 +292,17 @@ def _token(data: OAuthData) -> str:
 
 
 class ConnectorAuth(httpx.Auth):
-    """Adds the bearer token; on a 401 refreshes once and retries the request once."""
+    """Adds the bearer token; on a 401 refreshes once and retries the request once.
+
+    The token is held between requests (one client, one sync): it is read from the store (and
+    refreshed if due) only for the first request, when it is about to expire, and after a 401.
+    That is safe: a token another process refreshed meanwhile is found in the store at our next
+    401 (the refresh then uses it instead of refreshing again) or at the held token's expiry.
+    """
 
     def __init__(self, connector: BaseConnector) -> None:
         self.connector = connector
+        self._held: OAuthData | None = None
 
     def __repr__(self) -> str:
         return f"ConnectorAuth({self.connector!r})"
@@ -302,17 +310,26 @@ class ConnectorAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("ConnectorAuth needs an httpx.AsyncClient")
 
+    async def _current(self) -> str:
+        held = self._held
+        if held is None or held.is_expired(skew=self.connector.skew):
+            held = self._held = await self.connector.connect()
+        return _token(held)
+
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self.connector.get_access_token()
+        token = await self._current()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
+            self._held = None
             data = await self.connector.refresh(rejected_token=token)
+            self._held = data
             request.headers["Authorization"] = f"Bearer {_token(data)}"
             response = yield request
             if response.status_code == 401:
+                self._held = None
                 # A token refreshed a moment ago is refused too: only the user can fix that
                 # (access revoked, app uninstalled). Ask for a reconnect instead of retrying.
                 await self.connector.tokens.set_status(

@@ -12,30 +12,30 @@ A vendor declares one pydantic model per entity type::
         pushed_at: datetime | None = None
 
 The checksum is the SHA-256 of the canonical JSON of the entity (keys sorted at every level,
-compact separators, volatile fields removed), so an entity whose meaningful content did not change
-has the same checksum on every run and is not written again.
+compact separators, volatile fields removed; the exact form, unchanged since the first version,
+is in :mod:`ait_connectors.json_codec`), so an entity whose meaningful content did not change has
+the same checksum on every run and is not written again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from .float_free import model_is_float_free
+from .json_codec import canonical_bytes, canonical_text
+
 __all__ = ["Entity", "EntityRow", "canonical_json", "checksum_of", "prepare_row"]
 
-# One encoder, reused: ``json.dumps`` builds a new encoder whenever options are given.
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
 KEY_SEPARATOR = ":"
 
 
 def canonical_json(data: Any) -> str:
-    """The canonical JSON text of ``data``: sorted keys, no whitespace, UTF-8, no NaN."""
-    return _CANONICAL.encode(data)
+    """The canonical JSON text of ``data``: sorted keys, no whitespace, UTF-8, no NaN (the
+    exact form: :mod:`ait_connectors.json_codec`)."""
+    return canonical_text(data)
 
 
 def checksum_of(canonical: str) -> str:
@@ -110,13 +110,15 @@ def prepare_row(entity: Entity) -> EntityRow:
 
     Without volatile fields the payload *is* the canonical text, so it is encoded only once.
     """
+    model = type(entity)
     data = entity.model_dump(mode="json")
-    payload = _CANONICAL.encode(data)
-    volatile = type(entity).volatile_fields
+    floats = not model_is_float_free(model)
+    payload = canonical_bytes(data, floats=floats)
+    volatile = model.volatile_fields
     if volatile:
         for name in volatile:
             data.pop(name, None)
-        digest = checksum_of(_CANONICAL.encode(data))
+        digest = hashlib.sha256(canonical_bytes(data, floats=floats)).hexdigest()
     else:
-        digest = checksum_of(payload)
-    return EntityRow(external_id_of(entity), digest, payload)
+        digest = hashlib.sha256(payload).hexdigest()
+    return EntityRow(external_id_of(entity), digest, payload.decode())

@@ -11,7 +11,6 @@ Tests switch the backoff off with ``stamina.set_testing(True, attempts=3)``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ import httpx
 import stamina
 
 from .errors import AuthorizationRequiredError, VendorResponseError, redact
+from .json_codec import loads
 from .providers.spec import RateLimitHeaders
 from .ratelimit import graphql_errors, graphql_rate_limit, rate_limit_error
 from .settings import get_settings
@@ -223,7 +223,7 @@ def parse_json(response: httpx.Response, provider: ProviderInfo | str) -> Any:
     """The response body as JSON, or a ``VendorResponseError`` that says what was wrong."""
     slug, _ = _provider(provider)
     try:
-        return json.loads(response.content)
+        return loads(response.content)
     except ValueError as exc:
         snippet = redact(response.content[:120].decode("utf-8", "replace"))
         raise VendorResponseError(

@@ -206,8 +206,30 @@ def _discover() -> None:
             logger.error("vendor %r could not be registered (%s)", entry.name, exc)
 
 
+def _discover_one(slug: str) -> None:
+    """Load only the entry point named ``slug`` (a GitHub sync needs no other vendor's
+    imports); anything else, or a failure, is left to the full discovery."""
+    if _discovered or slug in _registry or slug in _failures:
+        return
+    for entry in entry_points(group=ENTRY_POINT_GROUP, name=slug):
+        try:
+            registration = _load(entry)
+            if registration.slug == slug:
+                _add(registration, replace=False)
+        except Exception:  # noqa: S112 - the full discovery loads it again and reports why
+            continue
+
+
 def get_vendor(slug: str) -> VendorRegistration:
-    """The registration of ``slug``; a clear error when none is installed or it failed to load."""
+    """The registration of ``slug``; a clear error when none is installed or it failed to load.
+
+    Only that vendor's entry point is loaded when it provides it; the others are loaded when a
+    slug is not found or every vendor is listed (:func:`registered_vendors`).
+    """
+    _discover_one(slug)
+    found = _registry.get(slug)
+    if found is not None:
+        return found
     _discover()
     found = _registry.get(slug)
     if found is not None:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 
+from .budget import install_pacer, pacer_for
 from .entities import Entity
 from .entity_types import EntityType
 from .http import ProviderInfo
@@ -85,11 +86,15 @@ class ConnectorService(Generic[DS]):
     """Entity registrations of one vendor for one connection, and the syncs that run them.
 
     Class attributes a vendor may set: ``requests_per_second`` and ``burst`` pace every request
-    of every connection to this provider in the process (``None`` = no client-side pacing).
+    of every connection to this provider in the process (``None`` = no client-side pacing);
+    ``budget_reserve`` paces by the budget the vendor reports instead (its ``rate_limit``
+    remaining and reset headers): full speed while more than that many requests are left, then
+    the rest spread evenly until the reset (:mod:`ait_connectors.budget`).
     """
 
     requests_per_second: ClassVar[float | None] = None
     burst: ClassVar[int] = 1
+    budget_reserve: ClassVar[int | None] = None
     #: Built as ``data_source_class(client, provider)`` unless ``create_data_source`` is overridden.
     data_source_class: ClassVar[type | None] = None
     #: The class-level :class:`EntityType` declarations, by name, in declaration order.
@@ -219,6 +224,11 @@ class ConnectorService(Generic[DS]):
 
     def _client_for_sync(self) -> httpx.AsyncClient:
         client = self.connector.http_client()
+        if self.budget_reserve is not None:
+            connector = self.connector
+            key = (connector.provider.slug, connector.connector_config_id, connector.user_id)
+            pacer = pacer_for(key, connector.provider.rate_limit, self.budget_reserve)
+            install_pacer(client, pacer)
         if self.requests_per_second:
             install_limiter(
                 client,

@@ -897,8 +897,8 @@ async def test_injected_http_client_is_used_and_not_closed(respx_mock: respx.Moc
 async def test_owned_http_client_is_closed() -> None:
     config = OAuthClientConfig(CLIENT_ID, SecretStr(SECRET), REDIRECT)
     async with ConnectorOAuth(get_provider("spotify"), config) as oauth:
-        pass
-    assert oauth._http.is_closed
+        http = oauth._http  # built on first use
+    assert http.is_closed
 
 
 def test_config_repr_and_str_hide_the_secret() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -31,7 +30,6 @@ from typing import Any, Final, Self, TypeVar, cast
 from urllib.parse import parse_qsl
 
 import httpx
-from authlib.oauth2.auth import encode_client_secret_basic
 
 from ait_connectors.errors import (
     AItError,
@@ -45,20 +43,6 @@ from ait_connectors.errors import (
 from ait_connectors.oauth.config import OAuthClientConfig, ResolvedOAuthConfig
 from ait_connectors.oauth.tokens import TokenResponse
 from ait_connectors.providers.spec import ProviderSpec
-
-with warnings.catch_warnings():
-    # Authlib >= 1.7 nudges towards the "httpx2" fork; this project is built on httpx (DESIGN.md),
-    # which Authlib still supports, so the warning is noise for our users.
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2ClientAuth
-
-if not issubclass(OAuth2ClientAuth, httpx.Auth):  # pragma: no cover - environment check
-    # With the "httpx2" package installed, Authlib switches to it and its auth objects no longer
-    # fit our httpx clients: fail at import with the fix rather than on the first request.
-    raise ImportError(
-        "Authlib is bound to the 'httpx2' package, but ait-connectors uses httpx: "
-        "uninstall httpx2 (or pin Authlib to a release that uses httpx)"
-    )
 
 __all__ = ["REFRESH_TOKEN_REJECTED_ERRORS", "ConnectorOAuth"]
 
@@ -78,7 +62,6 @@ REFRESH_TOKEN_REJECTED_ERRORS: Final = frozenset(
     }
 )
 
-_JSON_BASIC_AUTH: Final = "client_secret_basic_json"
 _KNOWN_TOKEN_TYPES: Final = frozenset({"bearer", "dpop", "mac"})
 # Set by Authlib itself; a caller overriding them would produce a broken or ambiguous request.
 _RESERVED_AUTHORIZE_PARAMS: Final = frozenset(
@@ -95,43 +78,6 @@ _TOKEN_REQUEST_HEADERS: Final = {
     "Accept": "application/json",
     "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
 }
-
-
-# ----------------------------------------------------------------------------------------------
-# Authlib extensions
-
-
-def _encode_client_secret_basic_json(
-    client: Any, method: str, uri: str, headers: Any, body: bytes | str | None
-) -> tuple[str, Any, str]:
-    """HTTP Basic credentials and the grant parameters as a JSON object (Notion does this)."""
-    uri, headers, body = encode_client_secret_basic(client, method, uri, headers, body)
-    raw = body.decode("utf-8") if isinstance(body, bytes) else (body or "")
-    headers["Content-Type"] = "application/json"
-    return uri, headers, json.dumps(dict(parse_qsl(raw, keep_blank_values=True)))
-
-
-class _AuthlibClient(AsyncOAuth2Client):  # type: ignore[misc]  # Authlib is untyped
-    """Authlib's client, with all HTTP sent through the httpx client ``ConnectorOAuth`` uses.
-
-    ``AsyncOAuth2Client`` *is* an ``httpx.AsyncClient``; routing its requests through the given
-    client lets callers inject their own (connection pool, proxies, respx in tests).
-    """
-
-    def __init__(self, http: httpx.AsyncClient, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._http = http
-
-    async def request(
-        self,
-        method: str,
-        url: Any,
-        withhold_token: bool = False,
-        auth: Any = httpx.USE_CLIENT_DEFAULT,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        # Authlib always passes its client-auth object here; there is no session token to add.
-        return await self._http.request(method, url, auth=auth, **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -245,25 +191,41 @@ class ConnectorOAuth:
         self._config = config
         self._endpoints = config.resolve(spec)
         self._timeout = timeout
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+        self._given_http = http_client
+        self._made_http: httpx.AsyncClient | None = None
+        self._made_client: Any = None
 
-        token_auth = "none" if config.client_secret is None else spec.client_auth_method
-        self._client = _AuthlibClient(
-            self._http,
-            client_id=config.client_id,
-            client_secret=(
-                config.client_secret.get_secret_value() if config.client_secret else None
-            ),
-            token_endpoint_auth_method=token_auth,
-            redirect_uri=config.redirect_uri,
-            code_challenge_method="S256",
-        )
-        self._client.register_client_auth_method(
-            (_JSON_BASIC_AUTH, _encode_client_secret_basic_json)
-        )
-        self._client.register_compliance_hook("access_token_response", self._on_exchange_response)
-        self._client.register_compliance_hook("refresh_token_response", self._on_refresh_response)
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client of every request (built on first use: a sync never needs it)."""
+        if self._given_http is not None:
+            return self._given_http
+        if self._made_http is None:
+            self._made_http = httpx.AsyncClient(timeout=self._timeout)
+        return self._made_http
+
+    @property
+    def _client(self) -> Any:
+        """Authlib's client, built on first use: Authlib is imported only when a token request
+        or an authorization URL is made."""
+        if self._made_client is None:
+            from ._authlib import authlib_client
+
+            config, spec = self._config, self._spec
+            self._made_client = authlib_client(
+                self._http,
+                client_id=config.client_id,
+                client_secret=(
+                    config.client_secret.get_secret_value() if config.client_secret else None
+                ),
+                token_endpoint_auth_method=(
+                    "none" if config.client_secret is None else spec.client_auth_method
+                ),
+                redirect_uri=config.redirect_uri,
+                on_exchange=self._on_exchange_response,
+                on_refresh=self._on_refresh_response,
+            )
+        return self._made_client
 
     # -- properties ----------------------------------------------------------------------------
 
@@ -294,9 +256,10 @@ class ConnectorOAuth:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this instance created it."""
-        await self._client.aclose()  # Authlib's own (unused) connection pool
-        if self._owns_http:
-            await self._http.aclose()
+        if self._made_client is not None:
+            await self._made_client.aclose()  # Authlib's own (unused) connection pool
+        if self._made_http is not None:
+            await self._made_http.aclose()
 
     async def __aenter__(self) -> Self:
         return self

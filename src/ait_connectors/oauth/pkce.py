@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import string
 from dataclasses import dataclass, field
 from typing import Literal
-
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 __all__ = ["PkcePair", "generate_pkce_pair", "s256_challenge"]
 
@@ -31,11 +31,10 @@ def generate_pkce_pair(length: int = 64) -> PkcePair:
     if not _MIN_LENGTH <= length <= _MAX_LENGTH:
         raise ValueError(f"PKCE verifier length must be {_MIN_LENGTH}-{_MAX_LENGTH}, got {length}")
     verifier = "".join(secrets.choice(_VERIFIER_ALPHABET) for _ in range(length))
-    challenge: str = create_s256_code_challenge(verifier)
-    return PkcePair(verifier=verifier, challenge=challenge)
+    return PkcePair(verifier=verifier, challenge=s256_challenge(verifier))
 
 
 def s256_challenge(verifier: str) -> str:
-    """The S256 challenge of ``verifier`` (to rebuild an authorization URL from a stored one)."""
-    challenge: str = create_s256_code_challenge(verifier)
-    return challenge
+    """RFC 7636 §4.2: ``BASE64URL(SHA256(ASCII(verifier)))`` without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ..errors import ConfigurationError
 from ..settings import Settings, normalise_database_url
+from .revisions import head_revision, stored_revision
 
 __all__ = ["Database"]
 
@@ -104,8 +105,9 @@ class Database:
             await self.migrate()
             return
         try:
-            head = _head_revision()
-            current = await self.current_revision()
+            head = head_revision()
+            async with self.connect() as conn:
+                current = await conn.run_sync(stored_revision)
         except OperationalError as exc:
             raise ConfigurationError(
                 f"Cannot reach the database at {self.engine.url.render_as_string()}: "
@@ -142,12 +144,6 @@ def _current_revision(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(conn).get_current_revision()
-
-
-def _head_revision() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:

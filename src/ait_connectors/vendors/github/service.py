@@ -69,10 +69,11 @@ class ConnectorGitHubService(ConnectorService[GitHubDataSource]):
     and ``detail_concurrency`` (how many of those requests run at once).
     """
 
-    # 5,000 requests/h per user is the primary limit; secondary limits punish bursts. Pacing at
-    # 10/s with short bursts keeps a walk well under the ~900 points/min secondary budget.
-    requests_per_second = 10.0
-    burst = 10
+    # 5,000 requests/h per user is the primary limit, reported with every answer: full speed
+    # while more than 10 % of it is left, then the rest spread evenly until the reset. Requests
+    # go one at a time (details: ``detail_concurrency``); a secondary limit's 403/429 says how
+    # long to wait, and the engine waits.
+    budget_reserve = 500
     pull_request_details: ClassVar[bool] = True
     detail_concurrency: ClassVar[int] = 4
 
