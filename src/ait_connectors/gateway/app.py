@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from ..jobs import QueueLauncher, jobs_enabled
@@ -22,7 +23,7 @@ from ..sync.runs import SyncRuns
 from . import routes_api, routes_oauth, routes_page
 from .errors import RejectControlCharacters, install_error_handlers
 from .schemas import HealthOut
-from .state import GatewayState, gateway_of
+from .state import STATIC, GatewayState, gateway_of
 from .tokens import ConnectTokenSigner, derive_key
 
 __all__ = ["create_app", "default_base_url", "redact_access_log"]
@@ -159,5 +160,7 @@ def create_app(
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_page.router)
+    # The pages' stylesheet (and any script): files, so a CSP can allow only 'self'.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _mount_vendors(app, gateway, vendor_options or {})
     return app

@@ -15,9 +15,10 @@ from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
 from .tokens import ConnectTokenSigner
 
-__all__ = ["GatewayState", "gateway_of"]
+__all__ = ["STATIC", "TEMPLATES", "GatewayState", "gateway_of"]
 
 TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
 
 
 @dataclass

@@ -134,6 +134,7 @@ class EntityRun:
     resume_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    error_code: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -157,6 +158,7 @@ class EntityRun:
             resume_at=row.resume_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
+            error_code=row.error_code,
         )
 
     def as_dict(self) -> dict[str, Any]:
