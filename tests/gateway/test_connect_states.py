@@ -74,8 +74,8 @@ def test_each_state_of_the_connect_page(gateway: ThreadGateway) -> None:
             expect(card).to_have_attribute("data-state", "connected")
             expect(card).to_contain_text("Nothing synced yet")
 
-            # Syncing: a rate limit every third request holds the sync in a 5 s wait.
-            sandbox_api.rate_limit_every, sandbox_api.rate_limit_retry_after = 3, 5
+            # Syncing: a rate limit every third request holds the sync (8 s waits, 5 at most).
+            sandbox_api.rate_limit_every, sandbox_api.rate_limit_retry_after = 3, 8
             card.get_by_test_id("sync").click()
             expect(card).to_have_attribute("data-state", "syncing")
             expect(status).to_have_text("Syncing")
