@@ -4,11 +4,15 @@
 ``/connect``, so the credential leaves the address bar (and browser history) at once. The page's
 buttons are plain links (Connect goes through ``/api/{vendor}/auth``) and forms that post back
 to ``/connect/…`` with a CSRF token; while a sync runs the page refreshes itself every second.
+Disconnect first asks (``GET /connect/{vendor}/disconnect``), with "also delete synced data".
+Each connection shows one state (:mod:`.connect_view`) and a preview of its records
+(:mod:`.preview`).
 """
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
@@ -18,10 +22,12 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from ..errors import AItError
 from ..providers import load_catalogue
-from ..registry import registered_vendors
+from ..registry import get_vendor, registered_vendors
 from .auth import SESSION_COOKIE, Principal, current_principal
-from .common import disconnect, list_connections, resolve_config
+from .common import ConnectionInfo, connection_info, disconnect, list_connections, resolve_config
+from .connect_view import Card, build_card
 from .errors import GatewayError, from_ait_error
+from .preview import read_preview
 from .routes_oauth import Vendor
 from .state import GatewayState, gateway_of
 from .tokens import InvalidConnectTokenError
@@ -54,12 +60,20 @@ async def root() -> Response:
     return RedirectResponse("/connect", status_code=307)
 
 
+_PREVIEW = r"^[a-z][a-z0-9_-]{0,62}\.[a-z][a-z0-9_]{0,99}$"
+_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+
+
 @router.get("/connect", response_class=HTMLResponse)
 async def connect_page(
     request: Request,
     token: Annotated[str | None, Query(max_length=2048)] = None,
     user_id: Annotated[str | None, Query(max_length=200)] = None,
     connected: Annotated[str | None, Query(max_length=64)] = None,
+    disconnected: Annotated[str | None, Query(max_length=64)] = None,
+    purged: Annotated[int | None, Query(ge=0)] = None,
+    preview: Annotated[str | None, Query(max_length=170, pattern=_PREVIEW)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     gateway = gateway_of(request)
     if token:
@@ -67,11 +81,7 @@ async def connect_page(
     principal = await _principal(request)
     user = principal.user(user_id)
     connections = await list_connections(gateway, user)
-    running = any(c.active_run_id for c in connections)
-    runs = {}
-    for info in connections:
-        if info.active_run_id:
-            runs[info.config.provider] = await gateway.runs.view(info.active_run_id)
+    cards = [await _card(gateway, info, preview, offset) for info in connections]
     configured = {c.config.provider for c in connections}
     # Providers this installation can sync (a vendor implementation is registered) and offers.
     catalogue = load_catalogue()
@@ -85,26 +95,65 @@ async def connect_page(
     switched_off = [
         reason for v in vendors.values() if (reason := v.unavailable(gateway.settings)) is not None
     ]
-    notice = None
-    if connected:
-        notice = f"{_provider_name(connections, connected)} is connected."
     return gateway.templates.TemplateResponse(
         request,
         "connect.html",
         {
             "user_id": user,
-            "connections": connections,
-            "runs": runs,
-            "refresh": running,
+            "cards": cards,
+            "refresh": any(card.state == "syncing" for card in cards),
             "csrf": gateway.signer.csrf_token(principal.credential),
-            "notice": notice,
+            "notice": _notice(connections, connected, disconnected, purged),
             "switched_off": switched_off,
             "descriptions": {slug: v.description for slug, v in vendors.items() if v.description},
             "unconfigured": unconfigured,
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
+            "selected": preview,
         },
-        headers={"Cache-Control": "no-store"},  # framing etc.: headers.SecurityHeaders
+        headers=_HEADERS,
     )
+
+
+async def _card(
+    gateway: GatewayState, info: ConnectionInfo, selected: str | None, offset: int
+) -> Card:
+    """One connection's card, with a preview of each synced entity type (not while syncing:
+    the page reloads every second then)."""
+    slug = info.config.provider
+    run = await gateway.runs.view(info.active_run_id) if info.active_run_id else None
+    declarations = get_vendor(slug).service_cls.entity_declarations
+    card = build_card(info, run, list(declarations), datetime.now(UTC))
+    if card.state == "syncing":
+        return card
+    for line in card.entities:
+        declared = declarations.get(line.entity_type)
+        if declared is None or not line.stored:
+            continue
+        start = offset if selected == f"{slug}.{line.entity_type}" else 0
+        card.previews.append(
+            await read_preview(
+                gateway.connectors.database,
+                info.config.id,
+                info.user_id,
+                line.entity_type,
+                declared.model,
+                start,
+            )
+        )
+    return card
+
+
+def _notice(
+    connections: list[Any], connected: str | None, disconnected: str | None, purged: int | None
+) -> str | None:
+    if connected:
+        return f"{_provider_name(connections, connected)} is connected."
+    if disconnected:
+        name = _provider_name(connections, disconnected)
+        if purged is None:
+            return f"{name} is disconnected. Its synced data is kept."
+        return f"{name} is disconnected and its {purged:,} synced records are deleted."
+    return None
 
 
 def _provider_name(connections: list[Any], slug: str) -> str:
@@ -141,7 +190,9 @@ def _start_session(request: Request, gateway: GatewayState, token: str) -> Respo
     return response
 
 
-async def _form_action(request: Request) -> tuple[GatewayState, Principal, str]:
+async def _form_action(
+    request: Request,
+) -> tuple[GatewayState, Principal, str, dict[str, str]]:
     gateway = gateway_of(request)
     # Cookies ride along on cross-site posts; the CSRF token (derived from the session) cannot:
     # the principal is refused without it (auth.current_principal checks every cookie write).
@@ -151,12 +202,12 @@ async def _form_action(request: Request) -> tuple[GatewayState, Principal, str]:
         form = dict(parse_qsl(raw.decode("utf-8"), max_num_fields=20))
     except (UnicodeDecodeError, ValueError):
         form = {}
-    return gateway, principal, principal.user(form.get("user_id") or None)
+    return gateway, principal, principal.user(form.get("user_id") or None), form
 
 
 @router.post("/connect/{vendor}/sync")
 async def page_sync(request: Request, vendor: Vendor) -> Response:
-    gateway, _, user = await _form_action(request)
+    gateway, _, user, _form = await _form_action(request)
     config = await resolve_config(gateway, vendor)
     try:
         await gateway.runs.start(config, user)
@@ -165,9 +216,44 @@ async def page_sync(request: Request, vendor: Vendor) -> Response:
     return RedirectResponse("/connect", status_code=303)
 
 
+@router.get("/connect/{vendor}/disconnect", response_class=HTMLResponse)
+async def page_confirm_disconnect(
+    request: Request,
+    vendor: Vendor,
+    user_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Asks before disconnecting, and whether to delete the synced data too."""
+    gateway = gateway_of(request)
+    principal = await _principal(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    info = await connection_info(gateway, config, user)
+    return gateway.templates.TemplateResponse(
+        request,
+        "disconnect.html",
+        {
+            "user_id": user,
+            "info": info,
+            "records": sum(info.records.values()),
+            "connected": info.status != "not_connected",
+            "csrf": gateway.signer.csrf_token(principal.credential),
+        },
+        headers=_HEADERS,
+    )
+
+
 @router.post("/connect/{vendor}/disconnect")
 async def page_disconnect(request: Request, vendor: Vendor) -> Response:
-    gateway, _, user = await _form_action(request)
+    gateway, _, user, form = await _form_action(request)
     config = await resolve_config(gateway, vendor)
-    await disconnect(gateway, config, user, purge=False)
-    return RedirectResponse("/connect", status_code=303)
+    purge = form.get("purge") == "yes"
+    if purge and gateway.runs.active_run_id(config.id, user) is not None:
+        raise GatewayError(
+            409,
+            "SYNC_RUNNING",
+            "A sync is running: its data cannot be deleted now. Wait until it finishes, then "
+            "disconnect again with “also delete synced data”.",
+        )
+    _, purged = await disconnect(gateway, config, user, purge=purge)
+    query = f"disconnected={quote(vendor)}" + (f"&purged={purged}" if purge else "")
+    return RedirectResponse(f"/connect?{query}", status_code=303)

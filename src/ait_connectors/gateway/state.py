@@ -16,7 +16,7 @@ from ..sync.runs import SyncRuns
 from .markup import code_spans
 from .tokens import ConnectTokenSigner
 
-__all__ = ["GatewayState", "gateway_of"]
+__all__ = ["ASSETS", "TEMPLATES", "GatewayState", "gateway_of"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 ASSETS = Path(__file__).with_name("static")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -141,16 +142,21 @@ class SyncOptions:
     - ``prefetch``: pages fetched ahead of the one being written (memory = prefetch + 1 pages).
     - ``skip_batch``: most pages recognised as unchanged recorded per transaction (they are
       committed sooner whenever the next page is still downloading).
+    - ``progress_interval``: longest time (seconds) a page recognised as unchanged waits for its
+      transaction, so that a re-sync's counts rise while it runs however fast pages arrive.
     - ``page_fingerprints``: skip pages whose body is byte-identical to one already stored.
     - ``sleep``: how to wait (tests pass a fake).
+    - ``clock``: monotonic seconds, for ``progress_interval`` (tests pass a fake).
     """
 
     max_rate_limit_wait: float = 60.0
     max_rate_limit_waits: int = 5
     prefetch: int = 1
     skip_batch: int = 50
+    progress_interval: float = 0.25
     page_fingerprints: bool = True
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+    clock: Callable[[], float] = field(default=time.monotonic)
 
 
 @dataclass(frozen=True)

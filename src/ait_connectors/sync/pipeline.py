@@ -96,6 +96,7 @@ class PagePipeline:
         self.watermark = _Watermark(config, committer.start.pending_watermark)
         self._inflight: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=max(1, options.prefetch))
+        self._carried_since = 0.0  # clock reading when the oldest uncommitted carried page came
 
     async def run(self) -> None:
         queue = self._queue
@@ -132,12 +133,16 @@ class PagePipeline:
         last = page.next_cursor is None
         fingerprint = await item.fingerprint if item.fingerprint is not None else None
         if fingerprint is not None and fingerprint in self.reference:
+            if committer.carried_count == 0:
+                self._carried_since = self.options.clock()
             committer.carry(fingerprint, self.reference[fingerprint], page)
             # Unchanged pages are recorded in batches (one transaction for many), but never
             # left waiting while the next page downloads: a killed re-scan then resumes at
-            # the page it was fetching, not at the start of an uncommitted batch.
+            # the page it was fetching, not at the start of an uncommitted batch. Nor longer
+            # than ``progress_interval`` when pages come faster than that: the run's counts
+            # (what the progress views show) move with each transaction.
             downloading = self._queue.empty()
-            if last or downloading or committer.carried_count >= self.options.skip_batch:
+            if last or downloading or self._batch_due():
                 await self._submit(last=last)
             return
         try:
@@ -148,6 +153,13 @@ class PagePipeline:
         self.watermark.see(page_max, page.watermark)
         processed = ProcessedPage(committer.next_seq(), rows, keys, fingerprint, page.next_cursor)
         await self._submit(last=last, page=processed)
+
+    def _batch_due(self) -> bool:
+        options = self.options
+        waited = options.clock() - self._carried_since
+        return self.committer.carried_count >= options.skip_batch or (
+            waited >= options.progress_interval
+        )
 
     async def _submit(self, *, last: bool, page: ProcessedPage | None = None) -> None:
         batch = self.committer.take_carried()  # taken now: these pages precede what comes next

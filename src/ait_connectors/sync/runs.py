@@ -139,6 +139,7 @@ class EntityRun:
     finished_at: datetime | None = None
     job_id: str | None = None  # the queued job that will run (or resume) this entity type
     scheduled_at: datetime | None = None  # when that job starts (None: as soon as a worker can)
+    error_code: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -167,6 +168,7 @@ class EntityRun:
             resume_at=row.resume_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
+            error_code=row.error_code,
         )
 
     def as_dict(self) -> dict[str, Any]:
