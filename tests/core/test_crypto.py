@@ -68,7 +68,7 @@ def test_bad_key_names_variable_and_fix(bad: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         load_cipher(settings)
     assert "AIT_ENCRYPTION_KEY" in str(info.value)
-    assert "secrets.token_hex(32)" in str(info.value)
+    assert "ait-connectors keys generate" in str(info.value)
     assert bad not in str(info.value) or len(bad) < 8
 
 

@@ -60,7 +60,8 @@ def test_help_and_typos_import_no_command(
     tmp_path: Path, package_modules: set[str], args: list[str]
 ) -> None:
     extra = _modules(tmp_path, *args) - package_modules
-    assert not _loaded(extra, (*HEAVY, *GATEWAY, "rich.table", "ait_connectors.storage"))
+    # (Typer's own help renders with rich.table: that one is not ours to avoid.)
+    assert not _loaded(extra, (*HEAVY, *GATEWAY, "ait_connectors.storage"))
     assert not _loaded(
         extra, tuple(f"ait_connectors.cli.{c.target.split(':')[0]}" for c in COMMANDS)
     )
