@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .connections import ConnectionStatus, ConnectLink
     from .connector import BaseConnector, ConnectorAuth
     from .crypto import Cipher, generate_key
     from .errors import (
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from .settings import Settings, get_settings
     from .storage.db import Database
     from .storage.tokens import OAuthData, TokenStore
+    from .vendors.sandbox.local import LocalSandbox, serve_sandbox
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,8 @@ __all__ = [
     "BaseConnector",
     "Cipher",
     "ConfigurationError",
+    "ConnectLink",
+    "ConnectionStatus",
     "ConnectorAuth",
     "ConnectorAuthenticator",
     "ConnectorOAuth",
@@ -59,6 +63,7 @@ __all__ = [
     "Connectors",
     "Database",
     "EncryptionError",
+    "LocalSandbox",
     "OAuthClientConfig",
     "OAuthData",
     "ProviderSpec",
@@ -74,10 +79,13 @@ __all__ = [
     "load_catalogue",
     "register_provider",
     "register_vendor",
+    "serve_sandbox",
 ]
 
 # Where each public name lives, relative to this package.
 _EXPORTS = {
+    "ConnectLink": ".connections",
+    "ConnectionStatus": ".connections",
     "BaseConnector": ".connector",
     "ConnectorAuth": ".connector",
     "Cipher": ".crypto",
@@ -99,6 +107,8 @@ _EXPORTS = {
     "Database": ".storage.db",
     "OAuthData": ".storage.tokens",
     "TokenStore": ".storage.tokens",
+    "LocalSandbox": ".vendors.sandbox.local",
+    "serve_sandbox": ".vendors.sandbox.local",
     **{name: ".errors" for name in __all__ if name.endswith("Error")},
 }
 

@@ -1,7 +1,9 @@
-"""``Connectors``: settings, database, encryption and stores, opened together."""
+"""``Connectors``: settings, database, encryption and stores, opened together, and the small API a
+program uses: connect a user, sync, read the records back (:mod:`.connections`)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -14,7 +16,10 @@ from .storage.states import OAuthStateStore
 from .storage.tokens import TokenStore
 
 if TYPE_CHECKING:
+    from .connections import ConnectionStatus, ConnectLink
+    from .entities import Entity
     from .factory import ConnectorServiceFactory
+    from .sync.config import SyncRunResult
 
 __all__ = ["Connectors", "default_base_url"]
 
@@ -54,8 +59,64 @@ class Connectors:
 
         return ConnectorServiceFactory(self.database, self.cipher, self.settings)
 
+    @property
+    def base_url(self) -> str:
+        """Where browsers reach this deployment's gateway (:func:`default_base_url`)."""
+        return default_base_url(self.settings)
+
     def __repr__(self) -> str:
         return f"Connectors({self.database!r})"
+
+    # -- connecting a user, syncing, reading (imported on first use) ---------------------------
+
+    async def connect_link(
+        self, provider: str, *, user_id: str, config_id: str | None = None
+    ) -> ConnectLink:
+        """Start connecting ``provider`` for ``user_id``: send the user's browser to
+        ``link.url`` and keep ``link.nonce`` in its session for :meth:`finish_connect`."""
+        from .connections import connect_link
+
+        return await connect_link(self, provider, user_id, config_id)
+
+    async def finish_connect(
+        self, provider: str, callback_url: str, *, nonce: str
+    ) -> ConnectionStatus:
+        """Complete the flow from the URL the provider sent the browser back to (its redirect
+        URI with ``code`` and ``state``): check the state, exchange the code, store the tokens."""
+        from .connections import finish_connect
+
+        return await finish_connect(self, provider, callback_url, nonce)
+
+    async def connection(
+        self, provider: str, *, user_id: str, config_id: str | None = None
+    ) -> ConnectionStatus:
+        """The user's connection to ``provider``: ``.connected``, ``.needs_reauth``."""
+        from .connections import connection_status
+
+        return await connection_status(self, provider, user_id, config_id)
+
+    async def sync(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        entity_types: Sequence[str] | None = None,
+        config_id: str | None = None,
+    ) -> list[SyncRunResult]:
+        """Sync the user's data (every entity type by default) in this process; one result per
+        entity type, failures in the results. Not connected: ``AuthorizationRequiredError``."""
+        from .connections import sync_provider
+
+        return await sync_provider(self, provider, user_id, entity_types, config_id)
+
+    def records(
+        self, provider: str, entity_type: str, *, user_id: str, config_id: str | None = None
+    ) -> AsyncIterator[Entity]:
+        """The user's synced records of ``entity_type`` (deleted ones left out), as entity
+        models: ``async for contact in connectors.records("sandbox", "contacts", user_id=…)``."""
+        from .connections import iter_records
+
+        return iter_records(self, provider, entity_type, user_id, config_id)
 
     @classmethod
     async def open(

@@ -132,6 +132,7 @@ class SandboxServer:
         self._api_requests = 0
         self._used_codes: dict[str, float] = {}
         self._revoked: set[str] = set()
+        self._revoked_before = 0.0  # see revoke_all
         self.stats: dict[str, int] = {"authorize": 0, "token": 0, "refresh": 0, "api": 0}
 
     def __repr__(self) -> str:
@@ -144,8 +145,14 @@ class SandboxServer:
 
     # ------------------------------------------------------------------ signed blobs
 
+    def revoke_all(self) -> None:
+        """What a user does when they remove the application at the provider: every code and
+        token issued so far is refused from now on (in this process)."""
+        self._revoked_before = time.time()
+
     def _seal(self, kind: str, claims: Mapping[str, Any]) -> str:
-        body = _b64(json.dumps({**claims, "typ": kind}, separators=(",", ":")).encode())
+        claims = {**claims, "iat": time.time(), "typ": kind}
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         sig = _b64(hmac.new(self._key, f"{kind}.{body}".encode(), hashlib.sha256).digest())
         return f"sbx_{kind}.{body}.{sig}"
 
@@ -164,6 +171,8 @@ class SandboxServer:
         if not isinstance(claims, dict) or claims.get("typ") != kind:
             return None
         if float(claims.get("exp", 0)) <= time.time() or claims.get("jti") in self._revoked:
+            return None
+        if float(claims.get("iat", 0)) < self._revoked_before:
             return None
         return claims
 
