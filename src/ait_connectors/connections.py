@@ -9,6 +9,7 @@ exchanged at the provider's token endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -138,10 +139,8 @@ async def finish_connect(
     params = dict(parse_qsl(urlsplit(callback_url).query))
     state = params.get("state")
     if "error" in params:
-        try:  # use the state up, so that it cannot be replayed
+        with contextlib.suppress(InvalidStateError):  # use it up: it cannot be replayed
             await connectors.states.consume(state, provider=provider, browser_nonce=nonce)
-        except InvalidStateError:
-            pass
         denied = params["error"] == "access_denied"
         raise AItError(
             "ACCESS_DENIED" if denied else "PROVIDER_ERROR",

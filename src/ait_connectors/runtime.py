@@ -104,7 +104,8 @@ class Connectors:
         config_id: str | None = None,
     ) -> list[SyncRunResult]:
         """Sync the user's data (every entity type by default) in this process; one result per
-        entity type, failures in the results. Not connected: ``AuthorizationRequiredError``."""
+        entity type, failures in the results (not connected, or refused by the provider:
+        ``error_code == "AUTHORIZATION_REQUIRED"``)."""
         from .connections import sync_provider
 
         return await sync_provider(self, provider, user_id, entity_types, config_id)

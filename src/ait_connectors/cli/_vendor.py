@@ -7,10 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from ..errors import ConfigurationError
-from ..offering import unknown_provider_message
-from ..providers import get_provider, load_catalogue
-from ..registry import VendorContext, registered_vendors, served_config
-from ..runtime import Connectors, default_base_url
+from ..providers import get_provider
+from ..registry import registered_vendors
+from ..runtime import Connectors
 from ..storage.configs import ConnectorConfig
 from ._gateway import bind, gateway_in_background, is_loopback, split_origin
 
@@ -22,35 +21,11 @@ logger = logging.getLogger(__name__)
 async def find_config(
     connectors: Connectors, vendor: str, config_id: str | None = None
 ) -> ConnectorConfig:
-    """The enabled config of ``vendor`` (or the one named); a vendor's ``prepare`` hook may
-    create it (a demo vendor's zero-setup config)."""
-    registration = registered_vendors().get(vendor)  # loading it may add its catalogue entry
-    settings = connectors.settings
-    if vendor not in load_catalogue():
-        raise ConfigurationError(unknown_provider_message(vendor, settings))
-    if registration is not None:
-        reason = registration.unavailable(settings)
-        if reason is not None:
-            raise ConfigurationError(reason)
-        if registration.prepare is not None:
-            # This command uses the deployment's gateway (AIT_PUBLIC_URL, else host:port).
-            await registration.prepare(
-                connectors, VendorContext(settings, default_base_url(settings), serving=False)
-            )
-    if config_id is not None:
-        config = await connectors.configs.get(config_id)
-        if config.provider != vendor:
-            raise ConfigurationError(f"Connector config {config_id} is not a {vendor} config.")
-    else:
-        found = await connectors.configs.find_for_provider(vendor)
-        if found is None:
-            raise ConfigurationError(
-                f"No enabled connector config for {vendor}: add one with "
-                f"`ait-connectors configs add {vendor} --client-id … --client-secret-stdin`."
-            )
-        config = found
-    # As the gateway of this deployment uses it (a vendor served by the gateway: its callback).
-    return served_config(config, default_base_url(settings))
+    """The enabled config of ``vendor`` (or the one named), as this deployment's gateway uses
+    it (the library's :func:`ait_connectors.connections.find_config`)."""
+    from ..connections import find_config as find
+
+    return await find(connectors, vendor, config_id)
 
 
 def _origin(url: str) -> str:

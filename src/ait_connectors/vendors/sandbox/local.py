@@ -85,7 +85,7 @@ class LocalSandbox:
                 "SANDBOX_AUTHORIZE_FAILED",
                 f"The sandbox did not redirect back ({answer.status_code}).",
             )
-        return location
+        return str(location)
 
     def revoke_access(self) -> None:
         """What a user does when they remove the application at the provider: every token
