@@ -43,13 +43,13 @@ class ProviderEntry:
 
 
 def _how_to_add(slug: str, connector: bool, demo: bool, configured: bool) -> str | None:
-    if configured or demo:
-        return None
-    if not connector:
+    if not connector:  # a config alone does not make it connectable
         return (
             f"No connector is installed for {slug}: install a package that provides one "
             "(the `ait_connectors.vendors` entry point), or write one (README, 'Write a vendor')."
         )
+    if configured or demo:
+        return None
     return (
         f"Register an OAuth app with the provider, then run `ait-connectors configs add {slug} "
         "--client-id … --client-secret-stdin` (or POST /api/configs)."

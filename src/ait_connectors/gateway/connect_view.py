@@ -1,4 +1,4 @@
-"""capital the Connect page shows for one connection: one explicit state, the one problem to act on
+"""What the Connect page shows for one connection: one explicit state, the one problem to act on
 (a one-line reason and what to do), and one line per entity type.
 
 States: ``not_connected``, ``needs_reconnect`` (the provider refused the tokens), ``syncing``

@@ -12,6 +12,7 @@ Each connection shows one state (:mod:`.connect_view`) and a preview of its reco
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
@@ -21,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from ..errors import AItError
-from ..providers import load_catalogue
+from ..offering import ProviderEntry, offered_providers
 from ..registry import get_vendor, registered_vendors
 from .auth import SESSION_COOKIE, Principal, current_principal
 from .common import ConnectionInfo, connection_info, disconnect, list_connections, resolve_config
@@ -80,21 +81,16 @@ async def connect_page(
         return _start_session(request, gateway, token)
     principal = await _principal(request)
     user = principal.user(user_id)
-    connections = await list_connections(gateway, user)
-    cards = [await _card(gateway, info, preview, offset) for info in connections]
-    configured = {c.config.provider for c in connections}
-    # Providers this installation can sync (a vendor implementation is registered) and offers.
-    catalogue = load_catalogue()
-    vendors = registered_vendors()
-    unconfigured = sorted(
-        catalogue[slug].name
-        for slug, vendor in vendors.items()
-        if slug in catalogue and slug not in configured and not vendor.listed_last
-    )
-    # What turns on the vendors this deployment does not offer (e.g. a setting).
-    switched_off = [
-        reason for v in vendors.values() if (reason := v.unavailable(gateway.settings)) is not None
+    # The one provider list (the CLI's, the API's, the README's): a card for each provider
+    # that can be connected here, and for every other one what it takes to add it.
+    entries = await offered_providers(gateway.connectors)
+    connectable = {e.slug for e in entries if e.connector and e.configured and not e.unavailable}
+    connections = [
+        info for info in await list_connections(gateway, user) if info.config.provider in connectable
     ]
+    cards = [await _card(gateway, info, preview, offset) for info in connections]
+    shown = {card.slug for card in cards}
+    others = [_other(gateway, e) for e in entries if e.slug not in shown]
     return gateway.templates.TemplateResponse(
         request,
         "connect.html",
@@ -104,14 +100,33 @@ async def connect_page(
             "refresh": any(card.state == "syncing" for card in cards),
             "csrf": gateway.signer.csrf_token(principal.credential),
             "notice": _notice(connections, connected, disconnected, purged),
-            "switched_off": switched_off,
-            "descriptions": {slug: v.description for slug, v in vendors.items() if v.description},
-            "unconfigured": unconfigured,
+            "descriptions": {
+                slug: v.description for slug, v in registered_vendors().items() if v.description
+            },
+            "others": others,
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
             "selected": preview,
         },
         headers=_HEADERS,
     )
+
+
+@dataclass(frozen=True)
+class OtherProvider:
+    """A catalogue provider this page cannot connect, and what it takes to add it."""
+
+    slug: str
+    name: str
+    connector: bool
+    todo: str
+    redirect_uri: str | None  # what to register with the provider, when a config is the step
+
+
+def _other(gateway: GatewayState, entry: ProviderEntry) -> OtherProvider:
+    todo = entry.unavailable or entry.how_to_add or "Not offered here."
+    wants_config = entry.connector and not entry.configured and not entry.unavailable
+    callback = gateway.url(f"/api/{quote(entry.slug)}/auth/callback") if wants_config else None
+    return OtherProvider(entry.slug, entry.name, entry.connector, todo, callback)
 
 
 async def _card(
