@@ -33,13 +33,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def connectors(
-    db_url: str, database: Database, cipher: Cipher, encryption_key: str
-) -> AsyncIterator[Connectors]:
+def connectors(db_url: str, database: Database, cipher: Cipher, encryption_key: str) -> Connectors:
     settings = Settings(
         database_url=db_url, encryption_key=encryption_key, sandbox=True, port=_free_port()
     )
-    yield Connectors(settings, database, cipher)
+    return Connectors(settings, database, cipher)
 
 
 @pytest.fixture
@@ -118,7 +116,7 @@ async def test_a_denied_consent_connects_nobody(
 
 
 async def test_clear_errors(connectors: Connectors, sandbox: LocalSandbox) -> None:
-    with pytest.raises(ConfigurationError, match="Unknown provider 'nosuch'.*sandbox"):
+    with pytest.raises(ConfigurationError, match=r"Unknown provider 'nosuch'.*sandbox"):
         await connectors.connect_link("nosuch", user_id=USER)
     with pytest.raises(ConfigurationError, match=r"configs add github --client-id"):
         await connectors.connect_link("github", user_id=USER)
@@ -132,6 +130,6 @@ async def test_serve_sandbox_says_when_its_port_is_taken(connectors: Connectors)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", connectors.settings.port))
         taken.listen(1)
-        with pytest.raises(ConfigurationError, match="port is taken.*AIT_PORT"):
+        with pytest.raises(ConfigurationError, match=r"port is taken.*AIT_PORT"):
             async with serve_sandbox(connectors):
                 pass

@@ -85,9 +85,8 @@ async def connect_page(
     # that can be connected here, and for every other one what it takes to add it.
     entries = await offered_providers(gateway.connectors)
     connectable = {e.slug for e in entries if e.connector and e.configured and not e.unavailable}
-    connections = [
-        info for info in await list_connections(gateway, user) if info.config.provider in connectable
-    ]
+    listed = await list_connections(gateway, user)
+    connections = [info for info in listed if info.config.provider in connectable]
     cards = [await _card(gateway, info, preview, offset) for info in connections]
     shown = {card.slug for card in cards}
     others = [_other(gateway, e) for e in entries if e.slug not in shown]
