@@ -86,18 +86,26 @@ def test_the_page_the_api_the_cli_and_the_readme_agree(
     assert f"Providers with a connector: {', '.join(usable)}." in cli.stderr
 
 
-def test_a_config_without_a_connector_is_not_a_card(gateway: ThreadGateway) -> None:
-    env = subprocess_env(AIT_DATA_DIR=str(gateway.settings.data_dir))
-    added = subprocess.run(
-        [CLI, "configs", "add", "slack", "--client-id", "slack-id", "--client-secret-stdin"],
-        env=env,
-        input="slack-secret\n",
+def cli_on_gateway_data(gateway: ThreadGateway, args: list[str], stdin: str) -> None:
+    """The real CLI on the gateway's data folder (its database and key)."""
+    done = subprocess.run(
+        [CLI, *args],
+        env=subprocess_env(AIT_DATA_DIR=str(gateway.settings.data_dir)),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert added.returncode == 0, added.stderr
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_config_without_a_connector_is_not_a_card(gateway: ThreadGateway) -> None:
+    cli_on_gateway_data(
+        gateway,
+        ["configs", "add", "slack", "--client-id", "slack-id", "--client-secret-stdin"],
+        "slack-secret\n",
+    )
     page = page_providers(gateway)  # before: a card whose vendor is missing broke the page
     assert "slack" not in page.cards and page.others["slack"] is False
 
@@ -135,16 +143,7 @@ def test_the_connect_page_says_how_to_add_each_provider(gateway: ThreadGateway) 
             # Do what the page says, with the real CLI on the gateway's data folder.
             argv = command.inner_text().replace("…", "github-client-id").split()
             assert argv[0] == "ait-connectors"
-            added = subprocess.run(
-                [CLI, *argv[1:]],
-                env=subprocess_env(AIT_DATA_DIR=str(gateway.settings.data_dir)),
-                input="github-client-secret\n",
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            assert added.returncode == 0, added.stderr
+            cli_on_gateway_data(gateway, argv[1:], "github-client-secret\n")
             page.reload()
             card = page.locator('[data-provider="github"]')
             expect(card).to_have_attribute("data-state", "not_connected")
