@@ -171,37 +171,55 @@ class NotionAPI:
         ``block_depth``; the cursor is the queue, so a killed walk resumes inside the page."""
         page_id = str(parent["id"])
         queue: list[list[Any]] = (
-            [list(entry) for entry in cursor["queue"]] if cursor else [[page_id, 1, None, 0]]
+            [list(entry) for entry in cursor["queue"]] if cursor else [[page_id, 1, None, 0, []]]
         )
-        block_id, depth, start, offset = queue.pop(0)
+        (block_id, depth, start, offset, used), *rest = queue
         first = PageRequest(
             f"/blocks/{quote(str(block_id), safe='')}/children", {"page_size": self.page_size}
         )
-        request = first.with_params(start_cursor=start)
         async with self._errors():
             got = await fetch_page(
                 self.client,
                 _QUERY_CURSOR,
-                request.to_cursor(),
+                first.with_params(start_cursor=start).to_cursor(),
                 first=first,
                 provider=self.provider,
                 items_path="results",
             )
         blocks = [b for b in got.items if isinstance(b, dict) and b.get("id")]
-        nested = [
-            [str(b["id"]), depth + 1, None, 0]
+        queue = [*self._more(got, block_id, depth, start, offset + len(blocks), used)]
+        queue += [
+            [str(b["id"]), depth + 1, None, 0, []]
             for b in blocks
-            if b.get("has_children") and depth < self.block_depth and b.get("type") not in _OWN_CONTENT
+            if b.get("has_children")
+            and depth < self.block_depth
+            and b.get("type") not in _OWN_CONTENT
         ]
-        more = []
-        if got.next_cursor is not None:
-            more = [[block_id, depth, got.next_cursor["params"]["start_cursor"], offset + len(blocks)]]
-        queue = more + nested + queue
+        queue += rest
         items = [
             {**b, PAGE_KEY: page_id, DEPTH_KEY: depth, POSITION_KEY: offset + n}
             for n, b in enumerate(blocks)
         ]
         return Page(items, {"queue": queue} if queue else None)
+
+
+    @staticmethod
+    def _more(
+        got: Page[Any], block_id: str, depth: int, start: Any, offset: int, used: list[Any]
+    ) -> list[list[Any]]:
+        """The queue entry for the next page of ``block_id``'s children, if there is one. The
+        cursors already used for it ride along: one coming back is a vendor-side cycle."""
+        if got.next_cursor is None:
+            return []
+        nxt = got.next_cursor["params"]["start_cursor"]
+        used = [*used, start] if start is not None else list(used)
+        if nxt == start or nxt in used:
+            raise VendorResponseError(
+                "PAGINATION_CYCLE",
+                f"notion: the children of block {block_id} run in a cycle: start_cursor "
+                f"{str(nxt)[:40]!r} came back; the scan stopped and its saved state is kept",
+            )
+        return [[block_id, depth, nxt, offset, used]]
 
 
 def _incomplete(raw: bytes | None) -> list[str]:
