@@ -23,11 +23,31 @@ import copy
 import json
 import secrets
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from ait_connectors.testing.mock import Logged, MockServer, Reply
+import pytest
+from vendor_testkit import Setup
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "VERSION", "NotionMock", "error", "rich_text"]
+from ait_connectors.crypto import Cipher
+from ait_connectors.factory import ConnectorServiceFactory
+from ait_connectors.storage.configs import ConnectorConfigStore
+from ait_connectors.storage.db import Database
+from ait_connectors.storage.tokens import TokenStore
+from ait_connectors.testing.mock import Logged, MockServer, Reply
+from ait_connectors.vendors.notion import ConnectorNotionService
+
+__all__ = [
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "VERSION",
+    "NotionMock",
+    "error",
+    "notion",
+    "notion_mock",
+    "rich_text",
+    "uid",
+]
 
 VERSION = "2026-03-11"
 CLIENT_ID = "kit-client-id"
@@ -438,7 +458,8 @@ class NotionMock(MockServer):
         items = [i for i in pool if wanted is None or i["object"] == wanted]
         sort = body.get("sort") or {}
         descending = sort.get("direction") == "descending"
-        items.sort(key=lambda i: (i["last_edited_time"], i["id"]), reverse=descending)
+        # A partial object (no last_edited_time) sorts as the oldest.
+        items.sort(key=lambda i: (i.get("last_edited_time", ""), i["id"]), reverse=descending)
         reply = self._list(items, body.get("start_cursor"), body.get("page_size"), "page_or_data_source")
         if self.request_status is not None and reply.status == 200:
             reply.body["request_status"] = self.request_status
@@ -525,3 +546,47 @@ class NotionMock(MockServer):
             self.refresh_tokens.discard(str(body["token"]))
             self.revoked.append(str(body["token"]))
         return Reply(200, {"request_id": _request_id()})
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures for the Notion tests (imported by name from the test modules)
+
+
+@pytest.fixture
+def notion_mock(monkeypatch: pytest.MonkeyPatch) -> Iterator[NotionMock]:
+    # The client-side limiter would make these tests wait; pacing is tested on its own.
+    monkeypatch.setattr(ConnectorNotionService, "requests_per_second", None)
+    server = NotionMock().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def notion(database: Database, cipher: Cipher, notion_mock: NotionMock) -> Setup:
+    """A Notion config pointing at the mock, a user connected with a token pair as Notion
+    issues them (no expiry)."""
+    config = await ConnectorConfigStore(database, cipher).create(
+        "notion",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri="http://127.0.0.1:8765/api/notion/auth/callback",
+        name=f"notion-{secrets.token_hex(3)}",
+        overrides={
+            "api_base_url": notion_mock.api_url,
+            "token_url": f"{notion_mock.url}/v1/oauth/token",
+            "revoke_url": f"{notion_mock.url}/v1/oauth/revoke",
+        },
+    )
+    setup = Setup(
+        database=database,
+        cipher=cipher,
+        config=config,
+        factory=ConnectorServiceFactory(database, cipher),
+        tokens=TokenStore(database, cipher),
+    )
+    refresh = f"nrt_{secrets.token_hex(12)}"
+    notion_mock.refresh_tokens.add(refresh)
+    await setup.store_token(notion_mock.new_token("ntn_"), refresh)
+    return setup
