@@ -771,7 +771,8 @@ async def test_notion_revoke_json_basic(
     await make_oauth("notion").revoke(ACCESS)
     request = route.calls.last.request
     assert request.headers["authorization"] == basic()
-    assert json.loads(request.content) == {"token": ACCESS, "token_type_hint": "access_token"}
+    assert request.headers["notion-version"] == "2026-03-11"  # required there too
+    assert json.loads(request.content) == {"token": ACCESS}  # the documented body only
 
 
 async def test_github_revoke_delete_basic_json(

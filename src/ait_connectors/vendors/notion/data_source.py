@@ -59,22 +59,17 @@ def _time(value: Any) -> datetime | None:
 
 
 def _notion_error(exc: VendorResponseError) -> VendorResponseError:
-    """The same error, its message saying Notion's ``code`` and ``message`` and what to do."""
-    body = exc.metadata.get("body") if isinstance(exc.metadata, dict) else None
-    try:
-        data = json.loads(body) if isinstance(body, str) and body else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict) or data.get("object") != "error":
+    """The same error, its message naming Notion's error ``code`` and what to do about it."""
+    code = exc.metadata.get("vendor_code") if isinstance(exc.metadata, dict) else None
+    if not isinstance(code, str):
         return exc
-    code = str(data.get("code") or "")
-    hint = HINTS.get(code, "")
-    message = f"{exc} [{code}: {str(data.get('message') or '')[:200]}]"
+    hint = HINTS.get(code)
+    message = f"{exc} [Notion error code: {code}]"
     return VendorResponseError(
         exc.code,
         f"{message}; {hint}" if hint else message,
         status_code=exc.status_code,
-        metadata={**exc.metadata, "notion_code": code},
+        metadata=dict(exc.metadata),
     )
 
 
