@@ -170,10 +170,10 @@ def rate_limit_error(
 ) -> RateLimitError | None:
     """The ``RateLimitError`` this response means, or ``None`` if it is not a rate limit.
 
-    429 is always a rate limit, and so is a 529 with ``Retry-After``. A 403 is one only with a rate-limit sign (GitHub: remaining 0,
-    a ``retry-after``, or the secondary-limit message; Google: a ``usageLimits`` reason); any
-    other 403 means "no access" and concerns one resource. A 400/200 carrying a GraphQL
-    ``RATELIMITED`` error is one too (Linear).
+    429 is always a rate limit, and so is a 529 with ``Retry-After``. A 403 is one only with a
+    rate-limit sign (GitHub: remaining 0, a ``retry-after``, or the secondary-limit message;
+    Google: a ``usageLimits`` reason); any other 403 means "no access" and concerns one
+    resource. A 400/200 carrying a GraphQL ``RATELIMITED`` error is one too (Linear).
     """
     now = now or utcnow()
     status = response.status_code

@@ -163,7 +163,9 @@ def _task_properties(title: str, status: str | None, due: str | None) -> dict[st
             "id": "s%7Dq~",
             "type": "status",
             "status": (
-                {"id": uid(f"status:{status}"), "name": status, "color": "green"} if status else None
+                {"id": uid(f"status:{status}"), "name": status, "color": "green"}
+                if status
+                else None
             ),
         },
         "Tags": {
@@ -388,7 +390,10 @@ class NotionMock(MockServer):
         def walk(parent_id: str, level: int) -> None:
             for item in self.blocks.get(parent_id, []):
                 found.append(item)
-                nested = item["has_children"] and item["type"] not in ("child_page", "child_database")
+                nested = item["has_children"] and item["type"] not in (
+                    "child_page",
+                    "child_database",
+                )
                 if nested and level < depth:
                     walk(item["id"], level + 1)
 
@@ -413,7 +418,12 @@ class NotionMock(MockServer):
         if request.method == "POST" and path == "/search":
             return self._search(request)
         parts = path.split("/")
-        if request.method == "GET" and len(parts) == 4 and parts[1] == "blocks" and parts[3] == "children":
+        if (
+            request.method == "GET"
+            and len(parts) == 4
+            and parts[1] == "blocks"
+            and parts[3] == "children"
+        ):
             return self._children(parts[2], request)
         return Reply(400, error(400, "invalid_request_url", "Invalid request URL."))
 
@@ -430,7 +440,9 @@ class NotionMock(MockServer):
         if start is not None:
             ids = [i["id"] for i in items]
             if start not in ids:
-                return Reply(400, error(400, "validation_error", "start_cursor provided is invalid"))
+                return Reply(
+                    400, error(400, "validation_error", "start_cursor provided is invalid")
+                )
             at = ids.index(start)
         results = copy.deepcopy(items[at : at + cap])
         _resign(results)
@@ -460,14 +472,19 @@ class NotionMock(MockServer):
         descending = sort.get("direction") == "descending"
         # A partial object (no last_edited_time) sorts as the oldest.
         items.sort(key=lambda i: (i.get("last_edited_time", ""), i["id"]), reverse=descending)
-        reply = self._list(items, body.get("start_cursor"), body.get("page_size"), "page_or_data_source")
+        reply = self._list(
+            items, body.get("start_cursor"), body.get("page_size"), "page_or_data_source"
+        )
         if self.request_status is not None and reply.status == 200:
             reply.body["request_status"] = self.request_status
         return reply
 
     def _children(self, block_id: str, request: Logged) -> Reply:
         if block_id not in self.blocks and not any(p["id"] == block_id for p in self.pages):
-            message = f"Could not find block with ID: {block_id}. Make sure the relevant pages and databases are shared with your integration."
+            message = (
+                f"Could not find block with ID: {block_id}. Make sure the relevant pages and "
+                "databases are shared with your integration."
+            )
             return Reply(404, error(404, "object_not_found", message))
         items = self.blocks.get(block_id, [])
         query = request.query

@@ -9,9 +9,11 @@ import base64
 import json
 from typing import Any
 
+import pytest
 from notion_mock import BOT, CLIENT_ID, CLIENT_SECRET, VERSION, WORKSPACE, NotionMock
-from notion_mock import notion, notion_mock  # noqa: F401  (fixtures)
 from vendor_testkit import Setup, run
+
+from ait_connectors.errors import ConnectorOAuthRequestError
 
 TOKEN = "/v1/oauth/token"
 REVOKE = "/v1/oauth/revoke"
@@ -49,13 +51,10 @@ async def test_code_exchange_is_basic_json_with_the_version(
 
 async def test_a_refused_code_is_a_clear_error(notion: Setup, notion_mock: NotionMock) -> None:
     connector = await notion.factory.get_connector(notion.config.id, "user-3")
-    try:
+    with pytest.raises(ConnectorOAuthRequestError) as raised:
         await connector.connect("a-code-notion-never-issued")
-    except Exception as exc:  # the OAuth client's request error
-        assert "invalid_grant" in str(exc), exc
-        assert CLIENT_SECRET not in str(exc) and CLIENT_SECRET not in repr(exc)
-    else:
-        raise AssertionError("the refused code was accepted")
+    assert raised.value.status_code == 400 and "invalid_grant" in str(raised.value)
+    assert CLIENT_SECRET not in str(raised.value) and CLIENT_SECRET not in repr(raised.value)
 
 
 async def test_token_without_expiry_is_refreshed_only_on_401_and_rotates(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from notion_mock import VERSION, NotionMock, error
-from notion_mock import notion, notion_mock  # noqa: F401  (fixtures)
 from vendor_testkit import Reply, Setup, run
 
 from ait_connectors.sync import SyncOptions
@@ -45,9 +44,7 @@ async def test_retry_after_is_waited_out(
 async def test_a_long_retry_after_stops_the_run(notion: Setup, notion_mock: NotionMock) -> None:
     reason = {"rate_limit_reason": "workspace"}  # the workspace limit may ask for minutes
     notion_mock.faults.append(
-        Fault(
-            "/search", limited(429, "rate_limited", 600, additional_data=reason), method="POST"
-        )
+        Fault("/search", limited(429, "rate_limited", 600, additional_data=reason), method="POST")
     )
     result = (await run(notion, "pages"))["pages"]
     assert result.status == "rate_limited" and result.resume_at is not None, result
@@ -65,9 +62,7 @@ async def test_client_errors_say_notions_code_and_what_to_do(
 ) -> None:
     message = "Insufficient permissions for this endpoint."
     notion_mock.faults.append(
-        Fault(
-            "/search", Reply(status, error(status, code, message)), method="POST"
-        )
+        Fault("/search", Reply(status, error(status, code, message)), method="POST")
     )
     result = (await run(notion, "data_sources"))["data_sources"]
     assert result.status == "failed" and result.error_code == "VENDOR_CLIENT_ERROR", result

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from notion_mock import NotionMock, error, rich_text, uid
-from notion_mock import notion, notion_mock  # noqa: F401  (fixtures)
 from vendor_testkit import Reply, Setup, rows, run
 
 from ait_connectors.vendors.notion import ConnectorNotionService
@@ -81,7 +80,9 @@ async def test_views_hold_what_notion_says(notion: Setup) -> None:
     assert task.title == "Write the spec"
     assert (task.parent_type, task.parent_id) == ("data_source_id", uid("ds:tasks"))
     assert task.database_id == uid("db:tasks") and not task.in_trash
-    properties = task.properties if isinstance(task.properties, dict) else json.loads(task.properties)
+    properties = (
+        task.properties if isinstance(task.properties, dict) else json.loads(task.properties)
+    )
     assert properties["Status"] == {"type": "status", "value": "In progress"}
     assert properties["Tags"]["value"] == ["docs"]
     assert properties["Due"]["value"]["start"] == "2026-12-01"
@@ -119,7 +120,9 @@ async def test_block_depth_is_a_setting(
     result = (await run(notion, "blocks"))["blocks"]
     assert result.ok and result.added == count == len(notion_mock.all_blocks(depth))
     # A child_page block is never entered: the nested page is read as a page of its own.
-    stored = await rows(notion.database, "SELECT page_id FROM notion_blocks WHERE text = 'Nested page'")
+    stored = await rows(
+        notion.database, "SELECT page_id FROM notion_blocks WHERE text = 'Nested page'"
+    )
     assert [r.page_id for r in stored] == [uid("page:sub")]
 
 
@@ -134,7 +137,9 @@ async def test_an_edit_within_the_watermark_minute_is_caught(
     notes["properties"]["title"]["title"] = rich_text("Notes, edited in the same minute")
     result = (await run(notion, "pages"))["pages"]
     assert result.ok and result.updated == 1
-    (row,) = await rows(notion.database, "SELECT title FROM notion_pages WHERE id = :i", i=notes["id"])
+    (row,) = await rows(
+        notion.database, "SELECT title FROM notion_pages WHERE id = :i", i=notes["id"]
+    )
     assert row.title == "Notes, edited in the same minute"
 
 
@@ -158,7 +163,9 @@ async def test_partial_search_results_are_kept(notion: Setup, notion_mock: Notio
     results = await run(notion, "pages", "blocks")
     assert results["pages"].ok and results["pages"].added == 6
     (row,) = await rows(
-        notion.database, "SELECT title, url, in_trash FROM notion_pages WHERE id = :i", i=partial["id"]
+        notion.database,
+        "SELECT title, url, in_trash FROM notion_pages WHERE id = :i",
+        i=partial["id"],
     )
     assert (row.title, row.url, bool(row.in_trash)) == (None, None, False)
 
@@ -190,7 +197,9 @@ async def test_page_gone_before_its_content_is_read_is_skipped(
     that page is skipped with a warning, the others are read."""
     gone = uid("page:notes")
     message = f"Could not find block with ID: {gone}."
-    notion_mock.fault(f"/blocks/{gone}/children", Reply(404, error(404, "object_not_found", message)))
+    notion_mock.fault(
+        f"/blocks/{gone}/children", Reply(404, error(404, "object_not_found", message))
+    )
     result = (await run(notion, "blocks"))["blocks"]
     assert result.ok and result.added == 11 - 3
     assert any("HTTP 404" in w for w in result.warnings), result.warnings

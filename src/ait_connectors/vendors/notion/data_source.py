@@ -28,6 +28,7 @@ from ait_connectors.vendor import (
     VendorResponseError,
     fetch_page,
 )
+
 from .entities import DEPTH_KEY, PAGE_KEY, POSITION_KEY
 
 __all__ = ["PAGE_SIZE", "NotionAPI"]
@@ -196,7 +197,6 @@ class NotionAPI:
             for n, b in enumerate(blocks)
         ]
         return Page(items, {"queue": queue} if queue else None)
-
 
     @staticmethod
     def _more(
