@@ -152,6 +152,7 @@ def test_google_offline_consent_params(make_oauth: MakeOAuth) -> None:
 def test_notion_owner_user_no_scope_and_no_pkce(make_oauth: MakeOAuth) -> None:
     params = query(make_oauth("notion").authorization_url("st", code_challenge="c" * 43))
     assert params["owner"] == ["user"]
+    assert params["redirect_uri"] == [REDIRECT]  # so the token exchange must repeat it (it does)
     assert "scope" not in params
     assert "code_challenge" not in params  # PKCE is not supported by Notion: left out
 
