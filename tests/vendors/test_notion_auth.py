@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
 from typing import Any
 
+import notion_refresh_worker
 import pytest
 from notion_mock import BOT, CLIENT_ID, CLIENT_SECRET, VERSION, WORKSPACE, NotionMock
 from vendor_testkit import Setup, run
@@ -111,3 +113,43 @@ async def test_disconnect_revokes_at_notion(notion: Setup, notion_mock: NotionMo
     assert json.loads(request.body) == {"token": access}  # the documented body, nothing else
     assert request.status == 200 and notion_mock.revoked == [access]
     assert access not in notion_mock.tokens
+
+
+async def test_rotated_refresh_token_is_never_lost_across_processes(
+    notion: Setup, notion_mock: NotionMock, db_url: str, encryption_key: str
+) -> None:
+    """3 OS processes x 5 tasks see the same access token rejected at once: Notion is asked for
+    one refresh (its refresh tokens are single use: a second one would be refused and the
+    connection lost), and every task ends with the one new token, stored with its new refresh
+    token."""
+    before = await notion.tokens.get_oauth_data(notion.config.id, notion.user_id)
+    assert before is not None and before.refresh_token is not None
+    notion_mock.delays["/v1/oauth/token"] = 0.3  # every process inside the refresh at once
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(3), ctx.Queue()
+    args = json.dumps(
+        {
+            "db_url": db_url,
+            "key": encryption_key,
+            "config_id": notion.config.id,
+            "user_id": notion.user_id,
+            "rejected": before.access_token.get_secret_value(),
+            "tasks": 5,
+        }
+    )
+    processes = [
+        ctx.Process(target=notion_refresh_worker.run, args=(args, barrier, queue)) for _ in "abc"
+    ]
+    for process in processes:
+        process.start()
+    results = [token for _ in processes for token in queue.get(timeout=120)]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    assert not [r for r in results if r.startswith("ERROR")], results[:3]
+    assert len(results) == 15 and len(set(results)) == 1
+    assert len(token_bodies(notion_mock)) == 1, "refreshed more than once"
+    after = await notion.tokens.get_oauth_data(notion.config.id, notion.user_id)
+    assert after is not None and after.access_token.get_secret_value() == results[0]
+    assert after.refresh_token is not None and after.version == before.version + 1
+    assert after.refresh_token.get_secret_value() in notion_mock.refresh_tokens  # the new one
