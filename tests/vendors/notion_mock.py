@@ -366,6 +366,7 @@ class NotionMock(MockServer):
         self.revoked: list[str] = []
         self.request_status: dict[str, Any] | None = None  # e.g. search stopped early
         self.refresh_omits_refresh_token = False
+        self.workspace_owned = False  # an owner of type "workspace", nullable fields null
 
     @property
     def api_url(self) -> str:
@@ -522,7 +523,12 @@ class NotionMock(MockServer):
             },
             "duplicated_template_id": None,
             "request_id": _request_id(),
-        }
+        } | (
+            # What the schema allows too: a workspace owner, no workspace name, no request id.
+            {"owner": {"type": "workspace", "workspace": True}, "workspace_name": None}
+            if self.workspace_owned
+            else {}
+        )
 
     def _token(self, request: Logged, headers: Any) -> Reply:
         if not self._client_ok(headers):

@@ -16,10 +16,22 @@ from notion_mock import BOT, CLIENT_ID, CLIENT_SECRET, VERSION, WORKSPACE, Notio
 from vendor_testkit import Setup, run
 
 from ait_connectors.errors import ConnectorOAuthRequestError
+from ait_connectors.sync import SyncRunResult, sync
 
 TOKEN = "/v1/oauth/token"
 REVOKE = "/v1/oauth/revoke"
 BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+
+
+async def run_as(setup: Setup, user_id: str, entity_type: str) -> SyncRunResult:
+    (result,) = await sync(
+        setup.config.id,
+        user_id,
+        [entity_type],
+        database=setup.database,
+        cipher=setup.cipher,
+    )
+    return result
 
 
 def token_bodies(mock: NotionMock, path: str = TOKEN) -> list[dict[str, Any]]:
@@ -49,6 +61,17 @@ async def test_code_exchange_is_basic_json_with_the_version(
         "workspace_name": "Kit Workspace",
         "bot_id": BOT,
     }
+
+
+async def test_a_workspace_owned_token_with_nulls_connects(
+    notion: Setup, notion_mock: NotionMock
+) -> None:
+    notion_mock.workspace_owned = True
+    notion_mock.codes.add("code-2")
+    connector = await notion.factory.get_connector(notion.config.id, "user-4")
+    data = await connector.connect("code-2")
+    assert data.metadata == {"workspace_id": WORKSPACE, "bot_id": BOT}  # no null kept
+    assert (await run_as(notion, "user-4", "data_sources")).ok
 
 
 async def test_a_refused_code_is_a_clear_error(notion: Setup, notion_mock: NotionMock) -> None:
