@@ -263,14 +263,14 @@ class BaseConnector:
         if data is None:
             return False
         if revoke:
+            held = {"refresh_token": data.refresh_token, "access_token": data.access_token}
             try:
-                if data.refresh_token is not None:
-                    await self.authenticator.revoke(
-                        data.refresh_token.get_secret_value(), token_type_hint="refresh_token"
-                    )
-                await self.authenticator.revoke(
-                    data.access_token.get_secret_value(), token_type_hint="access_token"
-                )
+                for kind in self.provider.revoke.tokens:  # the catalogue says which, in order
+                    secret = held[kind]
+                    if secret is not None:
+                        await self.authenticator.revoke(
+                            secret.get_secret_value(), token_type_hint=kind
+                        )
             except Exception as exc:  # the user asked to disconnect: never keep tokens for this
                 logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)

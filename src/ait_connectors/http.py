@@ -11,6 +11,7 @@ Tests switch the backoff off with ``stamina.set_testing(True, attempts=3)``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -174,8 +175,22 @@ def _check_status(response: httpx.Response, call: _Call, where: str) -> httpx.Re
         "VENDOR_CLIENT_ERROR",
         f"{call.slug}: {where} answered HTTP {status}: {body[:200]}",
         status_code=status,
-        metadata={"body": body},
+        metadata={"body": body, **_vendor_code(response)},
     )
+
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{2,63}")
+
+
+def _vendor_code(response: httpx.Response) -> dict[str, str]:
+    """The error's machine-readable ``code`` (Notion's ``restricted_resource``), which the
+    redacted body hides (a ``code`` may be an OAuth code): kept when it is an identifier."""
+    try:
+        data = loads(response.content)
+    except ValueError:
+        return {}
+    code = data.get("code") if isinstance(data, dict) else None
+    return {"vendor_code": code} if isinstance(code, str) and _IDENTIFIER.fullmatch(code) else {}
 
 
 async def send(

@@ -170,10 +170,10 @@ def rate_limit_error(
 ) -> RateLimitError | None:
     """The ``RateLimitError`` this response means, or ``None`` if it is not a rate limit.
 
-    429 is always a rate limit. A 403 is one only with a rate-limit sign (GitHub: remaining 0,
-    a ``retry-after``, or the secondary-limit message; Google: a ``usageLimits`` reason); any
-    other 403 means "no access" and concerns one resource. A 400/200 carrying a GraphQL
-    ``RATELIMITED`` error is one too (Linear).
+    429 is always a rate limit, and so is a 529 with ``Retry-After``. A 403 is one only with a
+    rate-limit sign (GitHub: remaining 0, a ``retry-after``, or the secondary-limit message;
+    Google: a ``usageLimits`` reason); any other 403 means "no access" and concerns one
+    resource. A 400/200 carrying a GraphQL ``RATELIMITED`` error is one too (Linear).
     """
     now = now or utcnow()
     status = response.status_code
@@ -181,6 +181,12 @@ def rate_limit_error(
     if status == 429:
         reset = _header_reset(headers, spec, now)
         return _error(provider, reset or now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
+    if status == 529 and "retry-after" in headers:
+        # An overloaded service that says when to come back (Notion's ``service_overload``):
+        # wait what it asks, as for a 429, rather than retrying at once.
+        reset = _header_reset(headers, spec, now)
+        if reset is not None:
+            return _error(provider, reset, status)
     if status == 403:
         if _remaining_zero(headers, spec) or "retry-after" in headers:
             reset = _header_reset(headers, spec, now)

@@ -122,7 +122,9 @@ def test_notion_entry() -> None:
         "workspace_name": "workspace_name",
         "bot_id": "bot_id",
     }
-    assert spec.api_headers == {"Notion-Version": "2022-06-28"}
+    assert spec.api_headers == {"Notion-Version": "2026-03-11"}
+    assert spec.token_request_headers == {"Notion-Version": "2026-03-11"}
+    assert spec.revoke.tokens == ("access_token",)
 
 
 def test_slack_entry() -> None:

@@ -152,6 +152,7 @@ def test_google_offline_consent_params(make_oauth: MakeOAuth) -> None:
 def test_notion_owner_user_no_scope_and_no_pkce(make_oauth: MakeOAuth) -> None:
     params = query(make_oauth("notion").authorization_url("st", code_challenge="c" * 43))
     assert params["owner"] == ["user"]
+    assert params["redirect_uri"] == [REDIRECT]  # so the token exchange must repeat it (it does)
     assert "scope" not in params
     assert "code_challenge" not in params  # PKCE is not supported by Notion: left out
 
@@ -771,7 +772,8 @@ async def test_notion_revoke_json_basic(
     await make_oauth("notion").revoke(ACCESS)
     request = route.calls.last.request
     assert request.headers["authorization"] == basic()
-    assert json.loads(request.content) == {"token": ACCESS, "token_type_hint": "access_token"}
+    assert request.headers["notion-version"] == "2026-03-11"  # required there too
+    assert json.loads(request.content) == {"token": ACCESS}  # the documented body only
 
 
 async def test_github_revoke_delete_basic_json(

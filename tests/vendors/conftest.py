@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from notion_mock import notion, notion_mock  # noqa: F401  (the Notion tests' fixtures)
 from vendor_testkit import *  # noqa: F403
 from vendor_testkit import _no_client_pacing  # noqa: F401  (autouse; star imports skip _names)
 

@@ -49,6 +49,12 @@ class RevokeSpec(BaseModel):
     body_format: Literal["form", "json"] = "form"
     send_token_type_hint: bool = True
     send_api_headers: bool = False  # add ``api_headers`` (GitHub's API version header)
+    # Which of the user's tokens disconnect revokes, in this order (Notion documents the
+    # access token only; revoking it ends the connection).
+    tokens: tuple[Literal["refresh_token", "access_token"], ...] = (
+        "refresh_token",
+        "access_token",
+    )
 
 
 class ProviderSpec(BaseModel):

@@ -125,6 +125,7 @@ class Exchange:
     authorization: str | None
     api: bool
     form: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""  # the raw request body: a JSON body may carry the page cursor (Notion)
     status: int = 0
     response: Upstreamed | None = None
     mentions: frozenset[str] = frozenset()  # paths of this proxy that the response links to
@@ -240,7 +241,7 @@ class FaultProxy(BackgroundServer):
             if e is not entry
             and e.api
             and e.response is not None
-            and e.query != entry.query
+            and (e.query, e.body) != (entry.query, entry.body)
             and (e.path == entry.path or entry.path in e.mentions)
         ]
 
@@ -315,6 +316,7 @@ class FaultProxy(BackgroundServer):
                     self.headers.get("Authorization"),
                     api=parts.path.startswith(proxy.api_prefix),
                     form=dict(parse_qsl(body.decode("utf-8", "replace"))),
+                    body=body,
                 )
                 with proxy.lock:
                     proxy.log.append(entry)
