@@ -194,11 +194,13 @@ async def _rate_limit_holds(pg: PostgresServer, mock: MultiMock, api: _Api, conf
         return jobs if done and (jobs[0]["scheduled_at"] or reset) > reset else []
 
     (waiting,) = await await_until(moved, 30, "the duplicate to wait for the reset")
-    # Asking again answers with that job and when it starts.
+    # Asking again answers with that job and when it starts, not "already running".
     third = await api.sync(0, user, "notes")
     (entity,) = third["entities"]
-    assert third["already_running"]
-    assert (entity["status"], entity["job_id"]) == ("rate_limited", str(waiting["id"]))
+    assert (third["status"], third["already_running"]) == ("rate_limited", False)
+    assert third["job_id"] == entity["job_id"] == str(waiting["id"])
+    assert datetime.fromisoformat(third["starts_at"]) == waiting["scheduled_at"]
+    assert entity["status"] == "rate_limited"
     scheduled = datetime.fromisoformat(entity["scheduled_at"])
     assert scheduled == datetime.fromisoformat(entity["resume_at"]) == waiting["scheduled_at"]
     assert len(mock.of(user)) == 1
