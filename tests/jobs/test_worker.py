@@ -15,6 +15,7 @@ from jobs_testkit import WorkerProcess, aquery, eventually, jobs_sql, save_token
 from jobs_vendor import ITEMS, RESET_AFTER
 
 from ait_connectors.jobs import enqueue_sync, sync_lock
+from ait_connectors.jobs.coalesce import MARK, NO_RUN
 from ait_connectors.runtime import Connectors
 from ait_connectors.storage.configs import ConnectorConfig
 from support.databases import PostgresServer
