@@ -153,8 +153,7 @@ async def test_a_dead_workers_job_queued_again_after_its_sync_ran_scans_nothing(
     monkeypatch.setattr(manager, "finish_job_by_id_async", finish_then_take)
     await aquery(
         pg.plain_url,
-        "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
-        "WHERE id = %s",
+        "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' WHERE id = %s",
         (dead.worker_id,),
     )
     assert await recover_stalled_jobs(app, connectors, dead_after=60) == 1
