@@ -77,16 +77,24 @@ async def _runs(pg: PostgresServer, config_id: str, user: str) -> list[str]:
     return [r["status"] for r in await aquery(pg.plain_url, RUNS, (config_id, user))]
 
 
+async def _first_job_taken(
+    app: App, connectors: Connectors, config_id: str, user: str
+) -> tuple[_Worker, Job]:
+    """A connected user, a sync requested, a worker that has taken its job (not run yet)."""
+    await save_token(connectors, config_id, user)
+    CALLS.clear()
+    worker = await _Worker.register(app, connectors)
+    first = await enqueue_sync(connectors, config_id, user, ["notes"])
+    running = await worker.take()
+    assert str(running.id) == first
+    return worker, running
+
+
 async def test_a_request_made_before_the_run_started_runs_nothing_more(
     pg: PostgresServer, app: App, connectors: Connectors, config: ConnectorConfig
 ) -> None:
     user = "early-1"
-    await save_token(connectors, config.id, user)
-    CALLS.clear()
-    worker = await _Worker.register(app, connectors)
-    first = await enqueue_sync(connectors, config.id, user, ["notes"])
-    running = await worker.take()
-    assert str(running.id) == first
+    worker, running = await _first_job_taken(app, connectors, config.id, user)
     # The worker took the job but its run has not begun: a request now waits behind it ...
     second = await enqueue_sync(connectors, config.id, user, ["notes"])
     assert second is not None
@@ -105,11 +113,7 @@ async def test_a_request_made_after_the_run_started_gets_a_run(
     pg: PostgresServer, app: App, connectors: Connectors, config: ConnectorConfig
 ) -> None:
     user = "late-1"
-    await save_token(connectors, config.id, user)
-    CALLS.clear()
-    worker = await _Worker.register(app, connectors)
-    await enqueue_sync(connectors, config.id, user, ["notes"])
-    running = await worker.take()
+    worker, running = await _first_job_taken(app, connectors, config.id, user)
     early = await enqueue_sync(connectors, config.id, user, ["notes"])  # before the run began
     assert await worker.run(running) == {"notes": "succeeded"}
     # The run has started (and even finished) but its job is not done yet: this request folds
@@ -133,12 +137,8 @@ async def test_a_dead_workers_job_queued_again_after_its_sync_ran_scans_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     user = "dead-1"
-    await save_token(connectors, config.id, user)
-    CALLS.clear()
-    dead = await _Worker.register(app, connectors)
+    dead, _ = await _first_job_taken(app, connectors, config.id, user)
     live = await _Worker.register(app, connectors)
-    await enqueue_sync(connectors, config.id, user, ["notes"])
-    await dead.take()
     behind = await enqueue_sync(connectors, config.id, user, ["notes"])
     # The worker dies. The moment the recovery frees its job's lock, a live worker takes the
     # job waiting behind it, before the recovery queues the dead job again.

@@ -56,8 +56,8 @@ def sync_command(
         config = await find_config(connectors, vendor, config_id)
         try:
             scheduled = await _scheduled(connectors, config, user, entity)
-            wanted = [t for t in entity or get_vendor(config.provider).entity_types]
-            wanted = [t for t in wanted if t not in scheduled]
+            declared = entity or get_vendor(config.provider).entity_types
+            wanted = [t for t in declared if t not in scheduled]
             if scheduled and not wanted:
                 return None, scheduled  # nothing may call the vendor before the reset
             async with serving_gateway(connectors, config, for_callback=False):

@@ -4,8 +4,10 @@ Tasks (all named explicitly, so that queued jobs survive module moves):
 
 - ``ait_connectors.sync_connection(config_id, user_id, entity_types)``: one entity type per job,
   with ``lock`` = ``queueing_lock`` = the (connection, entity type) key: a second job is not
-  queued while one waits, and two never run at once. A rate-limited result queues the next job
-  at the vendor's reset time (``schedule_at``); a worker shutting down queues it again at once.
+  queued while one waits, and two never run at once. A job ends without calling the vendor when
+  a run that started after its request succeeded (``coalesce``). A rate-limited result queues the
+  next job at the vendor's reset time (``schedule_at``); a worker shutting down queues it again at
+  once (both on behalf of the same request).
 - ``ait_connectors.sync_tier(tier)``, periodic: ``hourly`` at minute 5, ``daily`` at 03:15 (UTC);
   queues a sync of every entity type of every active connection whose provider is in that tier
   (``AIT_SYNC_CADENCE`` / ``AIT_SYNC_CADENCES``; default ``daily``).
