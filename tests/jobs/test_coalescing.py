@@ -18,12 +18,14 @@ from jobs_vendor import CALLS, ITEMS, PER_PAGE
 from procrastinate import App
 from procrastinate.jobs import Job, Status
 
+from ait_connectors.crypto import generate_key
+from ait_connectors.gateway import create_app
 from ait_connectors.jobs import build_app, enqueue_sync
 from ait_connectors.jobs.coalesce import MARK, parse_mark
 from ait_connectors.jobs.recovery import recover_stalled_jobs
 from ait_connectors.jobs.tasks import COVERED, run_sync_job
 from ait_connectors.runtime import Connectors
-from ait_connectors.settings import get_settings
+from ait_connectors.settings import Settings, get_settings
 from ait_connectors.storage.configs import ConnectorConfig
 from support.databases import PostgresServer
 
@@ -168,3 +170,16 @@ async def test_a_dead_workers_job_queued_again_after_its_sync_ran_scans_nothing(
     await live.finish(requeued)
     assert CALLS[user] == SCAN
     assert await _runs(pg, config.id, user) == ["succeeded"]
+
+
+def test_the_answer_to_a_sync_request_is_documented() -> None:
+    settings = Settings(database_url="postgresql://u@127.0.0.1/db", encryption_key=generate_key())
+    doc = create_app(settings).openapi()
+    answer = doc["paths"]["/api/{vendor}/sync"]["post"]["responses"]["202"]
+    ref = answer["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert "rate_limited" in schema["description"]
+    fields = schema["properties"]
+    assert "rate_limited" in fields["job_id"]["description"]
+    assert "starts" in fields["starts_at"]["description"]
+    assert "already_running" in fields
