@@ -175,6 +175,12 @@ class _Api:
         result: dict[str, Any] = response.json()
         return result
 
+    async def run(self, run_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"{self.urls[0]}/api/{PROVIDER}/sync/{run_id}")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
 
 async def _sync_jobs(pg: PostgresServer) -> list[dict[str, Any]]:
     return await aquery(pg.plain_url, SYNC_JOBS)
@@ -234,9 +240,13 @@ async def _requests_coalesce(pg: PostgresServer, mock: MultiMock, api: _Api) -> 
         await blocker.execute("LOCK TABLE sync_state IN EXCLUSIVE MODE")
         await asyncio.gather(*(api.sync(i, users[i % 5]) for i in range(10)))
         await await_until(lambda: _jobs_per_key(pg, "doing", 1), 60, "every job taken")
-        await asyncio.gather(*(api.sync(i, users[i % 5]) for i in range(10, 20)))
+        later = await asyncio.gather(*(api.sync(i, users[i % 5]) for i in range(10, 20)))
         assert await _statuses(pg) == {k: ["doing", "todo"] for k in keys}
     assert await _finished(pg, users) == {k: ["succeeded"] for k in keys}
+    # Their runs show the run that answered them (it began before them, ended after them).
+    for answer in later:
+        run = await api.run(answer["run_id"])
+        assert (run["status"], run["done"]) == ("succeeded", True), run
     assert _scans(mock, users) == dict.fromkeys(keys, 1)  # the minimum
     # 2. Requests made while the runs run: one more run each (they may have missed a change),
     # queued once however many ask.
