@@ -4,7 +4,9 @@ request (who, what, which process, when) and two behaviours the test switches on
 - ``limited-*``: the first request is held until the test releases it, then answered 429 with
   ``Retry-After: 3600``;
 - ``kill-*``: the request for the page at ``cursor=20`` is held (once) until the test releases it
-  (the test kills the worker waiting for it meanwhile).
+  (the test kills the worker waiting for it meanwhile);
+- users the test :meth:`~MultiMock.arm`: the next request of each entity type is held until the
+  test releases the user (so that their runs are running while the test asks again).
 
 Every other page is answered after ``PAGE_DELAY`` seconds, so that concurrent syncs overlap.
 """
@@ -46,6 +48,14 @@ class MultiMock(BackgroundServer):
         self.max_in_flight: Counter[tuple[str, str]] = Counter()
         self.holding: dict[str, Request] = {}  # user → the request held for them
         self._released: dict[str, threading.Event] = {}
+        self._armed: dict[str, set[str]] = {}  # user → entity types still to hold once
+        self.held: list[Request] = []  # requests held for armed users
+
+    def arm(self, users: list[str], entity_types: tuple[str, ...]) -> None:
+        with self.lock:
+            for user in users:
+                self._armed[user] = set(entity_types)
+                self._released[user] = threading.Event()
 
     def of(self, user: str) -> list[Request]:
         with self.lock:
@@ -60,6 +70,11 @@ class MultiMock(BackgroundServer):
         limited = request.user.startswith("limited")
         kill_page = request.user.startswith("kill") and request.cursor == HOLD_AT
         with self.lock:
+            armed = self._armed.get(request.user, set())
+            if request.entity_type in armed:
+                armed.discard(request.entity_type)
+                self.held.append(request)
+                return self._released[request.user]
             if not (limited or kill_page) or request.user in self.holding:
                 return None
             self.holding[request.user] = request
@@ -114,6 +129,6 @@ class _Handler(QuietHandler):
 def release_all(mock: MultiMock) -> None:
     """Let every held request go (at the end of the test)."""
     with mock.lock:
-        users = list(mock.holding)
+        users = {*mock.holding, *(r.user for r in mock.held)}
     for user in users:
         mock.release_user(user)

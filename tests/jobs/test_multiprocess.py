@@ -22,12 +22,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from jobs_testkit import WorkerProcess, aquery, save_token, worker_env
 from multi_mock import ITEMS, MultiMock, release_all
@@ -51,6 +53,8 @@ RECORDS = (
     "SELECT user_id, entity_type, count(*) AS n FROM records WHERE deleted_at IS NULL "
     "GROUP BY user_id, entity_type"
 )
+TYPES = ("notes", "tasks")
+CLI = "import multi_vendor, runpy; runpy.run_module('ait_connectors', run_name='__main__')"
 BEAT, DEAD_AFTER = 1.0, 4.0
 RUNNING_AT = re.compile(r"gateway is running at (http://127\.0\.0\.1:\d+)")
 
@@ -146,7 +150,7 @@ async def test_two_gateways_three_workers(
             await worker.wait_ready(pg.plain_url, timeout=60)
         async with httpx.AsyncClient(headers={"X-API-Key": key}, timeout=30) as client:
             api = _Api(client, urls)
-            await _rate_limit_holds(pg, mock, api, config.id)
+            await _rate_limit_holds(pg, mock, api, config.id, cluster_env)
             await _requests_coalesce(pg, mock, api)
             failover = await _killed_worker_fails_over(pg, mock, api, workers)
         # Nothing asked the vendor for the rate-limited user again, whatever ran meanwhile.
@@ -171,12 +175,20 @@ class _Api:
         result: dict[str, Any] = response.json()
         return result
 
+    async def run(self, run_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"{self.urls[0]}/api/{PROVIDER}/sync/{run_id}")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
 
 async def _sync_jobs(pg: PostgresServer) -> list[dict[str, Any]]:
     return await aquery(pg.plain_url, SYNC_JOBS)
 
 
-async def _rate_limit_holds(pg: PostgresServer, mock: MultiMock, api: _Api, config_id: str) -> None:
+async def _rate_limit_holds(
+    pg: PostgresServer, mock: MultiMock, api: _Api, config_id: str, env: dict[str, str]
+) -> None:
     user = "limited-1"
     first = await api.sync(0, user, "notes")
     assert not first["already_running"]
@@ -194,11 +206,26 @@ async def _rate_limit_holds(pg: PostgresServer, mock: MultiMock, api: _Api, conf
         return jobs if done and (jobs[0]["scheduled_at"] or reset) > reset else []
 
     (waiting,) = await await_until(moved, 30, "the duplicate to wait for the reset")
-    # Asking again answers with that job and when it starts.
+    # Asking again answers with that job and when it starts, not "already running".
     third = await api.sync(0, user, "notes")
     (entity,) = third["entities"]
-    assert third["already_running"]
-    assert (entity["status"], entity["job_id"]) == ("rate_limited", str(waiting["id"]))
+    assert (third["status"], third["already_running"]) == ("rate_limited", False)
+    assert third["job_id"] == entity["job_id"] == str(waiting["id"])
+    assert datetime.fromisoformat(third["starts_at"]) == waiting["scheduled_at"]
+    assert entity["status"] == "rate_limited"
+    # So does the CLI, without running the sync (``sync`` does not read AIT_IMPORT: import the
+    # vendor first).
+    cli = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", CLI, "sync", PROVIDER, "--user", user, "-e", "notes"],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    starts = f"{waiting['scheduled_at']:%Y-%m-%d %H:%M:%S} UTC"
+    assert cli.returncode == 3, cli.stdout + cli.stderr
+    assert f"notes: rate limited; job {waiting['id']} runs it at {starts}" in cli.stdout
     scheduled = datetime.fromisoformat(entity["scheduled_at"])
     assert scheduled == datetime.fromisoformat(entity["resume_at"]) == waiting["scheduled_at"]
     assert len(mock.of(user)) == 1
@@ -206,23 +233,76 @@ async def _rate_limit_holds(pg: PostgresServer, mock: MultiMock, api: _Api, conf
 
 async def _requests_coalesce(pg: PostgresServer, mock: MultiMock, api: _Api) -> None:
     users = [f"user-{i}" for i in range(5)]
+    keys = sorted((u, t) for u in users for t in TYPES)
+    # 1. Requests made before any run started (each worker has taken its jobs, their runs wait
+    # for the sync_state table, which the test holds): one run each answers them all.
+    async with await psycopg.AsyncConnection.connect(pg.plain_url) as blocker:
+        await blocker.execute("LOCK TABLE sync_state IN EXCLUSIVE MODE")
+        await asyncio.gather(*(api.sync(i, users[i % 5]) for i in range(10)))
+        await await_until(lambda: _jobs_per_key(pg, "doing", 1), 60, "every job taken")
+        later = await asyncio.gather(*(api.sync(i, users[i % 5]) for i in range(10, 20)))
+        assert await _statuses(pg) == {k: ["doing", "todo"] for k in keys}
+    assert await _finished(pg, users) == {k: ["succeeded"] for k in keys}
+    # Their runs show the run that answered them (it began before them, ended after them).
+    for answer in later:
+        run = await api.run(answer["run_id"])
+        assert (run["status"], run["done"]) == ("succeeded", True), run
+    assert _scans(mock, users) == dict.fromkeys(keys, 1)  # the minimum
+    # 2. Requests made while the runs run: one more run each (they may have missed a change),
+    # queued once however many ask.
+    mock.arm(users, TYPES)
+    await asyncio.gather(*(api.sync(i, user) for i, user in enumerate(users)))
+    await await_until(lambda: _async(len(mock.held) == len(keys)), 60, "every run running")
     await asyncio.gather(*(api.sync(i, users[i % 5]) for i in range(20)))
-
-    async def finished() -> list[dict[str, Any]]:
-        runs = [r for r in await aquery(pg.plain_url, RUNS) if r["user_id"] in users]
-        jobs = [j for j in await _sync_jobs(pg) if "/user-" in str(j["queueing_lock"])]
-        return runs if not jobs and all(r["status"] != "running" for r in runs) else []
-
-    runs = await await_until(finished, 60, "the syncs of the 5 users")
-    per_key: dict[tuple[str, str], list[str]] = {}
-    for run in runs:
-        per_key.setdefault((run["user_id"], run["entity_type"]), []).append(run["status"])
-    # 4 requests per user: one run, plus at most one that waited behind it.
-    assert sorted(per_key) == sorted((u, t) for u in users for t in ("notes", "tasks"))
-    assert all(1 <= len(s) <= 2 and set(s) == {"succeeded"} for s in per_key.values()), per_key
-    assert max(mock.max_in_flight[k] for k in per_key) == 1
+    assert await _statuses(pg) == {k: ["doing", "todo"] for k in keys}
+    for user in users:
+        mock.release_user(user)
+    assert await _finished(pg, users) == {k: ["succeeded"] * 3 for k in keys}
+    assert _scans(mock, users) == dict.fromkeys(keys, 3)  # 1 + the running one + one behind
+    assert max(mock.max_in_flight[k] for k in keys) == 1
     counts = {(r["user_id"], r["entity_type"]): r["n"] for r in await aquery(pg.plain_url, RECORDS)}
-    assert all(counts[k] == ITEMS for k in per_key), counts
+    assert all(counts[k] == ITEMS for k in keys), counts
+
+
+def _key_of(job: dict[str, Any]) -> tuple[str, str] | None:
+    _, _config, entity_type, user = str(job["queueing_lock"]).split("/", 3)
+    return (user, entity_type) if user.startswith("user-") else None
+
+
+async def _statuses(pg: PostgresServer) -> dict[tuple[str, str], list[str]]:
+    """(user, entity type) → the statuses of its waiting and running sync jobs."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for job in await _sync_jobs(pg):
+        key = _key_of(job)
+        if key is not None and job["status"] in ("todo", "doing"):
+            found.setdefault(key, []).append(job["status"])
+    return {k: sorted(v) for k, v in sorted(found.items())}
+
+
+async def _jobs_per_key(pg: PostgresServer, status: str, n: int) -> bool:
+    statuses = await _statuses(pg)
+    return len(statuses) == 10 and all(v.count(status) == n for v in statuses.values())
+
+
+async def _finished(pg: PostgresServer, users: list[str]) -> dict[tuple[str, str], list[str]]:
+    """Once no job of ``users`` waits or runs: (user, entity type) → its runs' statuses."""
+
+    async def probe() -> dict[tuple[str, str], list[str]]:
+        if await _statuses(pg):
+            return {}
+        runs: dict[tuple[str, str], list[str]] = {}
+        for run in await aquery(pg.plain_url, RUNS):
+            if run["user_id"] in users:
+                runs.setdefault((run["user_id"], run["entity_type"]), []).append(run["status"])
+        return {} if any("running" in v for v in runs.values()) else dict(sorted(runs.items()))
+
+    return await await_until(probe, 90, "the syncs of the 5 users")
+
+
+def _scans(mock: MultiMock, users: list[str]) -> dict[tuple[str, str], int]:
+    """Scans the vendor served per (user, entity type): requests for the first page."""
+    firsts = [r for user in users for r in mock.of(user) if r.cursor == 0]
+    return dict(sorted(Counter((r.user, r.entity_type) for r in firsts).items()))
 
 
 async def _killed_worker_fails_over(

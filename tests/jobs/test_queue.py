@@ -31,6 +31,7 @@ from ait_connectors.jobs import (
     maintenance,
     sync_lock,
 )
+from ait_connectors.jobs.coalesce import MARK, NO_RUN
 from ait_connectors.jobs.config import cadence_of, load_job_settings
 from ait_connectors.runtime import Connectors
 from ait_connectors.settings import Settings, get_settings
@@ -231,9 +232,11 @@ async def test_periodic_tier_job_is_deferred_once_per_tick_and_queues_syncs(
     hourly_jobs = [j["status"] for j in jobs if j["args"].get("tier") == "hourly"]
     syncs = [j["args"] for j in jobs if j["task_name"] == "ait_connectors.sync_connection"]
     assert hourly_jobs == ["succeeded"]
+    # No run yet: any run that succeeds answers these requests.
+    never = NO_RUN.isoformat()
     assert syncs == [
-        {"config_id": config.id, "user_id": "u1", "entity_types": ["notes"]},
-        {"config_id": config.id, "user_id": "u1", "entity_types": ["tasks"]},
+        {"config_id": config.id, "user_id": "u1", "entity_types": ["notes"], MARK: never},
+        {"config_id": config.id, "user_id": "u1", "entity_types": ["tasks"], MARK: never},
     ]
 
 

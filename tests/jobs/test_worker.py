@@ -15,6 +15,7 @@ from jobs_testkit import WorkerProcess, aquery, eventually, jobs_sql, save_token
 from jobs_vendor import ITEMS, RESET_AFTER
 
 from ait_connectors.jobs import enqueue_sync, sync_lock
+from ait_connectors.jobs.coalesce import MARK, NO_RUN
 from ait_connectors.runtime import Connectors
 from ait_connectors.storage.configs import ConnectorConfig
 from support.databases import PostgresServer
@@ -85,7 +86,13 @@ async def test_rate_limited_sync_resumes_at_the_reset_time(
     job = jobs[0]
     assert abs((job["scheduled_at"] - resume_at).total_seconds()) < 0.001
     assert job["queueing_lock"] == sync_lock(config.id, user, "notes")
-    assert job["args"] == {"config_id": config.id, "user_id": user, "entity_types": ["notes"]}
+    # On behalf of the first request (made before any run): its mark goes with it.
+    assert job["args"] == {
+        "config_id": config.id,
+        "user_id": user,
+        "entity_types": ["notes"],
+        MARK: NO_RUN.isoformat(),
+    }
     # While it waits, asking again queues nothing: that job will do it at the reset time.
     assert await enqueue_sync(connectors, config.id, user, ["notes"]) is None
 

@@ -42,7 +42,10 @@ def register(sub: typer.Typer, name: str) -> None:
 def main() -> None:
     """Console-script entry point: errors are one line and a non-zero exit, unless --debug."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns a command's typer.Exit code instead of raising.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (typer.Exit, SystemExit) as exc:
         code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
         sys.exit(code if isinstance(code, int) else 0)

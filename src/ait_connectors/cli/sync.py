@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from ..errors import AItError
+from ..registry import get_vendor
 from ..runtime import Connectors
+from ..storage.configs import ConnectorConfig
 from ..storage.sync_models import RunStatus
-from ..sync.runs import EntityRun, RunView, SyncRuns
+from ..sync.runs import EntityRun, RunHandle, RunView, SyncRuns, WaitingJob, check_entity_types
 from ._common import console, run_with
 from ._vendor import find_config, serving_gateway
 
@@ -45,28 +48,54 @@ def sync_command(
     """Sync a connection's data, showing pages, records and rate-limit waits as they happen.
 
     Exit code 0 when every entity type succeeded, 3 when a rate limit stopped the sync (run it
-    again after the reset time shown), 1 when something failed.
+    again after the reset time shown) or a worker's job waits for the reset (the job and its
+    start time are shown; that entity type is not run), 1 when something failed.
     """
 
-    async def go(connectors: Connectors) -> RunView:
+    async def go(connectors: Connectors) -> tuple[RunView | None, dict[str, WaitingJob]]:
         config = await find_config(connectors, vendor, config_id)
-        async with serving_gateway(connectors, config, for_callback=False):
-            runs = SyncRuns(connectors)  # runs in this process, whatever AIT_JOBS says
-            try:
-                view, _started = await runs.start(config, user, entity or None)
-            except AItError as exc:
-                raise AItError(exc.code, _cli_hint(exc, vendor, user)) from None
-            try:
-                return await _follow(runs, view)
-            finally:
-                await runs.shutdown()
+        try:
+            scheduled = await _scheduled(connectors, config, user, entity)
+            declared = entity or get_vendor(config.provider).entity_types
+            wanted = [t for t in declared if t not in scheduled]
+            if scheduled and not wanted:
+                return None, scheduled  # nothing may call the vendor before the reset
+            async with serving_gateway(connectors, config, for_callback=False):
+                runs = SyncRuns(connectors)  # runs in this process, whatever AIT_JOBS says
+                view, _started = await runs.start(config, user, wanted or None)
+                try:
+                    return await _follow(runs, view), scheduled
+                finally:
+                    await runs.shutdown()
+        except AItError as exc:
+            raise AItError(exc.code, _cli_hint(exc, vendor, user)) from None
 
-    view = run_with(go)
-    _summary(view)
-    if view.status == RunStatus.RATE_LIMITED:
-        raise typer.Exit(EXIT_RATE_LIMITED)
-    if view.status != RunStatus.SUCCEEDED:
+    view, scheduled = run_with(go)
+    for entity_type, job in scheduled.items():
+        console.print(
+            f"[yellow]{entity_type}: rate limited; job {job.job_id} runs it at "
+            f"{job.scheduled_at:%Y-%m-%d %H:%M:%S} UTC[/yellow] (nothing calls the vendor before)"
+        )
+    if view is not None:
+        _summary(view)
+    if view is not None and view.status not in (RunStatus.SUCCEEDED, RunStatus.RATE_LIMITED):
         raise typer.Exit(EXIT_FAILED)
+    if scheduled or (view is not None and view.status == RunStatus.RATE_LIMITED):
+        raise typer.Exit(EXIT_RATE_LIMITED)
+
+
+async def _scheduled(
+    connectors: Connectors, config: ConnectorConfig, user: str, entity: list[str]
+) -> dict[str, WaitingJob]:
+    """Entity types whose sync a worker's job will run after a rate limit's reset."""
+    if connectors.database.dialect != "postgresql":
+        return {}  # no job queue: nothing to import it for
+    from ..jobs.ratelimits import scheduled_syncs
+
+    declared = get_vendor(config.provider).entity_types
+    types = check_entity_types(config.provider, declared, entity or None)
+    handle = RunHandle(config.id, user, tuple(types), datetime.now(UTC))
+    return await scheduled_syncs(connectors, handle, handle.started_at)
 
 
 def _cli_hint(exc: AItError, vendor: str, user: str) -> str:

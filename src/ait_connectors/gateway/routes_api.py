@@ -10,7 +10,9 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from ..errors import ConfigurationError
 from ..registry import get_vendor
 from ..storage.configs import ConnectorConfig
+from ..storage.sync_models import RunStatus
 from ..sync.reader import RecordReader
+from ..sync.runs import RunView
 from .auth import ApiKeyPrincipal, UserPrincipal, UserQuery
 from .common import connection_info, disconnect, list_connections, resolve_config
 from .errors import ErrorBody, GatewayError
@@ -26,6 +28,7 @@ from .schemas import (
     DisconnectOut,
     RunOut,
     SyncRequest,
+    SyncStartOut,
     SyncStatusOut,
 )
 from .state import gateway_of
@@ -261,7 +264,7 @@ async def delete_connection(
     tags=["sync"],
     summary="Start a sync; returns the run id (GET it for progress)",
     status_code=202,
-    response_model=RunOut,
+    response_model=SyncStartOut,
     responses=_errors(400, 403, 404, 409),
 )
 async def start_sync(
@@ -280,7 +283,20 @@ async def start_sync(
         )
     except ConfigurationError as exc:  # e.g. no implementation registered for this provider
         raise GatewayError(400, exc.code, exc.message) from None
-    return {**view.as_dict(), "provider": vendor, "already_running": not started}
+    return {**view.as_dict(), "provider": vendor, **_start_answer(view, started)}
+
+
+def _start_answer(view: RunView, started: bool) -> dict[str, Any]:
+    """A request landing on jobs scheduled after a rate limit names them; it is not running."""
+    scheduled = [
+        (e.scheduled_at, e.job_id)
+        for e in view.entities
+        if e.status == RunStatus.RATE_LIMITED and e.job_id and e.scheduled_at
+    ]
+    if started or not scheduled or len(scheduled) < len(view.entities):
+        return {"already_running": not started, "job_id": None, "starts_at": None}
+    starts_at, job_id = min(scheduled)
+    return {"already_running": False, "job_id": job_id, "starts_at": starts_at.isoformat()}
 
 
 @router.get(

@@ -21,6 +21,7 @@ __all__ = [
     "HealthOut",
     "RunOut",
     "SyncRequest",
+    "SyncStartOut",
     "SyncStatusOut",
 ]
 
@@ -160,6 +161,29 @@ class RunOut(BaseModel):
     error: str | None
     entities: list[EntityProgressOut]
     already_running: bool = False
+
+
+class SyncStartOut(RunOut):
+    """What a sync request started, or the run or job it landed on.
+
+    - a new run (or, with workers, a job queued behind the one running): ``already_running``
+      false, ``status`` ``running``;
+    - a run already running, or a job already waiting to start: ``already_running`` true, that
+      run's progress;
+    - a job scheduled after a rate limit (every requested entity type waits for the vendor's
+      reset): ``status`` ``rate_limited``, ``already_running`` false, ``job_id`` and
+      ``starts_at`` name that job and when it starts; nothing calls the vendor before.
+    """
+
+    already_running: bool = Field(
+        False, description="The request joined a run already running or a job about to start."
+    )
+    job_id: str | None = Field(
+        None, description="status rate_limited: the scheduled job that will run the sync."
+    )
+    starts_at: datetime | None = Field(
+        None, description="status rate_limited: when that job starts (the vendor's reset)."
+    )
 
 
 class SyncRequest(BaseModel):

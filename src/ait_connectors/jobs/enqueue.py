@@ -1,5 +1,8 @@
 """Queueing sync jobs: one job per (connection, entity type), deduplicated while it waits.
 
+A request made while a job waits folds into it; one made while a run runs queues one job behind
+it, which runs only if no run that started after the request has succeeded (``coalesce``).
+
 Jobs are inserted through a connection of the application's own SQLAlchemy pool (Procrastinate
 defers through any psycopg connection), so the gateway needs no second pool, nothing to open or
 close, and an enqueue commits like any other write.
@@ -7,6 +10,7 @@ close, and an enqueue commits like any other write.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +26,7 @@ from ..registry import get_vendor
 from ..runtime import Connectors
 from ..storage.db import Database
 from ..sync.runs import check_entity_types
+from .coalesce import MARK, fold_into_waiting, newest_run_start
 from .config import SQLITE_MESSAGE
 
 __all__ = [
@@ -38,6 +43,10 @@ SYNC_TASK = "ait_connectors.sync_connection"
 SYNC_QUEUE = "sync"
 # Periodic fan-outs, keep-alive and housekeeping are short: they go before waiting syncs.
 HOUSEKEEPING_PRIORITY = 10
+
+_DEFER_TURNS = 5
+
+logger = logging.getLogger(__name__)
 
 _job_manager: JobManager | None = None
 
@@ -67,16 +76,41 @@ async def defer_sync(
     entity_type: str,
     *,
     schedule_at: datetime | None = None,
+    mark: datetime | None = None,
 ) -> int | None:
-    """Queue a sync of one entity type; ``None`` when an identical job is already waiting."""
+    """Queue a sync of one entity type; ``None`` when a job already waiting stands for it.
+
+    ``mark``: the request's ``runs_seen_until`` (see ``coalesce``); default: a request made now.
+    Jobs queued again on behalf of an earlier request (a rate limit, a dead worker) pass theirs.
+    """
     if database.dialect != "postgresql":
         raise ConfigurationError(SQLITE_MESSAGE)
     key = sync_lock(connector_config_id, user_id, entity_type)
+    if mark is None:
+        async with database.connect() as conn:
+            mark = await newest_run_start(conn, connector_config_id, user_id, entity_type)
     kwargs: dict[str, Any] = {
         "config_id": connector_config_id,
         "user_id": user_id,
         "entity_types": [entity_type],
+        MARK: mark.isoformat(),
     }
+    # Each turn either queues a job, or folds into the waiting one, or finds that a worker just
+    # took the waiting one (then the next turn queues): a worker's progress bounds the turns.
+    for _ in range(_DEFER_TURNS):
+        job_id = await _defer(database, key, kwargs, schedule_at)
+        if job_id is not None:
+            return job_id
+        async with database.transaction() as conn:
+            if await fold_into_waiting(conn, key, mark) is not None:
+                return None
+    logger.warning("sync of %s: the waiting job kept being taken; not queued again", key)
+    return None
+
+
+async def _defer(
+    database: Database, key: str, kwargs: dict[str, Any], schedule_at: datetime | None
+) -> int | None:
     try:
         async with database.transaction() as conn:
             raw = await conn.get_raw_connection()

@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 
 __all__ = ["QueueLauncher"]
 
-# At most one job waits per key (its queueing lock).
+# At most one job waits per key (its queueing lock), and one runs. The running one counts until
+# its run's row shows (or it ends: it may find its request answered, see ``coalesce``).
 _WAITING = (
     text(
         "SELECT id, queueing_lock, scheduled_at FROM procrastinate_jobs "
-        "WHERE status = 'todo' AND queueing_lock IN :keys"
+        "WHERE status IN ('todo', 'doing') AND queueing_lock IN :keys "
+        "ORDER BY status = 'todo', id"
     )
     .bindparams(bindparam("keys", expanding=True))
     .columns(scheduled_at=UTCDateTime())
@@ -58,6 +60,7 @@ class QueueLauncher:
         }
         async with self.connectors.database.connect() as conn:
             rows = (await conn.execute(_WAITING, {"keys": list(keys)})).all()
+        # The waiting job (last) wins over the running one: it is the one that runs next.
         return {keys[lock]: WaitingJob(str(job_id), at) for job_id, lock, at in rows}
 
     async def wait(self, run_id: str) -> None:

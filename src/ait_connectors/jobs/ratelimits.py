@@ -14,12 +14,15 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select, text
 
+from ..runtime import Connectors
 from ..storage.db import Database
 from ..storage.sync_models import RunStatus, SyncStateRow
 from ..storage.types import UTCDateTime
+from ..sync.runs import RunHandle, WaitingJob
 from .enqueue import defer_sync, sync_lock
+from .launcher import QueueLauncher
 
-__all__ = ["postpone_sync", "rate_limited_until"]
+__all__ = ["postpone_sync", "rate_limited_until", "scheduled_syncs"]
 
 S = SyncStateRow.__table__
 
@@ -28,6 +31,9 @@ _RESCHEDULE = text(
     "WHERE queueing_lock = :key AND status = 'todo' "
     "AND (scheduled_at IS NULL OR scheduled_at < :at)"
 ).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
+_HAS_QUEUE = text("SELECT to_regclass('procrastinate_jobs')")
 
 
 async def rate_limited_until(
@@ -50,12 +56,36 @@ async def rate_limited_until(
     return {str(entity_type): resume_at for entity_type, resume_at in rows}
 
 
+async def scheduled_syncs(
+    connectors: Connectors, handle: RunHandle, now: datetime
+) -> dict[str, WaitingJob]:
+    """The entity types of ``handle`` whose job is scheduled after ``now`` (it waits for a rate
+    limit's reset); none without the job queue (SQLite, or its tables not installed)."""
+    database = connectors.database
+    if database.dialect != "postgresql":
+        return {}
+    async with database.connect() as conn:
+        if (await conn.execute(_HAS_QUEUE)).scalar() is None:
+            return {}
+    waiting = await QueueLauncher(connectors).waiting_jobs(handle)
+    return {t: job for t, job in waiting.items() if job.scheduled_at and job.scheduled_at > now}
+
+
 async def postpone_sync(
-    database: Database, config_id: str, user_id: str, entity_type: str, resume_at: datetime
+    database: Database,
+    config_id: str,
+    user_id: str,
+    entity_type: str,
+    resume_at: datetime,
+    *,
+    mark: datetime | None = None,
 ) -> int | None:
     """Make sure the sync waits until ``resume_at``: a job queued for then, or the job already
-    waiting moved to then; the new job's id (``None`` when one was waiting)."""
-    job_id = await defer_sync(database, config_id, user_id, entity_type, schedule_at=resume_at)
+    waiting moved to then; the new job's id (``None`` when one was waiting). ``mark``: the
+    postponed request's (see ``coalesce``)."""
+    job_id = await defer_sync(
+        database, config_id, user_id, entity_type, schedule_at=resume_at, mark=mark
+    )
     if job_id is None:
         async with database.transaction() as conn:
             await conn.execute(

@@ -23,6 +23,7 @@ from ..runtime import Connectors
 from ..storage.db import Database
 from ..storage.sync_state import ConnectionKey, SyncStateStore
 from ..sync.locks import exclusive_sync
+from .coalesce import MARK, parse_mark
 from .enqueue import SYNC_TASK, defer_sync
 
 __all__ = ["DEAD_WORKER_MESSAGE", "recover_stalled_jobs", "watch_stalled_jobs"]
@@ -58,10 +59,12 @@ async def recover_stalled_jobs(app: App, connectors: Connectors, *, dead_after: 
 async def _requeue_sync(connectors: Connectors, job: Job) -> None:
     kwargs: dict[str, Any] = dict(job.task_kwargs)
     config_id, user_id = str(kwargs["config_id"]), str(kwargs["user_id"])
+    # On behalf of the dead job's request: a run that succeeded since answers it (no new scan).
+    mark = parse_mark(kwargs.get(MARK))
     for entity_type in kwargs.get("entity_types") or []:
         key = ConnectionKey(config_id, user_id, entity_type)
         await _mark_interrupted(connectors.database, key)
-        await defer_sync(connectors.database, config_id, user_id, entity_type)
+        await defer_sync(connectors.database, config_id, user_id, entity_type, mark=mark)
 
 
 async def _mark_interrupted(database: Database, key: ConnectionKey) -> None:

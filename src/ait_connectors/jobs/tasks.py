@@ -4,8 +4,10 @@ Tasks (all named explicitly, so that queued jobs survive module moves):
 
 - ``ait_connectors.sync_connection(config_id, user_id, entity_types)``: one entity type per job,
   with ``lock`` = ``queueing_lock`` = the (connection, entity type) key: a second job is not
-  queued while one waits, and two never run at once. A rate-limited result queues the next job
-  at the vendor's reset time (``schedule_at``); a worker shutting down queues it again at once.
+  queued while one waits, and two never run at once. A job ends without calling the vendor when
+  a run that started after its request succeeded (``coalesce``). A rate-limited result queues the
+  next job at the vendor's reset time (``schedule_at``); a worker shutting down queues it again at
+  once (both on behalf of the same request).
 - ``ait_connectors.sync_tier(tier)``, periodic: ``hourly`` at minute 5, ``daily`` at 03:15 (UTC);
   queues a sync of every entity type of every active connection whose provider is in that tier
   (``AIT_SYNC_CADENCE`` / ``AIT_SYNC_CADENCES``; default ``daily``).
@@ -39,12 +41,14 @@ from ..storage.models import ConnectorConfigRow, OAuthTokenRow, TokenStatus
 from ..storage.sync_models import RunStatus
 from ..sync.config import SyncRunResult
 from ..sync.runs import SyncRuns
+from .coalesce import covering_run, parse_mark
 from .config import TIERS, conninfo_from_url, load_job_settings
 from .enqueue import HOUSEKEEPING_PRIORITY, SYNC_QUEUE, SYNC_TASK, defer_sync
 from .ratelimits import postpone_sync, rate_limited_until
 from .recovery import recover_stalled_jobs
 
 __all__ = [
+    "COVERED",
     "CRONS",
     "KEEPALIVE_TASK",
     "MAINTENANCE_TASK",
@@ -74,6 +78,9 @@ KEEPALIVE_WINDOW = timedelta(hours=24)
 KEEPALIVE_IDLE = timedelta(hours=20)
 KEEP_FINISHED_JOBS_HOURS = 7 * 24
 
+# A job's outcome for an entity type that a run started after the request already synced.
+COVERED = "covered"
+
 T = cast(Table, OAuthTokenRow.__table__)
 C = cast(Table, ConnectorConfigRow.__table__)
 
@@ -98,19 +105,21 @@ async def run_sync_job(
     user_id: str,
     entity_types: list[str],
     *,
+    mark: datetime | None = None,
     now: datetime | None = None,
 ) -> dict[str, str]:
     """Sync, then queue what a rate limit postponed; entity type → run status.
 
     An entity type still rate-limited (by an earlier run) is not run: it waits for its reset
-    time, whoever queued this job.
+    time, whoever queued this job. One that a run started after ``mark`` (the request's
+    ``runs_seen_until``) synced successfully is not run either: that run answered the request.
     """
     now = now or _now()
     database = connectors.database
     limited = await rate_limited_until(database, config_id, user_id, entity_types, now)
     outcome: dict[str, str] = {}
     for entity_type, resume_at in limited.items():
-        await postpone_sync(database, config_id, user_id, entity_type, resume_at)
+        await postpone_sync(database, config_id, user_id, entity_type, resume_at, mark=mark)
         outcome[entity_type] = RunStatus.RATE_LIMITED
         logger.info(
             "%s of %s is rate limited until %s: not run before",
@@ -118,7 +127,22 @@ async def run_sync_job(
             config_id,
             resume_at.isoformat(),
         )
-    wanted = [t for t in entity_types if t not in limited]
+    wanted = []
+    for entity_type in (t for t in entity_types if t not in limited):
+        covered = None
+        if mark is not None:
+            covered = await covering_run(database, config_id, user_id, entity_type, mark)
+        if covered is None:
+            wanted.append(entity_type)
+            continue
+        outcome[entity_type] = COVERED
+        logger.info(
+            "%s of %s for %s: run %s started after the request and succeeded; not run again",
+            entity_type,
+            config_id,
+            user_id,
+            covered,
+        )
     if not wanted:
         return outcome
     try:
@@ -134,7 +158,9 @@ async def run_sync_job(
         if result.status != RunStatus.RATE_LIMITED:
             continue
         resume_at = result.resume_at or _now() + RATE_LIMIT_FALLBACK
-        job_id = await postpone_sync(database, config_id, user_id, result.entity_type, resume_at)
+        job_id = await postpone_sync(
+            database, config_id, user_id, result.entity_type, resume_at, mark=mark
+        )
         logger.info(
             "%s of %s rate limited: resumes at %s (%s)",
             result.entity_type,
@@ -161,18 +187,23 @@ def _log_result(config_id: str, user_id: str, result: SyncRunResult) -> None:
 
 
 async def _sync_connection(
-    context: JobContext, config_id: str, user_id: str, entity_types: list[str]
+    context: JobContext,
+    config_id: str,
+    user_id: str,
+    entity_types: list[str],
+    runs_seen_until: str | None = None,  # jobs queued before coalescing existed have none
 ) -> dict[str, str]:
     connectors = _connectors_of(context)
+    mark = parse_mark(runs_seen_until)
     try:
-        return await run_sync_job(connectors, config_id, user_id, entity_types)
+        return await run_sync_job(connectors, config_id, user_id, entity_types, mark=mark)
     except asyncio.CancelledError:
         if context.abort_reason() is AbortReason.SHUTDOWN:
             # The engine recorded the run as interrupted at its last committed page: queue it
             # again so that another worker (or this one, restarted) resumes from there.
             for entity_type in entity_types:
                 await asyncio.shield(
-                    defer_sync(connectors.database, config_id, user_id, entity_type)
+                    defer_sync(connectors.database, config_id, user_id, entity_type, mark=mark)
                 )
         raise
 

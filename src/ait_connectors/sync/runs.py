@@ -382,6 +382,8 @@ class SyncRuns:
                 entity.waiting_until = wait.waiting_until
             entities.append(entity)
         _attach_jobs(entities, await self.launcher.waiting_jobs(handle), _now())
+        if live is None:
+            await self._answered_before(handle, entities)
         _settle(entities, handle, live)
         status = _overall(entities)
         finished = [e.finished_at for e in entities if e.finished_at is not None]
@@ -417,6 +419,31 @@ class SyncRuns:
             if found is None or found.status in _CONTINUED:
                 shown[row.entity_type] = row
         return shown
+
+    async def _answered_before(self, handle: RunHandle, entities: list[EntityRun]) -> None:
+        """Entity types that no run started for since the request and no job waits for: the run
+        that was starting when the request came and succeeded after it answered it (the job
+        queued for the request found it done and ended: ``ait_connectors.jobs.coalesce``)."""
+        missing = {e.entity_type: i for i, e in enumerate(entities) if e.status == PENDING}
+        missing = {t: i for t, i in missing.items() if entities[i].job_id is None}
+        if not missing:
+            return
+        query = (
+            select(R)
+            .where(
+                R.c.connector_config_id == handle.connector_config_id,
+                R.c.user_id == handle.user_id,
+                R.c.entity_type.in_(list(missing)),
+                R.c.status == RunStatus.SUCCEEDED,
+                R.c.started_at < handle.started_at,
+                R.c.finished_at >= handle.started_at,
+            )
+            .order_by(R.c.started_at)
+        )
+        async with self.connectors.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        for row in rows:
+            entities[missing[row.entity_type]] = EntityRun.from_row(row)
 
     async def latest(self, connector_config_id: str, user_id: str) -> list[EntityRun]:
         """The most recent run of each entity type of one connection."""
