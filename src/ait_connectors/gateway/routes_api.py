@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request
 
 from ..errors import ConfigurationError
 from ..registry import get_vendor
-from ..storage.configs import ConnectorConfig
+from ..storage.configs import ConfigInUseError, ConnectorConfig
 from ..sync.reader import RecordReader
 from .auth import ApiKeyPrincipal, UserPrincipal, UserQuery
 from .common import connection_info, disconnect, list_connections, resolve_config
@@ -17,6 +17,7 @@ from .errors import ErrorBody, GatewayError
 from .routes_oauth import Vendor
 from .schemas import (
     ConfigCreate,
+    ConfigDeleted,
     ConfigOut,
     ConfigUpdate,
     ConnectionOut,
@@ -41,7 +42,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid credential",
         403: "Not allowed with this credential",
         404: "Not found",
-        409: "Conflict (not connected, needs reauthorization, config disabled)",
+        409: "Conflict (not connected, needs reauthorization, config disabled or in use)",
         502: "The provider failed",
     }
     return {
@@ -149,16 +150,28 @@ async def disable_config(
 @router.delete(
     "/configs/{config_id}",
     tags=["configs"],
-    summary="Delete a connector config, its connections' tokens and records",
-    status_code=204,
-    response_class=Response,
-    responses=_errors(403, 404),
+    summary="Delete a connector config (refused while it has connections, unless cascade)",
+    response_model=ConfigDeleted,
+    responses=_errors(403, 404, 409),
 )
 async def delete_config(
-    request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId
-) -> Response:
-    await gateway_of(request).connectors.configs.delete(config_id)
-    return Response(status_code=204)
+    request: Request,
+    _principal: ApiKeyPrincipal,
+    config_id: ConfigId,
+    cascade: Annotated[
+        bool, Query(description="Also delete its connections' tokens and synced records.")
+    ] = False,
+) -> ConfigDeleted:
+    try:
+        deleted = await gateway_of(request).connectors.configs.delete(config_id, cascade=cascade)
+    except ConfigInUseError as exc:
+        raise GatewayError(409, exc.code, exc.message) from None
+    return ConfigDeleted(
+        id=config_id,
+        deleted=True,
+        connections_deleted=deleted.connections,
+        records_deleted=deleted.records,
+    )
 
 
 # ---------------------------------------------------------------------------- connect tokens

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ConfigCreate",
+    "ConfigDeleted",
     "ConfigOut",
     "ConfigUpdate",
     "ConnectTokenCreate",
@@ -98,6 +99,15 @@ class ConfigUpdate(BaseModel):
     scopes: list[str] | None = Field(None, max_length=50)
     overrides: dict[str, str] | None = None
     enabled: bool | None = None
+
+
+class ConfigDeleted(BaseModel):
+    """What deleting a connector config removed with it."""
+
+    id: str
+    deleted: bool
+    connections_deleted: int = Field(description="Connections whose tokens were deleted.")
+    records_deleted: int = Field(description="Synced records deleted.")
 
 
 class ConnectTokenCreate(BaseModel):
