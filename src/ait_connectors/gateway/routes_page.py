@@ -73,7 +73,7 @@ async def connect_page(
     disconnected: Annotated[str | None, Query(max_length=64)] = None,
     purged: Annotated[int | None, Query(ge=0)] = None,
     preview: Annotated[str | None, Query(max_length=170, pattern=_PREVIEW)] = None,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
 ) -> Response:
     gateway = gateway_of(request)
     if token:
@@ -81,7 +81,7 @@ async def connect_page(
     principal = await _principal(request)
     user = principal.user(user_id)
     connections = await list_connections(gateway, user)
-    cards = [await _card(gateway, info, preview, offset) for info in connections]
+    cards = [await _card(gateway, info, preview, cursor) for info in connections]
     configured = {c.config.provider for c in connections}
     # Providers this installation can sync (a vendor implementation is registered) and offers.
     catalogue = load_catalogue()
@@ -115,7 +115,7 @@ async def connect_page(
 
 
 async def _card(
-    gateway: GatewayState, info: ConnectionInfo, selected: str | None, offset: int
+    gateway: GatewayState, info: ConnectionInfo, selected: str | None, cursor: str | None
 ) -> Card:
     """One connection's card, with a preview of each synced entity type (not while syncing:
     the page reloads every second then)."""
@@ -129,14 +129,15 @@ async def _card(
         declared = declarations.get(line.entity_type)
         if declared is None or not line.stored:
             continue
-        start = offset if selected == f"{slug}.{line.entity_type}" else 0
+        start = cursor if selected == f"{slug}.{line.entity_type}" else None
         card.previews.append(
             await read_preview(
-                gateway.connectors.database,
+                gateway.records,
                 info.config.id,
                 info.user_id,
                 line.entity_type,
                 declared.model,
+                line.stored,
                 start,
             )
         )

@@ -211,12 +211,18 @@ class DisconnectOut(BaseModel):
 
 
 class DataPage(BaseModel):
-    """A page of stored records of one entity type."""
+    """A page of stored records of one entity type, read by keyset (an opaque cursor)."""
 
     provider: str
     entity_type: str
-    items: list[dict[str, Any]]
-    total: int
-    offset: int
     limit: int
-    next_offset: int | None
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; null on the last page."
+    )
+    prev_cursor: str | None = Field(
+        None, description="Pass as cursor for the page before this one; null on the first."
+    )
+    total: int | None = Field(
+        None, description="How many records the listing has: only with include_total=true."
+    )
+    items: list[dict[str, Any]] = Field(description="The records, as stored by the sync.")

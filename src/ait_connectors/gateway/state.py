@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from ..runtime import Connectors
 from ..settings import Settings
 from ..storage.api_keys import ApiKeyStore
+from ..sync.reader import RecordReader
 from ..sync.runs import SyncRuns
 from .markup import code_spans
 from .tokens import ConnectTokenSigner
@@ -43,6 +44,7 @@ class GatewayState:
     _signer: ConnectTokenSigner | None = field(default=None, repr=False)
     _api_keys: ApiKeyStore | None = field(default=None, repr=False)
     _runs: SyncRuns | None = field(default=None, repr=False)
+    _records: RecordReader | None = field(default=None, repr=False)
 
     @property
     def connectors(self) -> Connectors:
@@ -67,6 +69,16 @@ class GatewayState:
         if self._runs is None:
             raise RuntimeError("the gateway has not started (its lifespan did not run)")
         return self._runs
+
+    @property
+    def records(self) -> RecordReader:
+        """The record reader, its cursors signed with a key derived from the encryption key
+        (every replica derives the same one, so a cursor works on any of them)."""
+        if self._records is None:
+            connectors = self.connectors
+            key = connectors.cipher.derive_key("record-cursor")
+            self._records = RecordReader(connectors.database, key=key)
+        return self._records
 
     def url(self, path: str) -> str:
         """An absolute URL on this gateway."""

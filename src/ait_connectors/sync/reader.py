@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, delete, func, select
+from sqlalchemy import ColumnElement, Select, Table, Text, and_, delete, func, or_, select
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import literal_column
 
 from ..entities import Entity
 from ..storage.db import Database
 from ..storage.sync_models import RecordRow, SyncStateRow
+from .cursors import Cursor, CursorCodec, InvalidCursorError
 
-__all__ = ["RecordPage", "RecordReader", "StoredRecord"]
+__all__ = ["InvalidCursorError", "JsonPage", "RecordPage", "RecordReader", "StoredRecord"]
 
 E = TypeVar("E", bound=Entity)
 R = cast(Table, RecordRow.__table__)
@@ -35,28 +38,53 @@ class StoredRecord(Generic[E]):
 
 @dataclass(frozen=True)
 class RecordPage(Generic[E]):
-    """One page of records; ``next_offset`` is ``None`` on the last page."""
+    """One page of records. ``next_cursor`` reads the page after it (``None`` on the last page),
+    ``prev_cursor`` the page before it (``None`` on the first); ``total`` is counted only when
+    asked for (``count=True``)."""
 
     records: list[StoredRecord[E]]
-    total: int
-    offset: int
     limit: int
+    next_cursor: str | None
+    prev_cursor: str | None = None
+    total: int | None = None
 
     @property
     def items(self) -> list[E]:
         return [record.entity for record in self.records]
 
-    @property
-    def next_offset(self) -> int | None:
-        nxt = self.offset + len(self.records)
-        return nxt if nxt < self.total else None
+
+@dataclass(frozen=True)
+class JsonPage:
+    """One page as JSON: each record's stored payload, as UTF-8 text."""
+
+    items: list[bytes]
+    limit: int
+    next_cursor: str | None
+    prev_cursor: str | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class _Read:
+    rows: list[Any]
+    limit: int
+    next_cursor: str | None
+    prev_cursor: str | None
+    total: int | None
 
 
 class RecordReader:
-    """Query API over ``records`` for one database."""
+    """Query API over ``records`` for one database.
 
-    def __init__(self, database: Database) -> None:
+    Pages are read by keyset (the sort key and external id of the last row read, in an opaque
+    cursor), never by ``OFFSET``: every page costs what the first does, and rows written between
+    two pages are neither skipped nor repeated. ``key`` signs the cursors (see
+    :mod:`~ait_connectors.sync.cursors`).
+    """
+
+    def __init__(self, database: Database, *, key: bytes | None = None) -> None:
         self.database = database
+        self._cursors = CursorCodec(key)
 
     def _order_expression(self, model: type[Entity], order_by: str) -> ColumnElement[Any]:
         # An entity field wins over a record column of the same name (``updated_at``); the
@@ -70,7 +98,7 @@ class RecordReader:
             )
         # The name is a declared field (checked above), so it is safe inside the JSON path.
         if self.database.dialect == "postgresql":
-            return literal_column(f"records.payload -> '{order_by}'")
+            return literal_column(f"records.payload -> '{order_by}'", type_=JSONB)
         return func.json_extract(R.c.payload, f'$."{order_by}"')
 
     def _where(
@@ -97,42 +125,131 @@ class RecordReader:
         model: type[E],
         *,
         limit: int = 100,
-        offset: int = 0,
+        cursor: str | None = None,
         order_by: str = "_external_id",
         descending: bool = False,
         include_deleted: bool = False,
+        count: bool = False,
     ) -> RecordPage[E]:
         """Records of one connection and entity type, ordered by ``order_by`` (an entity field,
         or a record column: ``_external_id``, ``_first_seen_at``, ``_updated_at``), ties broken
-        by external id."""
-        if limit < 1 or offset < 0:
-            raise ValueError("limit must be positive and offset not negative")
-        where = self._where(connector_config_id, user_id, entity_type, include_deleted)
-        order = self._order_expression(model, order_by)
-        ordering = [order.desc() if descending else order.asc()]
-        if order_by.lstrip("_") != "external_id":
-            ordering.append(R.c.external_id.desc() if descending else R.c.external_id.asc())
+        by external id; from ``cursor`` (a page's ``next_cursor`` or ``prev_cursor``) on.
+
+        Raises :class:`InvalidCursorError` for a cursor this reader did not issue for this
+        listing, and ``ValueError`` for an unknown ``order_by`` or a limit below 1.
+        """
+        read = await self._read(
+            (connector_config_id, user_id, entity_type),
+            model,
+            R.c.payload,
+            limit=limit,
+            cursor=cursor,
+            order_by=order_by,
+            descending=descending,
+            include_deleted=include_deleted,
+            count=count,
+        )
+        return RecordPage(
+            records=[_stored(model, row) for row in read.rows],
+            limit=limit,
+            next_cursor=read.next_cursor,
+            prev_cursor=read.prev_cursor,
+            total=read.total,
+        )
+
+    async def page_json(
+        self,
+        connector_config_id: str,
+        user_id: str,
+        entity_type: str,
+        model: type[Entity],
+        **kwargs: Any,
+    ) -> JsonPage:
+        """The same page as :meth:`page`, each record as its stored JSON text (UTF-8): what an
+        HTTP answer sends, without building an entity per record. ``model`` names the fields
+        that ``order_by`` may use."""
+        read = await self._read(
+            (connector_config_id, user_id, entity_type),
+            model,
+            cast_(R.c.payload, Text),
+            **kwargs,
+        )
+        return JsonPage(
+            items=[row.payload.encode() for row in read.rows],
+            limit=read.limit,
+            next_cursor=read.next_cursor,
+            prev_cursor=read.prev_cursor,
+            total=read.total,
+        )
+
+    async def _read(
+        self,
+        listing: tuple[str, str, str],
+        model: type[Entity],
+        payload: ColumnElement[Any],
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        order_by: str = "_external_id",
+        descending: bool = False,
+        include_deleted: bool = False,
+        count: bool = False,
+    ) -> _Read:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        where = self._where(*listing, include_deleted)
+        key = self._order_expression(model, order_by)
+        plan = _Keyset(
+            key,
+            by_id=order_by.lstrip("_") == "external_id",
+            order=f"{order_by}:{'desc' if descending else 'asc'}:"
+            f"{'all' if include_deleted else 'live'}",
+            descending=descending,
+        )
+        scope = "\0".join(listing)
+        position = None if cursor is None else self._cursors.decode(scope, plan.order, cursor)
+        backwards = position is not None and position.before
         query: Select[Any] = (
-            select(R.c.payload, R.c.external_id, R.c.first_seen_at, R.c.updated_at, R.c.deleted_at)
-            .where(where)
-            .order_by(*ordering)
-            .limit(limit)
-            .offset(offset)
+            select(
+                payload.label("payload"),
+                R.c.external_id,
+                R.c.first_seen_at,
+                R.c.updated_at,
+                R.c.deleted_at,
+                key.label("sort_key"),
+            )
+            .where(where if position is None else and_(where, plan.beyond(position)))
+            .order_by(*plan.ordering(reverse=backwards))
+            .limit(limit + 1)
         )
         async with self.database.connect() as conn:
-            total = (await conn.execute(select(func.count()).select_from(R).where(where))).scalar()
-            rows = (await conn.execute(query)).all()
-        records = [
-            StoredRecord(
-                entity=model.model_validate(row.payload),
-                external_id=row.external_id,
-                first_seen_at=row.first_seen_at,
-                updated_at=row.updated_at,
-                deleted_at=row.deleted_at,
-            )
-            for row in rows
-        ]
-        return RecordPage(records=records, total=int(total or 0), offset=offset, limit=limit)
+            rows = list((await conn.execute(query)).all())
+            total = await self._count(conn, where) if count else None
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if backwards:
+            rows.reverse()
+
+        def at(index: int, before: bool) -> str:
+            row = rows[index]
+            spot = Cursor(plan.order, row.sort_key, row.external_id, before)
+            return self._cursors.encode(scope, spot)
+
+        # Reading forwards, rows exist before this page when it was reached by a cursor;
+        # reading backwards, rows exist after it.
+        after_more = position is not None if backwards else more
+        before_more = more if backwards else position is not None
+        return _Read(
+            rows=rows,
+            limit=limit,
+            next_cursor=at(-1, False) if rows and after_more else None,
+            prev_cursor=at(0, True) if rows and before_more else None,
+            total=total,
+        )
+
+    async def _count(self, conn: Any, where: ColumnElement[bool]) -> int:
+        total = (await conn.execute(select(func.count()).select_from(R).where(where))).scalar()
+        return int(total or 0)
 
     async def list(
         self,
@@ -142,7 +259,7 @@ class RecordReader:
         model: type[E],
         **kwargs: Any,
     ) -> list[E]:
-        """Just the entities of :meth:`page`."""
+        """Just the entities of one :meth:`page`."""
         return (await self.page(connector_config_id, user_id, entity_type, model, **kwargs)).items
 
     async def get(
@@ -174,8 +291,7 @@ class RecordReader:
     ) -> int:
         where = self._where(connector_config_id, user_id, entity_type, include_deleted)
         async with self.database.connect() as conn:
-            total = (await conn.execute(select(func.count()).select_from(R).where(where))).scalar()
-        return int(total or 0)
+            return await self._count(conn, where)
 
     async def purge(
         self,
@@ -197,3 +313,59 @@ class RecordReader:
             # Cascades to sync_pages: the next sync starts from scratch.
             await conn.execute(delete(state).where(state_where))
         return int(result.rowcount)
+
+
+def _stored(model: type[E], row: Any) -> StoredRecord[E]:
+    return StoredRecord(
+        entity=model.model_validate(row.payload),
+        external_id=row.external_id,
+        first_seen_at=row.first_seen_at,
+        updated_at=row.updated_at,
+        deleted_at=row.deleted_at,
+    )
+
+
+@dataclass(frozen=True)
+class _Keyset:
+    """The ordering of one listing and the condition for "beyond this row" in it.
+
+    The sort key may be NULL (a field an entity lacks, ``deleted_at``): NULLs sort as the
+    smallest value on both databases (``NULLS FIRST`` ascending, ``NULLS LAST`` descending), and
+    the condition spells out the NULL cases, which a row comparison would get wrong.
+    """
+
+    key: ColumnElement[Any]
+    by_id: bool
+    order: str
+    descending: bool
+
+    def ordering(self, *, reverse: bool) -> list[ColumnElement[Any]]:
+        down = self.descending != reverse
+        ids = R.c.external_id.desc() if down else R.c.external_id.asc()
+        if self.by_id:
+            return [ids]
+        key = self.key.desc().nulls_last() if down else self.key.asc().nulls_first()
+        return [key, ids]
+
+    def beyond(self, at: Cursor) -> ColumnElement[bool]:
+        """Rows after ``at`` in reading order (before it for a ``before`` cursor)."""
+        down = self.descending != at.before
+        ids = R.c.external_id
+        past_id = ids < at.external_id if down else ids > at.external_id
+        if self.by_id:
+            return past_id
+        key = self.key
+        if at.value is None:
+            tie = and_(key.is_(None), past_id)
+            return tie if down else or_(tie, key.is_not(None))
+        value = _bind(key, at.value)
+        later = key < value if down else key > value
+        clause = or_(later, and_(key == value, past_id))
+        return or_(clause, key.is_(None)) if down else clause
+
+
+def _bind(key: ColumnElement[Any], value: Any) -> Any:
+    # Compared as the key's own type: a datetime column, or JSONB on PostgreSQL.
+    from sqlalchemy import bindparam
+
+    return bindparam(None, value, type_=key.type)
