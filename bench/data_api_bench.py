@@ -259,8 +259,15 @@ def main() -> None:
         seeded = asyncio.run(seed(database_url, key, args.records))
         print(f"seeded {args.records:,} records in {time.perf_counter() - started:.0f} s")
         reference = subprocess.Popen(
-            [sys.executable, "-m", "bench.data_reference", str(ref_port), database_url,
-             seeded["config_id"], USER],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bench.data_reference",
+                str(ref_port),
+                database_url,
+                seeded["config_id"],
+                USER,
+            ],  # fmt: skip
             cwd=ROOT,
         )
         stack.callback(_stop, reference)
@@ -313,8 +320,19 @@ def _profile(pid: int, out: str, seconds: int) -> subprocess.Popen[bytes] | None
         print("py-spy not found (pip install py-spy): no profile", file=sys.stderr)
         return None
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw",
-         "--output", out, "--nonblocking"],  # fmt: skip
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--format",
+            "raw",
+            "--output",
+            out,
+            "--nonblocking",
+        ],  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -98,6 +98,18 @@ async def test_connect_sync_read_disconnect(
             cursor = body["next_cursor"]
         assert seen_ids == [f"c-{i:05d}" for i in range(1, CONTACT_COUNT + 1)]
         assert len(body["items"]) == 500
+        for bad in ("garbage", first["next_cursor"][:-2] + "xx"):
+            refused = call("GET", "/api/sandbox/data/contacts", params={"cursor": bad})
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"] == "INVALID_CURSOR"
+            assert "not one this API issued" in refused.json()["message"]
+        other_order = call(
+            "GET",
+            "/api/sandbox/data/contacts",
+            params={"cursor": first["next_cursor"], "order_by": "name"},
+        )
+        assert other_order.status_code == 400
+        assert "order_by=_external_id" in other_order.json()["message"]
         ordered = call(
             "GET",
             "/api/sandbox/data/events",

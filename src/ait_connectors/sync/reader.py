@@ -23,6 +23,7 @@ E = TypeVar("E", bound=Entity)
 R = cast(Table, RecordRow.__table__)
 S = cast(Table, SyncStateRow.__table__)
 _META_ORDER = {"external_id", "first_seen_at", "updated_at", "last_seen_at", "deleted_at"}
+_NOT_NULL = {"external_id", "first_seen_at", "updated_at", "last_seen_at"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ class RecordReader:
             )
         # The name is a declared field (checked above), so it is safe inside the JSON path.
         if self.database.dialect == "postgresql":
-            return literal_column(f"records.payload -> '{order_by}'", type_=JSONB)
+            # A missing field reads as JSON null (the smallest jsonb): never SQL NULL.
+            field = literal_column(f"records.payload -> '{order_by}'", type_=JSONB)
+            return func.coalesce(field, literal_column("'null'::jsonb", type_=JSONB))
         return func.json_extract(R.c.payload, f'$."{order_by}"')
 
     def _where(
@@ -202,6 +205,8 @@ class RecordReader:
         plan = _Keyset(
             key,
             by_id=order_by.lstrip("_") == "external_id",
+            nullable=not (self.database.dialect == "postgresql" and order_by in model.model_fields)
+            and order_by.lstrip("_") not in _NOT_NULL,
             order=f"{order_by}:{'desc' if descending else 'asc'}:"
             f"{'all' if include_deleted else 'live'}",
             descending=descending,
@@ -329,13 +334,15 @@ def _stored(model: type[E], row: Any) -> StoredRecord[E]:
 class _Keyset:
     """The ordering of one listing and the condition for "beyond this row" in it.
 
-    The sort key may be NULL (a field an entity lacks, ``deleted_at``): NULLs sort as the
-    smallest value on both databases (``NULLS FIRST`` ascending, ``NULLS LAST`` descending), and
-    the condition spells out the NULL cases, which a row comparison would get wrong.
+    A ``nullable`` sort key (a JSON field on SQLite, ``deleted_at``) may be NULL: NULLs sort as
+    the smallest value on both databases (``NULLS FIRST`` ascending, ``NULLS LAST``
+    descending), and the condition spells out the NULL cases, which a row comparison would get
+    wrong. On PostgreSQL a JSON field is never NULL (a missing one reads as JSON null).
     """
 
     key: ColumnElement[Any]
     by_id: bool
+    nullable: bool
     order: str
     descending: bool
 
@@ -355,13 +362,13 @@ class _Keyset:
         if self.by_id:
             return past_id
         key = self.key
-        if at.value is None:
+        if self.nullable and at.value is None:
             tie = and_(key.is_(None), past_id)
             return tie if down else or_(tie, key.is_not(None))
         value = _bind(key, at.value)
         later = key < value if down else key > value
         clause = or_(later, and_(key == value, past_id))
-        return or_(clause, key.is_(None)) if down else clause
+        return or_(clause, key.is_(None)) if down and self.nullable else clause
 
 
 def _bind(key: ColumnElement[Any], value: Any) -> Any:
