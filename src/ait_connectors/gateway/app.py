@@ -24,6 +24,7 @@ from . import routes_api, routes_oauth, routes_page, routes_providers
 from .docs import install_docs
 from .errors import RejectControlCharacters, install_error_handlers
 from .headers import SecurityHeaders
+from .health import HealthProbe
 from .schemas import HealthOut
 from .state import ASSETS, GatewayState, gateway_of
 from .tokens import ConnectTokenSigner, derive_key
@@ -76,19 +77,19 @@ def _mount_vendors(
             gateway.vendor_state[vendor.slug] = vendor.mount(app, context)
 
 
-def _add_health(app: FastAPI) -> None:
+def _add_health(app: FastAPI, gateway: GatewayState) -> None:
+    async def select_one() -> None:
+        async with gateway.connectors.database.read() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    probe = HealthProbe(select_one)
+
     @app.get(
         "/health", tags=["health"], summary="Liveness and database check", response_model=HealthOut
     )
     async def health(request: Request) -> Any:
         state = gateway_of(request)
-        database = "ok"
-        try:
-            async with state.connectors.database.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            logger.warning("health check: database unreachable: %s", exc)
-            database = "unreachable"
+        database = "ok" if await probe.database_ok() else "unreachable"
         body = {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,
@@ -161,7 +162,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: on every response, errors included
     install_error_handlers(app)
 
-    _add_health(app)
+    _add_health(app, gateway)
     # The pages' own stylesheets (and scripts): the content security policy allows no others.
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     install_docs(app)

@@ -4,12 +4,19 @@ A key looks like ``ait_<prefix>_<secret>``: the prefix (8 hex characters) is sto
 that operators can tell keys apart in listings and revoke one by prefix; the whole key is hashed.
 The keys are 256-bit random values, so a plain SHA-256 (not a slow password hash) is enough: there
 is nothing to brute-force, and lookups stay one indexed query per request.
+
+A store remembers the keys it verified for ``VERIFIED_TTL`` seconds (by hash, in this process
+only), so that a burst of requests costs one query per key, not one per request. Revoking a key
+through the same store forgets it at once; a revocation made by another process (the CLI,
+another gateway replica) is honoured within ``VERIFIED_TTL``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -28,6 +35,8 @@ KEY_PREFIX = "ait_"
 # ``last_used_at`` is bumped at most this often per key, so that authenticating a burst of
 # requests does not turn every read into a write (which SQLite would serialise).
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: How long a verified key is trusted without asking the database again.
+VERIFIED_TTL = 5.0
 
 
 class ApiKeyNotFoundError(AItError):
@@ -88,8 +97,12 @@ def _info(row: Row[Any]) -> ApiKeyInfo:
 class ApiKeyStore:
     """Create, verify, list and revoke gateway API keys."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.database = database
+        self._clock = clock
+        # digest -> (key, trusted until): only keys that verified, so its size is bounded by
+        # the number of real keys, whatever callers send.
+        self._verified: dict[str, tuple[ApiKeyInfo, float]] = {}
 
     def __repr__(self) -> str:
         return f"ApiKeyStore({self.database!r})"
@@ -123,26 +136,37 @@ class ApiKeyStore:
         # Looked up by hash: the comparison happens on a digest of a secret the caller sent,
         # so response time reveals nothing about stored keys.
         digest = hash_api_key(key)
-        async with self.database.connect() as conn:
+        remembered = self._verified.get(digest)
+        if remembered is not None and remembered[1] > self._clock():
+            info = remembered[0]
+            if (
+                info.last_used_at is not None
+                and utcnow() - info.last_used_at <= LAST_USED_RESOLUTION
+            ):
+                return info
+        async with self.database.read() as conn:
             row = (
                 await conn.execute(
                     select(K).where(K.c.key_hash == digest, K.c.revoked_at.is_(None))
                 )
             ).first()
         if row is None:
+            self._verified.pop(digest, None)
             return None
         info = _info(row)
         now = utcnow()
         if info.last_used_at is None or now - info.last_used_at > LAST_USED_RESOLUTION:
             async with self.database.transaction() as conn:
                 await conn.execute(update(K).where(K.c.id == info.id).values(last_used_at=now))
+            info = replace(info, last_used_at=now)
+        self._verified[digest] = (info, self._clock() + VERIFIED_TTL)
         return info
 
     async def list(self, *, include_revoked: bool = False) -> list[ApiKeyInfo]:
         query = select(K).order_by(K.c.created_at)
         if not include_revoked:
             query = query.where(K.c.revoked_at.is_(None))
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_info(row) for row in rows]
 
@@ -163,4 +187,5 @@ class ApiKeyStore:
                 raise ApiKeyNotFoundError(ident)
             now = utcnow()
             await conn.execute(update(K).where(K.c.id == rows[0].id).values(revoked_at=now))
+        self._verified.pop(rows[0].key_hash, None)
         return replace(_info(rows[0]), revoked_at=now)

@@ -216,7 +216,7 @@ class ConnectorConfigStore:
         return await self.get(row_id)
 
     async def get(self, config_id: str) -> ConnectorConfig:
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             row = (await conn.execute(select(C).where(C.c.id == config_id))).first()
         if row is None:
             raise ConnectorConfigNotFoundError(config_id)
@@ -230,7 +230,7 @@ class ConnectorConfigStore:
             query = query.where(C.c.provider == provider)
         if owner is not None:
             query = query.where(C.c.owner == owner)
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             rows = (await conn.execute(query)).all()
         return [self._decode(row) for row in rows]
 

@@ -227,7 +227,7 @@ class RecordReader:
             .order_by(*plan.ordering(reverse=backwards))
             .limit(limit + 1)
         )
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             rows = list((await conn.execute(query)).all())
             total = await self._count(conn, where) if count else None
         more = len(rows) > limit
@@ -282,7 +282,7 @@ class RecordReader:
             self._where(connector_config_id, user_id, entity_type, include_deleted),
             R.c.external_id == external_id,
         )
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             payload = (await conn.execute(select(R.c.payload).where(where))).scalar()
         return None if payload is None else model.model_validate(payload)
 
@@ -295,7 +295,7 @@ class RecordReader:
         include_deleted: bool = False,
     ) -> int:
         where = self._where(connector_config_id, user_id, entity_type, include_deleted)
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             return await self._count(conn, where)
 
     async def purge(
