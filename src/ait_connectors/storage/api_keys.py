@@ -13,6 +13,7 @@ another gateway replica) is honoured within ``VERIFIED_TTL``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -103,6 +104,7 @@ class ApiKeyStore:
         # digest -> (key, trusted until): only keys that verified, so its size is bounded by
         # the number of real keys, whatever callers send.
         self._verified: dict[str, tuple[ApiKeyInfo, float]] = {}
+        self._looking_up: dict[str, asyncio.Future[ApiKeyInfo | None]] = {}
 
     def __repr__(self) -> str:
         return f"ApiKeyStore({self.database!r})"
@@ -139,11 +141,18 @@ class ApiKeyStore:
         remembered = self._verified.get(digest)
         if remembered is not None and remembered[1] > self._clock():
             info = remembered[0]
-            if (
-                info.last_used_at is not None
-                and utcnow() - info.last_used_at <= LAST_USED_RESOLUTION
-            ):
+            last_used = info.last_used_at
+            if last_used is not None and utcnow() - last_used <= LAST_USED_RESOLUTION:
                 return info
+        # A burst of requests with the same key waits for one lookup, not one each.
+        pending = self._looking_up.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(digest))
+            self._looking_up[digest] = pending
+            pending.add_done_callback(lambda _done: self._looking_up.pop(digest, None))
+        return await asyncio.shield(pending)
+
+    async def _look_up(self, digest: str) -> ApiKeyInfo | None:
         async with self.database.read() as conn:
             row = (
                 await conn.execute(

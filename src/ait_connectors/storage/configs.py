@@ -1,8 +1,15 @@
-"""Connector configs: OAuth app registrations with encrypted credentials."""
+"""Connector configs: OAuth app registrations with encrypted credentials.
+
+``find_for_provider`` (what the gateway asks on every request) remembers its answer for
+``PROVIDER_CONFIG_TTL`` seconds: a config created, changed, disabled or deleted through the same
+store is seen at once, one changed by another process (the CLI, another replica) within that.
+"""
 
 from __future__ import annotations
 
 import builtins
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -31,6 +38,7 @@ C = cast(Table, ConnectorConfigRow.__table__)
 T = cast(Table, OAuthTokenRow.__table__)
 REC = cast(Table, RecordRow.__table__)
 OVERRIDE_KEYS = ("authorize_url", "token_url", "revoke_url", "api_base_url")
+PROVIDER_CONFIG_TTL = 1.0
 
 
 class ConnectorConfigNotFoundError(AItError):
@@ -130,9 +138,13 @@ _UNSET: Any = object()
 class ConnectorConfigStore:
     """Create, read, update, disable and delete connector configs."""
 
-    def __init__(self, database: Database, cipher: Cipher) -> None:
+    def __init__(
+        self, database: Database, cipher: Cipher, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.database = database
         self.cipher = cipher
+        self._clock = clock
+        self._for_provider: dict[str, tuple[ConnectorConfig, float]] = {}
 
     def __repr__(self) -> str:
         return f"ConnectorConfigStore({self.database!r})"
@@ -213,6 +225,7 @@ class ConnectorConfigStore:
                 f"A connector config named {values['name']!r} already exists for owner {owner!r}; "
                 "choose another --name or update the existing one."
             ) from None
+        self._for_provider.clear()
         return await self.get(row_id)
 
     async def get(self, config_id: str) -> ConnectorConfig:
@@ -236,8 +249,15 @@ class ConnectorConfigStore:
 
     async def find_for_provider(self, provider: str) -> ConnectorConfig | None:
         """The enabled config of ``provider`` (the newest, when several exist)."""
+        remembered = self._for_provider.get(provider)
+        if remembered is not None and remembered[1] > self._clock():
+            return remembered[0]
         configs = [c for c in await self.list(provider=provider) if c.enabled]
-        return configs[-1] if configs else None
+        if not configs:  # none is never remembered: one created elsewhere is found at once
+            self._for_provider.pop(provider, None)
+            return None
+        self._for_provider[provider] = (configs[-1], self._clock() + PROVIDER_CONFIG_TTL)
+        return configs[-1]
 
     async def update(
         self,
@@ -275,6 +295,7 @@ class ConnectorConfigStore:
             values["updated_at"] = utcnow()
             async with self.database.transaction() as conn:
                 result = await conn.execute(update(C).where(C.c.id == config_id).values(**values))
+            self._for_provider.clear()
             if not result.rowcount:
                 raise ConnectorConfigNotFoundError(config_id)
         return await self.get(config_id)
@@ -301,6 +322,7 @@ class ConnectorConfigStore:
             if (usage.connections or usage.records) and not cascade:
                 raise ConfigInUseError(usage)
             await conn.execute(delete(C).where(C.c.id == config_id))
+        self._for_provider.clear()
         return usage
 
 
