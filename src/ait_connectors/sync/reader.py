@@ -144,7 +144,7 @@ class RecordReader:
         read = await self._read(
             (connector_config_id, user_id, entity_type),
             model,
-            R.c.payload,
+            (R.c.payload, R.c.first_seen_at, R.c.updated_at, R.c.deleted_at),
             limit=limit,
             cursor=cursor,
             order_by=order_by,
@@ -174,7 +174,7 @@ class RecordReader:
         read = await self._read(
             (connector_config_id, user_id, entity_type),
             model,
-            cast_(R.c.payload, Text),
+            (cast_(R.c.payload, Text).label("payload"),),
             **kwargs,
         )
         return JsonPage(
@@ -189,7 +189,7 @@ class RecordReader:
         self,
         listing: tuple[str, str, str],
         model: type[Entity],
-        payload: ColumnElement[Any],
+        columns: tuple[ColumnElement[Any], ...],
         *,
         limit: int = 100,
         cursor: str | None = None,
@@ -215,14 +215,7 @@ class RecordReader:
         position = None if cursor is None else self._cursors.decode(scope, plan.order, cursor)
         backwards = position is not None and position.before
         query: Select[Any] = (
-            select(
-                payload.label("payload"),
-                R.c.external_id,
-                R.c.first_seen_at,
-                R.c.updated_at,
-                R.c.deleted_at,
-                key.label("sort_key"),
-            )
+            select(*columns, R.c.external_id, key.label("sort_key"))
             .where(where if position is None else and_(where, plan.beyond(position)))
             .order_by(*plan.ordering(reverse=backwards))
             .limit(limit + 1)
