@@ -267,7 +267,7 @@ def main() -> None:
                 database_url,
                 seeded["config_id"],
                 USER,
-            ],  # fmt: skip
+            ],
             cwd=ROOT,
         )
         stack.callback(_stop, reference)
@@ -332,7 +332,7 @@ def _profile(pid: int, out: str, seconds: int) -> subprocess.Popen[bytes] | None
             "--output",
             out,
             "--nonblocking",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
