@@ -13,7 +13,6 @@ another gateway replica) is honoured within ``VERIFIED_TTL``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import time
@@ -27,6 +26,7 @@ from sqlalchemy import Row, Table, or_, select, update
 from ..errors import AItError
 from .db import Database
 from .models import ApiKey
+from .recent import Recent
 from .types import new_id, utcnow
 
 __all__ = ["ApiKeyInfo", "ApiKeyNotFoundError", "ApiKeyStore", "CreatedApiKey", "hash_api_key"]
@@ -100,11 +100,8 @@ class ApiKeyStore:
 
     def __init__(self, database: Database, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.database = database
-        self._clock = clock
-        # digest -> (key, trusted until): only keys that verified, so its size is bounded by
-        # the number of real keys, whatever callers send.
-        self._verified: dict[str, tuple[ApiKeyInfo, float]] = {}
-        self._looking_up: dict[str, asyncio.Future[ApiKeyInfo | None]] = {}
+        # By digest; only keys that verified, so it holds no more than the real keys.
+        self._verified: Recent[str, ApiKeyInfo] = Recent(VERIFIED_TTL, clock=clock)
 
     def __repr__(self) -> str:
         return f"ApiKeyStore({self.database!r})"
@@ -138,19 +135,12 @@ class ApiKeyStore:
         # Looked up by hash: the comparison happens on a digest of a secret the caller sent,
         # so response time reveals nothing about stored keys.
         digest = hash_api_key(key)
-        remembered = self._verified.get(digest)
-        if remembered is not None and remembered[1] > self._clock():
-            info = remembered[0]
-            last_used = info.last_used_at
-            if last_used is not None and utcnow() - last_used <= LAST_USED_RESOLUTION:
-                return info
-        # A burst of requests with the same key waits for one lookup, not one each.
-        pending = self._looking_up.get(digest)
-        if pending is None:
-            pending = asyncio.ensure_future(self._look_up(digest))
-            self._looking_up[digest] = pending
-            pending.add_done_callback(lambda _done: self._looking_up.pop(digest, None))
-        return await asyncio.shield(pending)
+        info = self._verified.peek(digest)
+        last_used = info.last_used_at if info is not None else None
+        if last_used is not None and utcnow() - last_used <= LAST_USED_RESOLUTION:
+            return info
+        self._verified.forget(digest)  # stale last_used_at: read (and bump) it again
+        return await self._verified.get(digest, lambda: self._look_up(digest))
 
     async def _look_up(self, digest: str) -> ApiKeyInfo | None:
         async with self.database.read() as conn:
@@ -160,7 +150,6 @@ class ApiKeyStore:
                 )
             ).first()
         if row is None:
-            self._verified.pop(digest, None)
             return None
         info = _info(row)
         now = utcnow()
@@ -168,7 +157,6 @@ class ApiKeyStore:
             async with self.database.transaction() as conn:
                 await conn.execute(update(K).where(K.c.id == info.id).values(last_used_at=now))
             info = replace(info, last_used_at=now)
-        self._verified[digest] = (info, self._clock() + VERIFIED_TTL)
         return info
 
     async def list(self, *, include_revoked: bool = False) -> list[ApiKeyInfo]:
@@ -196,5 +184,5 @@ class ApiKeyStore:
                 raise ApiKeyNotFoundError(ident)
             now = utcnow()
             await conn.execute(update(K).where(K.c.id == rows[0].id).values(revoked_at=now))
-        self._verified.pop(rows[0].key_hash, None)
+        self._verified.forget(rows[0].key_hash)
         return replace(_info(rows[0]), revoked_at=now)

@@ -23,6 +23,7 @@ from ..errors import AItError, ConfigurationError
 from ..oauth.config import OAuthClientConfig
 from .db import Database
 from .models import ConnectorConfigRow, OAuthTokenRow
+from .recent import Recent
 from .sync_models import RecordRow
 from .types import new_id, utcnow
 
@@ -143,8 +144,7 @@ class ConnectorConfigStore:
     ) -> None:
         self.database = database
         self.cipher = cipher
-        self._clock = clock
-        self._for_provider: dict[str, tuple[ConnectorConfig, float]] = {}
+        self._for_provider: Recent[str, ConnectorConfig] = Recent(PROVIDER_CONFIG_TTL, clock=clock)
 
     def __repr__(self) -> str:
         return f"ConnectorConfigStore({self.database!r})"
@@ -249,15 +249,12 @@ class ConnectorConfigStore:
 
     async def find_for_provider(self, provider: str) -> ConnectorConfig | None:
         """The enabled config of ``provider`` (the newest, when several exist)."""
-        remembered = self._for_provider.get(provider)
-        if remembered is not None and remembered[1] > self._clock():
-            return remembered[0]
-        configs = [c for c in await self.list(provider=provider) if c.enabled]
-        if not configs:  # none is never remembered: one created elsewhere is found at once
-            self._for_provider.pop(provider, None)
-            return None
-        self._for_provider[provider] = (configs[-1], self._clock() + PROVIDER_CONFIG_TTL)
-        return configs[-1]
+
+        async def newest() -> ConnectorConfig | None:
+            configs = [c for c in await self.list(provider=provider) if c.enabled]
+            return configs[-1] if configs else None
+
+        return await self._for_provider.get(provider, newest)
 
     async def update(
         self,

@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, Table, Text, and_, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import literal_column
@@ -24,6 +37,10 @@ R = cast(Table, RecordRow.__table__)
 S = cast(Table, SyncStateRow.__table__)
 _META_ORDER = {"external_id", "first_seen_at", "updated_at", "last_seen_at", "deleted_at"}
 _NOT_NULL = {"external_id", "first_seen_at", "updated_at", "last_seen_at"}
+# What a page selects besides the external id and the sort key (module constants: they are part
+# of the key of the reader's statement cache).
+_RECORD_COLUMNS = (R.c.payload, R.c.first_seen_at, R.c.updated_at, R.c.deleted_at)
+_JSON_COLUMNS = (cast_(R.c.payload, Text).label("payload"),)
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,7 @@ class RecordReader:
     def __init__(self, database: Database, *, key: bytes | None = None) -> None:
         self.database = database
         self._cursors = CursorCodec(key)
+        self._statements: dict[tuple[Any, ...], Select[Any]] = {}
 
     def _order_expression(self, model: type[Entity], order_by: str) -> ColumnElement[Any]:
         # An entity field wins over a record column of the same name (``updated_at``); the
@@ -106,9 +124,9 @@ class RecordReader:
 
     def _where(
         self,
-        connector_config_id: str,
-        user_id: str,
-        entity_type: str,
+        connector_config_id: Any,
+        user_id: Any,
+        entity_type: Any,
         include_deleted: bool,
     ) -> ColumnElement[bool]:
         clause = and_(
@@ -144,7 +162,7 @@ class RecordReader:
         read = await self._read(
             (connector_config_id, user_id, entity_type),
             model,
-            (R.c.payload, R.c.first_seen_at, R.c.updated_at, R.c.deleted_at),
+            _RECORD_COLUMNS,
             limit=limit,
             cursor=cursor,
             order_by=order_by,
@@ -174,7 +192,7 @@ class RecordReader:
         read = await self._read(
             (connector_config_id, user_id, entity_type),
             model,
-            (cast_(R.c.payload, Text).label("payload"),),
+            _JSON_COLUMNS,
             **kwargs,
         )
         return JsonPage(
@@ -200,29 +218,31 @@ class RecordReader:
     ) -> _Read:
         if limit < 1:
             raise ValueError("limit must be positive")
-        where = self._where(*listing, include_deleted)
-        key = self._order_expression(model, order_by)
-        plan = _Keyset(
-            key,
-            by_id=order_by.lstrip("_") == "external_id",
-            nullable=not (self.database.dialect == "postgresql" and order_by in model.model_fields)
-            and order_by.lstrip("_") not in _NOT_NULL,
-            order=f"{order_by}:{'desc' if descending else 'asc'}:"
-            f"{'all' if include_deleted else 'live'}",
-            descending=descending,
-        )
+        order = f"{order_by}:{'desc' if descending else 'asc'}:"
+        order += "all" if include_deleted else "live"
         scope = "\0".join(listing)
-        position = None if cursor is None else self._cursors.decode(scope, plan.order, cursor)
+        position = None if cursor is None else self._cursors.decode(scope, order, cursor)
         backwards = position is not None and position.before
-        query: Select[Any] = (
-            select(*columns, R.c.external_id, key.label("sort_key"))
-            .where(where if position is None else and_(where, plan.beyond(position)))
-            .order_by(*plan.ordering(reverse=backwards))
-            .limit(limit + 1)
-        )
+        params: dict[str, Any] = {"c": listing[0], "u": listing[1], "t": listing[2]}
+        params["n"] = limit + 1
+        if position is not None:
+            params["v"], params["x"] = position.value, position.external_id
+        # One statement object per shape: built (and cache-keyed by SQLAlchemy) once, not per
+        # request; the values are parameters.
+        spot = None if position is None else (position.before, position.value is None)
+        shape = (model, order, columns, spot)
+        query = self._statements.get(shape)
+        if query is None:
+            query = self._statements[shape] = self._statement(
+                model, order_by, descending, include_deleted, columns, spot
+            )
         async with self.database.read() as conn:
-            rows = list((await conn.execute(query)).all())
-            total = await self._count(conn, where) if count else None
+            rows = list((await conn.execute(query, params)).all())
+            if count:
+                where = self._where(*listing, include_deleted)
+                total: int | None = await self._count(conn, where)
+            else:
+                total = None
         more = len(rows) > limit
         rows = rows[:limit]
         if backwards:
@@ -230,7 +250,7 @@ class RecordReader:
 
         def at(index: int, before: bool) -> str:
             row = rows[index]
-            spot = Cursor(plan.order, row.sort_key, row.external_id, before)
+            spot = Cursor(order, row.sort_key, row.external_id, before)
             return self._cursors.encode(scope, spot)
 
         # Reading forwards, rows exist before this page when it was reached by a cursor;
@@ -243,6 +263,34 @@ class RecordReader:
             next_cursor=at(-1, False) if rows and after_more else None,
             prev_cursor=at(0, True) if rows and before_more else None,
             total=total,
+        )
+
+    def _statement(
+        self,
+        model: type[Entity],
+        order_by: str,
+        descending: bool,
+        include_deleted: bool,
+        columns: tuple[ColumnElement[Any], ...],
+        spot: tuple[bool, bool] | None,
+    ) -> Select[Any]:
+        """The page query of one shape; ``spot`` is (before, at a NULL key) for a cursor."""
+        where = self._where(bindparam("c"), bindparam("u"), bindparam("t"), include_deleted)
+        key = self._order_expression(model, order_by)
+        plan = _Keyset(
+            key,
+            by_id=order_by.lstrip("_") == "external_id",
+            nullable=not (self.database.dialect == "postgresql" and order_by in model.model_fields)
+            and order_by.lstrip("_") not in _NOT_NULL,
+            descending=descending,
+        )
+        if spot is not None:
+            where = and_(where, plan.beyond(*spot))
+        return (
+            select(*columns, R.c.external_id, key.label("sort_key"))
+            .where(where)
+            .order_by(*plan.ordering(reverse=spot is not None and spot[0]))
+            .limit(bindparam("n", type_=Integer))
         )
 
     async def _count(self, conn: Any, where: ColumnElement[bool]) -> int:
@@ -336,7 +384,6 @@ class _Keyset:
     key: ColumnElement[Any]
     by_id: bool
     nullable: bool
-    order: str
     descending: bool
 
     def ordering(self, *, reverse: bool) -> list[ColumnElement[Any]]:
@@ -347,25 +394,19 @@ class _Keyset:
         key = self.key.desc().nulls_last() if down else self.key.asc().nulls_first()
         return [key, ids]
 
-    def beyond(self, at: Cursor) -> ColumnElement[bool]:
-        """Rows after ``at`` in reading order (before it for a ``before`` cursor)."""
-        down = self.descending != at.before
-        ids = R.c.external_id
-        past_id = ids < at.external_id if down else ids > at.external_id
+    def beyond(self, before: bool, at_null: bool) -> ColumnElement[bool]:
+        """Rows after the cursor's row (parameters ``v``: its key, ``x``: its external id) in
+        reading order, or before it for a ``before`` cursor."""
+        down = self.descending != before
+        ids, at_id = R.c.external_id, bindparam("x", type_=String)
+        past_id = ids < at_id if down else ids > at_id
         if self.by_id:
             return past_id
         key = self.key
-        if self.nullable and at.value is None:
+        if self.nullable and at_null:
             tie = and_(key.is_(None), past_id)
             return tie if down else or_(tie, key.is_not(None))
-        value = _bind(key, at.value)
+        value = bindparam("v", type_=key.type)  # compared as the key's own type (JSONB…)
         later = key < value if down else key > value
         clause = or_(later, and_(key == value, past_id))
         return or_(clause, key.is_(None)) if down and self.nullable else clause
-
-
-def _bind(key: ColumnElement[Any], value: Any) -> Any:
-    # Compared as the key's own type: a datetime column, or JSONB on PostgreSQL.
-    from sqlalchemy import bindparam
-
-    return bindparam(None, value, type_=key.type)
