@@ -419,5 +419,5 @@ async def get_data(
             "total": page.total,
         }
     )
-    body = b"".join((head[:-1], b',"items":[', b",".join(page.items), b"]}"))
+    body = b"".join((head[:-1], b',"items":', page.items, b"}"))
     return Response(body, media_type="application/json")

@@ -36,7 +36,7 @@ class Database:
     two processes cannot both read the old row and then both write.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
         self.url = normalise_database_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         kwargs: dict[str, Any] = {"echo": echo}
@@ -46,6 +46,7 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
+            # Kept open under load: past pool_size, connections are opened and closed per request.
             kwargs["pool_size"] = pool_size
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

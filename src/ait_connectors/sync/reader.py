@@ -73,9 +73,10 @@ class RecordPage(Generic[E]):
 
 @dataclass(frozen=True)
 class JsonPage:
-    """One page as JSON: each record's stored payload, as UTF-8 text."""
+    """One page as JSON: ``items`` is the records' stored payloads as one JSON array (UTF-8),
+    ready to be sent."""
 
-    items: list[bytes]
+    items: bytes
     limit: int
     next_cursor: str | None
     prev_cursor: str | None = None
@@ -196,7 +197,7 @@ class RecordReader:
             **kwargs,
         )
         return JsonPage(
-            items=[row.payload.encode() for row in read.rows],
+            items=f"[{','.join([row.payload for row in read.rows])}]".encode(),
             limit=read.limit,
             next_cursor=read.next_cursor,
             prev_cursor=read.prev_cursor,
