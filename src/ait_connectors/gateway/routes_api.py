@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from ..errors import ConfigurationError
 from ..registry import get_vendor
@@ -35,6 +36,15 @@ from .state import gateway_of
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api")
+
+
+async def _read_slot(request: Request) -> AsyncIterator[None]:
+    async with gateway_of(request).read_slots:
+        yield
+
+
+# The read routes that load the database most (see GatewayState.read_slots).
+_READ = [Depends(_read_slot)]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -206,6 +216,7 @@ async def create_connect_token(
 
 @router.get(
     "/connections",
+    dependencies=_READ,
     tags=["connections"],
     summary="The user's connections to every configured provider, with status and counts",
     response_model=list[ConnectionOut],
@@ -299,6 +310,7 @@ async def start_sync(
 
 @router.get(
     "/{vendor}/sync",
+    dependencies=_READ,
     tags=["sync"],
     summary="The last run of each entity type, the running run, record counts",
     response_model=SyncStatusOut,
@@ -320,6 +332,7 @@ async def sync_status(
 
 @router.get(
     "/{vendor}/sync/{run_id}",
+    dependencies=_READ,
     tags=["sync"],
     summary="Progress of a sync run (pages, records, rate-limit waits per entity type)",
     response_model=RunOut,
@@ -348,6 +361,7 @@ async def get_run(
 
 @router.get(
     "/{vendor}/data/{entity}",
+    dependencies=_READ,
     tags=["data"],
     summary="Synced records of one entity type, paged by cursor",
     response_model=DataPage,
