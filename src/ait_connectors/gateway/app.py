@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -138,6 +139,9 @@ def create_app(
             gateway._api_keys = ApiKeyStore(connectors.database)
             gateway._runs = _runs(connectors)
             await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
+            # What start-up built (modules, routes, models) lives as long as the process: out of
+            # the collector's way, so that full collections under load do not walk it each time.
+            gc.freeze()
             logger.debug("gateway ready at %s", base)
             yield
         finally:
