@@ -141,6 +141,7 @@ def create_app(
             await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
             # What start-up built (modules, routes, models) lives as long as the process: out of
             # the collector's way, so that full collections under load do not walk it each time.
+            gc.collect()  # garbage first: frozen objects are never collected
             gc.freeze()
             logger.debug("gateway ready at %s", base)
             yield
