@@ -198,13 +198,14 @@ async def iter_records(
             f"{provider} has no entity type {entity_type!r}; it has: {', '.join(declared)}."
         )
     config = await find_config(connectors, provider, config_id)
-    reader, model, offset = RecordReader(connectors.database), declared[entity_type].model, 0
-    while True:  # one page in memory at a time
+    reader, model = RecordReader(connectors.database), declared[entity_type].model
+    cursor: str | None = None
+    while True:  # one page in memory at a time, keyset-paged: a concurrent sync skips nothing
         page = await reader.page(
-            config.id, user_id, entity_type, model, limit=page_size, offset=offset
+            config.id, user_id, entity_type, model, limit=page_size, cursor=cursor
         )
         for entity in page.items:
             yield entity
-        if page.next_offset is None:
+        if page.next_cursor is None:
             return
-        offset = page.next_offset
+        cursor = page.next_cursor

@@ -8,6 +8,7 @@ Hierarchy::
     ├── AuthorizationRequiredError    the user must (re)connect; raised without any network call
     ├── RateLimitError                the vendor asked us to wait until ``reset_at``
     ├── VendorResponseError           a vendor API answered something we cannot use
+    ├── DatabaseUnavailableError      the database cannot be reached (lost mid-way or refused)
     └── ConnectorOAuthError
         ├── ConnectorOAuthRequestError            non-2xx (or an error body) from an OAuth endpoint
         │   └── ConnectorOAuthRefreshTokenExpiredError   invalid_grant on refresh
@@ -20,6 +21,7 @@ No exception carries a token, secret or verifier: bodies are redacted before the
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +34,11 @@ __all__ = [
     "ConnectorOAuthNetworkError",
     "ConnectorOAuthRefreshTokenExpiredError",
     "ConnectorOAuthRequestError",
+    "DatabaseUnavailableError",
     "EncryptionError",
     "RateLimitError",
     "VendorResponseError",
+    "database_unavailable",
     "redact",
 ]
 
@@ -210,3 +214,57 @@ class ConnectorOAuthNetworkError(ConnectorOAuthError):
 
     def __init__(self, message: str, metadata: dict[str, Any] | None = None) -> None:
         super().__init__("OAUTH_NETWORK", message, metadata)
+
+
+class DatabaseUnavailableError(AItError):
+    """The database went away (or refuses connections). What was committed is kept."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "DATABASE_UNAVAILABLE",
+            f"Lost the database ({reason}). Check that it is running and that AIT_DATABASE_URL "
+            "points at it; what was committed is kept, and the next sync resumes from it.",
+            {"reason": reason},
+        )
+
+
+# PostgreSQL error classes that mean "the connection is gone": connection exceptions (08…),
+# and the server shutting down or not accepting connections yet.
+_LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+_SQLITE_LOST = ("unable to open database file", "disk i/o error")
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
+    """The :class:`DatabaseUnavailableError` that ``exc`` (or what caused it) amounts to, if it
+    says the database cannot be reached; else ``None``. Drivers are looked at only when already
+    imported, so this costs nothing where no database was opened."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailableError):
+            return current
+        reason = _lost_connection(current)
+        if reason is not None:
+            return DatabaseUnavailableError(reason)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _lost_connection(exc: BaseException) -> str | None:
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.OperationalError):
+        state = getattr(exc, "sqlstate", None)
+        if state is None or state.startswith(_LOST_SQLSTATES):
+            return _first_line(exc)
+    sqlite3 = sys.modules.get("sqlite3")
+    lost = sqlite3 is not None and isinstance(exc, sqlite3.OperationalError)
+    if lost and str(exc).lower().startswith(_SQLITE_LOST):
+        return _first_line(exc)
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return redact(line, max_length=300)

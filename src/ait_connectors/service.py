@@ -353,7 +353,7 @@ class ConnectorService(Generic[DS]):
         return RecordReader(self.database)
 
     async def read(self, entity_type: str, **kwargs: Any) -> RecordPage[Entity]:
-        """Stored entities of this connection: ``limit``, ``offset``, ``order_by``,
+        """Stored entities of this connection: ``limit``, ``cursor``, ``order_by``,
         ``descending``, ``include_deleted`` as in :meth:`RecordReader.page`."""
         config = self.entity_config(entity_type)
         return await self.reader.page(

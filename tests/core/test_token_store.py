@@ -134,5 +134,5 @@ async def test_deleting_the_config_deletes_its_tokens(database: Database, cipher
     configs = ConnectorConfigStore(database, cipher)
     config_id = await make_config(database, cipher)
     await store.save_oauth_data(config_id, "u1", token("a"))
-    await configs.delete(config_id)
+    await configs.delete(config_id, cascade=True)
     assert await store.get_oauth_data(config_id, "u1") is None

@@ -55,7 +55,9 @@ async def connected_and_synced(gateway: ThreadGateway, connectors: Connectors) -
 
 def stored(api: httpx.Client) -> int:
     return sum(
-        api.get(f"/api/sandbox/data/{entity}", params={"user_id": USER}).json()["total"]
+        api.get(
+            f"/api/sandbox/data/{entity}", params={"user_id": USER, "include_total": True}
+        ).json()["total"]
         for entity in ("contacts", "events")
     )
 

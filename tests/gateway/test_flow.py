@@ -82,12 +82,34 @@ async def test_connect_sync_read_disconnect(
         connection = call("GET", "/api/sandbox/connection").json()
         assert connection["records"] == {"contacts": CONTACT_COUNT, "events": EVENT_COUNT}
         assert {e["status"] for e in connection["last_sync"]} == {"succeeded"}
-        page = call("GET", "/api/sandbox/data/contacts", params={"limit": 50, "offset": 2450})
-        body = page.json()
-        assert body["total"] == CONTACT_COUNT
-        assert len(body["items"]) == 50
-        assert body["next_offset"] is None
-        assert body["items"][-1]["id"] == "c-02500"
+        first = call("GET", "/api/sandbox/data/contacts", params={"limit": 1000}).json()
+        assert first["total"] is None  # counted only on request
+        assert first["prev_cursor"] is None
+        seen_ids = [item["id"] for item in first["items"]]
+        cursor = first["next_cursor"]
+        while cursor is not None:
+            body = call(
+                "GET",
+                "/api/sandbox/data/contacts",
+                params={"limit": 1000, "cursor": cursor, "include_total": True},
+            ).json()
+            assert body["total"] == CONTACT_COUNT
+            seen_ids += [item["id"] for item in body["items"]]
+            cursor = body["next_cursor"]
+        assert seen_ids == [f"c-{i:05d}" for i in range(1, CONTACT_COUNT + 1)]
+        assert len(body["items"]) == 500
+        for bad in ("garbage", first["next_cursor"][:-2] + "xx"):
+            refused = call("GET", "/api/sandbox/data/contacts", params={"cursor": bad})
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"] == "INVALID_CURSOR"
+            assert "not one this API issued" in refused.json()["message"]
+        other_order = call(
+            "GET",
+            "/api/sandbox/data/contacts",
+            params={"cursor": first["next_cursor"], "order_by": "name"},
+        )
+        assert other_order.status_code == 400
+        assert "order_by=_external_id" in other_order.json()["message"]
         ordered = call(
             "GET",
             "/api/sandbox/data/events",
@@ -140,7 +162,7 @@ async def test_connect_sync_read_disconnect(
             "records_purged": CONTACT_COUNT + EVENT_COUNT,
         }
         assert call("GET", "/api/sandbox/connection").json()["status"] == "not_connected"
-        assert call("GET", "/api/sandbox/data/contacts").json()["total"] == 0
+        assert call("GET", "/api/sandbox/data/contacts").json()["items"] == []
         assert call("POST", "/api/sandbox/disconnect").json()["disconnected"] is False
         me = httpx.get(
             f"{gateway.base_url}/sandbox/api/me", headers={"Authorization": f"Bearer {access}"}

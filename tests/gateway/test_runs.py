@@ -120,7 +120,7 @@ async def test_the_data_route_builds_no_connection(
         assert sandbox_connect(gateway, client).status_code == 200
         page = client.get("/api/sandbox/data/contacts")
         assert page.status_code == 200, page.text
-        assert page.json()["total"] == 0
+        assert page.json()["items"] == []
         unknown = client.get("/api/sandbox/data/nope")
     assert unknown.status_code == 404
     assert "it has: contacts, events" in unknown.json()["message"]

@@ -85,14 +85,19 @@ async def test_reader_pages_and_orders_by_a_field(
     svc = MockService(FakeConnection(vendor.url, config_id), database)
     await svc.sync(["items"])
 
-    page1 = await svc.read("items", order_by="score", descending=True, limit=10)
+    page1 = await svc.read("items", order_by="score", descending=True, limit=10, count=True)
     assert page1.total == 45
-    assert page1.next_offset == 10
+    assert page1.next_cursor is not None and page1.prev_cursor is None
     assert [e.id for e in page1.items] == list(range(45, 35, -1))  # type: ignore[attr-defined]
     assert all(isinstance(e, Item) for e in page1.items)
-    last = await svc.read("items", order_by="score", descending=True, limit=10, offset=40)
-    assert [e.id for e in last.items] == [5, 4, 3, 2, 1]
-    assert last.next_offset is None
+    page = page1
+    for _ in range(4):
+        assert page.next_cursor is not None
+        page = await svc.read(
+            "items", order_by="score", descending=True, limit=10, cursor=page.next_cursor
+        )
+    assert [e.id for e in page.items] == [5, 4, 3, 2, 1]  # type: ignore[attr-defined]
+    assert page.next_cursor is None and page.total is None
 
     by_name = await svc.read("items", order_by="name", limit=3)
     assert [e.name for e in by_name.items] == ["item-1", "item-10", "item-11"]  # type: ignore[attr-defined]

@@ -515,7 +515,7 @@ async def test_fetch_methods_return_entities(github: Setup) -> None:
     prs = await service.fetch_entities("pull_requests")
     assert {p.number for p in prs} == {5, 6, 7, 31337}
     assert await service.read("repositories") is not None  # nothing stored by fetch_*
-    assert (await service.read("repositories")).total == 0
+    assert (await service.read("repositories", count=True)).total == 0
 
 
 async def test_single_resources(github: Setup, github_mock: GitHubMock) -> None:

@@ -395,7 +395,7 @@ async def test_fetch_methods_return_entities(spotify: Setup) -> None:
     assert len(await service.fetch_entities("albums")) == 3
     plays = await service.fetch_entities("recently_played")
     assert [p.played_at for p in plays] == sorted((p.played_at for p in plays), reverse=True)
-    assert (await service.read("tracks")).total == 0  # nothing stored
+    assert (await service.read("tracks", count=True)).total == 0  # nothing stored
 
 
 async def test_requests_are_paced_per_provider(

@@ -34,7 +34,10 @@ def split_origin(url: str) -> tuple[str, int]:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 = any free port); clear error when taken."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Named TCP (not proto 0): asyncio turns Nagle off (TCP_NODELAY) only on connections of a
+    # socket that says it is TCP. With Nagle on, every answer uvicorn writes in two parts
+    # (headers, body) waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))

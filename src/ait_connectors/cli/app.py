@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from ..errors import AItError
+from ..errors import AItError, database_unavailable
 from ..logging import configure_logging
 from .lazy import LazyGroup
 
@@ -32,6 +32,10 @@ def _root(
 ) -> None:
     _state["debug"] = debug
     configure_logging("DEBUG" if debug else None)
+    if not debug:
+        # The driver's own warnings (e.g. a query it could not cancel on a lost connection)
+        # would print as bare lines next to the one-line error.
+        logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 def register(sub: typer.Typer, name: str) -> None:
@@ -60,7 +64,13 @@ def main() -> None:
         if isinstance(exc, typer.TyperException) and callable(show):
             show()
             sys.exit(exc.exit_code)
-        message = str(exc) if isinstance(exc, AItError) else f"{type(exc).__name__}: {exc}"
+        lost = database_unavailable(exc)
+        if lost is not None:
+            message = lost.message
+        elif isinstance(exc, AItError):
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         logging.getLogger("ait_connectors").debug("command failed", exc_info=True)
         typer.echo(f"Error: {message}", err=True)
         sys.exit(1)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import ConfigurationError
 from ..runtime import Connectors
-from ..storage.configs import ConnectorConfig
+from ..storage.configs import ConfigDeletion, ConnectorConfig
 from ._common import console, run_with
 
 app = typer.Typer(help="Connector configs (OAuth app registrations).", no_args_is_help=True)
@@ -149,15 +149,27 @@ def update(
     )
 
 
-@app.command("remove")
-def remove(config_id: str = typer.Argument(...)) -> None:
-    """Delete a connector config and its connections' tokens."""
+@app.command("delete")
+def delete(
+    config_id: str = typer.Argument(...),
+    force: bool = typer.Option(
+        False, "--force", help="Also delete its connections' tokens and synced records."
+    ),
+) -> None:
+    """Delete a connector config; refused while it has connections or records, unless --force."""
 
-    async def delete(connectors: Connectors) -> None:
-        await connectors.configs.delete(config_id)
+    async def go(connectors: Connectors) -> ConfigDeletion:
+        return await connectors.configs.delete(config_id, cascade=force)
 
-    run_with(delete)
-    console.print(f"Removed connector config {config_id}.")
+    deleted = run_with(go)
+    console.print(
+        f"Deleted connector config {config_id} with {deleted.connections} connection(s) and "
+        f"{deleted.records} synced record(s)."
+    )
+
+
+# The command's former name.
+app.command("remove", hidden=True)(delete)
 
 
 @app.command("disable")

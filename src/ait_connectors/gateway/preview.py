@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..entities import Entity
-from ..storage.db import Database
 from ..sync.reader import RecordReader
 
 __all__ = ["PREVIEW_ROWS", "Preview", "read_preview"]
@@ -20,22 +19,14 @@ _CELL = 48
 
 @dataclass(frozen=True)
 class Preview:
+    """``PREVIEW_ROWS`` records; ``older`` and ``newer`` are the cursors of the pages around."""
+
     entity_type: str
     columns: list[str]
     rows: list[list[str]]
     total: int
-    offset: int
-
-    @property
-    def older(self) -> int | None:
-        """The offset of the next (older) records, if any."""
-        nxt = self.offset + len(self.rows)
-        return nxt if nxt < self.total else None
-
-    @property
-    def newer(self) -> int | None:
-        """The offset of the previous (newer) records, if any."""
-        return max(0, self.offset - PREVIEW_ROWS) if self.offset > 0 else None
+    older: str | None
+    newer: str | None
 
 
 def _cell(value: Any) -> str:
@@ -49,21 +40,23 @@ def _cell(value: Any) -> str:
 
 
 async def read_preview(
-    database: Database,
+    reader: RecordReader,
     connector_config_id: str,
     user_id: str,
     entity_type: str,
     model: type[Entity],
-    offset: int = 0,
+    total: int,
+    cursor: str | None = None,
 ) -> Preview:
-    """``PREVIEW_ROWS`` records from ``offset``, the most recently written first."""
-    page = await RecordReader(database).page(
+    """``PREVIEW_ROWS`` records from ``cursor`` on, the most recently written first;
+    ``total`` is the count the page shows already (not counted again here)."""
+    page = await reader.page(
         connector_config_id,
         user_id,
         entity_type,
         model,
         limit=PREVIEW_ROWS,
-        offset=offset,
+        cursor=cursor,
         order_by="_updated_at",
         descending=True,
     )
@@ -75,4 +68,4 @@ async def read_preview(
         ]
         for record in page.records
     ]
-    return Preview(entity_type, columns, rows, page.total, page.offset)
+    return Preview(entity_type, columns, rows, total, page.next_cursor, page.prev_cursor)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+import orjson
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from ..errors import ConfigurationError
 from ..registry import get_vendor
-from ..storage.configs import ConnectorConfig
+from ..storage.configs import ConfigInUseError, ConnectorConfig
 from ..storage.sync_models import RunStatus
-from ..sync.reader import RecordReader
+from ..sync.reader import InvalidCursorError
 from ..sync.runs import RunView
 from .auth import ApiKeyPrincipal, UserPrincipal, UserQuery
 from .common import connection_info, disconnect, list_connections, resolve_config
@@ -19,6 +21,7 @@ from .errors import ErrorBody, GatewayError
 from .routes_oauth import Vendor
 from .schemas import (
     ConfigCreate,
+    ConfigDeleted,
     ConfigOut,
     ConfigUpdate,
     ConnectionOut,
@@ -38,13 +41,22 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api")
 
 
+async def _read_slot(request: Request) -> AsyncIterator[None]:
+    async with gateway_of(request).read_slots:
+        yield
+
+
+# The read routes that load the database most (see GatewayState.read_slots).
+_READ = [Depends(_read_slot)]
+
+
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Invalid request",
         401: "Missing or invalid credential",
         403: "Not allowed with this credential",
         404: "Not found",
-        409: "Conflict (not connected, needs reauthorization, config disabled)",
+        409: "Conflict (not connected, needs reauthorization, config disabled or in use)",
         502: "The provider failed",
     }
     return {
@@ -152,16 +164,28 @@ async def disable_config(
 @router.delete(
     "/configs/{config_id}",
     tags=["configs"],
-    summary="Delete a connector config, its connections' tokens and records",
-    status_code=204,
-    response_class=Response,
-    responses=_errors(403, 404),
+    summary="Delete a connector config (refused while it has connections, unless cascade)",
+    response_model=ConfigDeleted,
+    responses=_errors(403, 404, 409),
 )
 async def delete_config(
-    request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId
-) -> Response:
-    await gateway_of(request).connectors.configs.delete(config_id)
-    return Response(status_code=204)
+    request: Request,
+    _principal: ApiKeyPrincipal,
+    config_id: ConfigId,
+    cascade: Annotated[
+        bool, Query(description="Also delete its connections' tokens and synced records.")
+    ] = False,
+) -> ConfigDeleted:
+    try:
+        deleted = await gateway_of(request).connectors.configs.delete(config_id, cascade=cascade)
+    except ConfigInUseError as exc:
+        raise GatewayError(409, exc.code, exc.message) from None
+    return ConfigDeleted(
+        id=config_id,
+        deleted=True,
+        connections_deleted=deleted.connections,
+        records_deleted=deleted.records,
+    )
 
 
 # ---------------------------------------------------------------------------- connect tokens
@@ -195,6 +219,7 @@ async def create_connect_token(
 
 @router.get(
     "/connections",
+    dependencies=_READ,
     tags=["connections"],
     summary="The user's connections to every configured provider, with status and counts",
     response_model=list[ConnectionOut],
@@ -301,6 +326,7 @@ def _start_answer(view: RunView, started: bool) -> dict[str, Any]:
 
 @router.get(
     "/{vendor}/sync",
+    dependencies=_READ,
     tags=["sync"],
     summary="The last run of each entity type, the running run, record counts",
     response_model=SyncStatusOut,
@@ -322,6 +348,7 @@ async def sync_status(
 
 @router.get(
     "/{vendor}/sync/{run_id}",
+    dependencies=_READ,
     tags=["sync"],
     summary="Progress of a sync run (pages, records, rate-limit waits per entity type)",
     response_model=RunOut,
@@ -350,8 +377,9 @@ async def get_run(
 
 @router.get(
     "/{vendor}/data/{entity}",
+    dependencies=_READ,
     tags=["data"],
-    summary="Synced records of one entity type, paged",
+    summary="Synced records of one entity type, paged by cursor",
     response_model=DataPage,
     responses=_errors(400, 403, 404, 409),
 )
@@ -362,7 +390,14 @@ async def get_data(
     entity: Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")],
     user_id: UserQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=4096,
+            description="next_cursor or prev_cursor of a page, as returned.",
+        ),
+    ] = None,
     order_by: Annotated[
         str,
         Query(
@@ -372,7 +407,10 @@ async def get_data(
         ),
     ] = "_external_id",
     descending: bool = False,
-) -> DataPage:
+    include_total: Annotated[
+        bool, Query(description="Also count the listing's records (one more query).")
+    ] = False,
+) -> Response:
     gateway = gateway_of(request)
     user = principal.user(user_id)
     config = await resolve_config(gateway, vendor)
@@ -385,24 +423,31 @@ async def get_data(
             f"{vendor} has no entity type {entity!r}; it has: {', '.join(declared) or 'none'}.",
         )
     try:
-        page = await RecordReader(gateway.connectors.database).page(
+        page = await gateway.records.page_json(
             config.id,
             user,
             entity,
             declared[entity].model,
             limit=limit,
-            offset=offset,
+            cursor=cursor,
             order_by=order_by,
             descending=descending,
+            count=include_total,
         )
+    except InvalidCursorError as exc:
+        raise GatewayError(400, exc.code, exc.message) from None
     except ValueError as exc:
         raise GatewayError(400, "INVALID_ORDER", str(exc)) from None
-    return DataPage(
-        provider=vendor,
-        entity_type=entity,
-        items=[record.entity.model_dump(mode="json") for record in page.records],
-        total=page.total,
-        offset=page.offset,
-        limit=page.limit,
-        next_offset=page.next_offset,
+    # The stored payloads are JSON already: spliced into the answer, not parsed and re-encoded.
+    head = orjson.dumps(
+        {
+            "provider": vendor,
+            "entity_type": entity,
+            "limit": page.limit,
+            "next_cursor": page.next_cursor,
+            "prev_cursor": page.prev_cursor,
+            "total": page.total,
+        }
     )
+    body = b"".join((head[:-1], b',"items":', page.items, b"}"))
+    return Response(body, media_type="application/json")

@@ -74,7 +74,7 @@ async def connect_page(
     disconnected: Annotated[str | None, Query(max_length=64)] = None,
     purged: Annotated[int | None, Query(ge=0)] = None,
     preview: Annotated[str | None, Query(max_length=170, pattern=_PREVIEW)] = None,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
 ) -> Response:
     gateway = gateway_of(request)
     if token:
@@ -87,7 +87,7 @@ async def connect_page(
     connectable = {e.slug for e in entries if e.connector and e.configured and not e.unavailable}
     listed = await list_connections(gateway, user)
     connections = [info for info in listed if info.config.provider in connectable]
-    cards = [await _card(gateway, info, preview, offset) for info in connections]
+    cards = [await _card(gateway, info, preview, cursor) for info in connections]
     shown = {card.slug for card in cards}
     others = [_other(gateway, e) for e in entries if e.slug not in shown]
     return gateway.templates.TemplateResponse(
@@ -129,7 +129,7 @@ def _other(gateway: GatewayState, entry: ProviderEntry) -> OtherProvider:
 
 
 async def _card(
-    gateway: GatewayState, info: ConnectionInfo, selected: str | None, offset: int
+    gateway: GatewayState, info: ConnectionInfo, selected: str | None, cursor: str | None
 ) -> Card:
     """One connection's card, with a preview of each synced entity type (not while syncing:
     the page reloads every second then)."""
@@ -143,14 +143,15 @@ async def _card(
         declared = declarations.get(line.entity_type)
         if declared is None or not line.stored:
             continue
-        start = offset if selected == f"{slug}.{line.entity_type}" else 0
+        start = cursor if selected == f"{slug}.{line.entity_type}" else None
         card.previews.append(
             await read_preview(
-                gateway.connectors.database,
+                gateway.records,
                 info.config.id,
                 info.user_id,
                 line.entity_type,
                 declared.model,
+                line.stored,
                 start,
             )
         )

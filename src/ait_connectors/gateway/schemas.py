@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ConfigCreate",
+    "ConfigDeleted",
     "ConfigOut",
     "ConfigUpdate",
     "ConnectTokenCreate",
@@ -99,6 +100,15 @@ class ConfigUpdate(BaseModel):
     scopes: list[str] | None = Field(None, max_length=50)
     overrides: dict[str, str] | None = None
     enabled: bool | None = None
+
+
+class ConfigDeleted(BaseModel):
+    """What deleting a connector config removed with it."""
+
+    id: str
+    deleted: bool
+    connections_deleted: int = Field(description="Connections whose tokens were deleted.")
+    records_deleted: int = Field(description="Synced records deleted.")
 
 
 class ConnectTokenCreate(BaseModel):
@@ -225,12 +235,18 @@ class DisconnectOut(BaseModel):
 
 
 class DataPage(BaseModel):
-    """A page of stored records of one entity type."""
+    """A page of stored records of one entity type, read by keyset (an opaque cursor)."""
 
     provider: str
     entity_type: str
-    items: list[dict[str, Any]]
-    total: int
-    offset: int
     limit: int
-    next_offset: int | None
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; null on the last page."
+    )
+    prev_cursor: str | None = Field(
+        None, description="Pass as cursor for the page before this one; null on the first."
+    )
+    total: int | None = Field(
+        None, description="How many records the listing has: only with include_total=true."
+    )
+    items: list[dict[str, Any]] = Field(description="The records, as stored by the sync.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from ..runtime import Connectors
 from ..settings import Settings
 from ..storage.api_keys import ApiKeyStore
+from ..sync.reader import RecordReader
 from ..sync.runs import SyncRuns
 from .markup import code_spans
 from .tokens import ConnectTokenSigner
@@ -19,6 +21,8 @@ from .tokens import ConnectTokenSigner
 __all__ = ["ASSETS", "TEMPLATES", "GatewayState", "gateway_of"]
 
 TEMPLATES = Path(__file__).with_name("templates")
+# More would not be faster (the work is CPU-bound in one event loop), only queue in the loop.
+READ_SLOTS = 8
 ASSETS = Path(__file__).with_name("static")
 
 
@@ -43,6 +47,8 @@ class GatewayState:
     _signer: ConnectTokenSigner | None = field(default=None, repr=False)
     _api_keys: ApiKeyStore | None = field(default=None, repr=False)
     _runs: SyncRuns | None = field(default=None, repr=False)
+    _records: RecordReader | None = field(default=None, repr=False)
+    _read_slots: asyncio.Semaphore | None = field(default=None, repr=False)
 
     @property
     def connectors(self) -> Connectors:
@@ -67,6 +73,25 @@ class GatewayState:
         if self._runs is None:
             raise RuntimeError("the gateway has not started (its lifespan did not run)")
         return self._runs
+
+    @property
+    def records(self) -> RecordReader:
+        """The record reader, its cursors signed with a key derived from the encryption key
+        (every replica derives the same one, so a cursor works on any of them)."""
+        if self._records is None:
+            connectors = self.connectors
+            key = connectors.cipher.derive_key("record-cursor")
+            self._records = RecordReader(connectors.database, key=key)
+        return self._records
+
+    @property
+    def read_slots(self) -> asyncio.Semaphore:
+        """How many read requests (records, connections, run status) work at once: the rest
+        wait here, not in the event loop's queue, so ``/health`` and lighter routes still get a
+        turn under load. Made in the serving loop, on first use."""
+        if self._read_slots is None:
+            self._read_slots = asyncio.Semaphore(READ_SLOTS)
+        return self._read_slots
 
     def url(self, path: str) -> str:
         """An absolute URL on this gateway."""

@@ -4,12 +4,19 @@ A key looks like ``ait_<prefix>_<secret>``: the prefix (8 hex characters) is sto
 that operators can tell keys apart in listings and revoke one by prefix; the whole key is hashed.
 The keys are 256-bit random values, so a plain SHA-256 (not a slow password hash) is enough: there
 is nothing to brute-force, and lookups stay one indexed query per request.
+
+A store remembers the keys it verified for ``VERIFIED_TTL`` seconds (by hash, in this process
+only), so that a burst of requests costs one query per key, not one per request. Revoking a key
+through the same store forgets it at once; a revocation made by another process (the CLI,
+another gateway replica) is honoured within ``VERIFIED_TTL``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -19,6 +26,7 @@ from sqlalchemy import Row, Table, or_, select, update
 from ..errors import AItError
 from .db import Database
 from .models import ApiKey
+from .recent import Recent
 from .types import new_id, utcnow
 
 __all__ = ["ApiKeyInfo", "ApiKeyNotFoundError", "ApiKeyStore", "CreatedApiKey", "hash_api_key"]
@@ -28,6 +36,8 @@ KEY_PREFIX = "ait_"
 # ``last_used_at`` is bumped at most this often per key, so that authenticating a burst of
 # requests does not turn every read into a write (which SQLite would serialise).
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: How long a verified key is trusted without asking the database again.
+VERIFIED_TTL = 5.0
 
 
 class ApiKeyNotFoundError(AItError):
@@ -88,8 +98,10 @@ def _info(row: Row[Any]) -> ApiKeyInfo:
 class ApiKeyStore:
     """Create, verify, list and revoke gateway API keys."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.database = database
+        # By digest; only keys that verified, so it holds no more than the real keys.
+        self._verified: Recent[str, ApiKeyInfo] = Recent(VERIFIED_TTL, clock=clock)
 
     def __repr__(self) -> str:
         return f"ApiKeyStore({self.database!r})"
@@ -123,7 +135,15 @@ class ApiKeyStore:
         # Looked up by hash: the comparison happens on a digest of a secret the caller sent,
         # so response time reveals nothing about stored keys.
         digest = hash_api_key(key)
-        async with self.database.connect() as conn:
+        info = self._verified.peek(digest)
+        last_used = info.last_used_at if info is not None else None
+        if last_used is not None and utcnow() - last_used <= LAST_USED_RESOLUTION:
+            return info
+        self._verified.forget(digest)  # stale last_used_at: read (and bump) it again
+        return await self._verified.get(digest, lambda: self._look_up(digest))
+
+    async def _look_up(self, digest: str) -> ApiKeyInfo | None:
+        async with self.database.read() as conn:
             row = (
                 await conn.execute(
                     select(K).where(K.c.key_hash == digest, K.c.revoked_at.is_(None))
@@ -136,13 +156,14 @@ class ApiKeyStore:
         if info.last_used_at is None or now - info.last_used_at > LAST_USED_RESOLUTION:
             async with self.database.transaction() as conn:
                 await conn.execute(update(K).where(K.c.id == info.id).values(last_used_at=now))
+            info = replace(info, last_used_at=now)
         return info
 
     async def list(self, *, include_revoked: bool = False) -> list[ApiKeyInfo]:
         query = select(K).order_by(K.c.created_at)
         if not include_revoked:
             query = query.where(K.c.revoked_at.is_(None))
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_info(row) for row in rows]
 
@@ -163,4 +184,5 @@ class ApiKeyStore:
                 raise ApiKeyNotFoundError(ident)
             now = utcnow()
             await conn.execute(update(K).where(K.c.id == rows[0].id).values(revoked_at=now))
+        self._verified.forget(rows[0].key_hash)
         return replace(_info(rows[0]), revoked_at=now)

@@ -1,27 +1,45 @@
-"""Connector configs: OAuth app registrations with encrypted credentials."""
+"""Connector configs: OAuth app registrations with encrypted credentials.
+
+``find_for_provider`` (what the gateway asks on every request) remembers its answer for
+``PROVIDER_CONFIG_TTL`` seconds: a config created, changed, disabled or deleted through the same
+store is seen at once, one changed by another process (the CLI, another replica) within that.
+"""
 
 from __future__ import annotations
 
 import builtins
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from pydantic import SecretStr
-from sqlalchemy import Row, Table, delete, select, update
+from sqlalchemy import Row, Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..crypto import Cipher, aad
 from ..errors import AItError, ConfigurationError
 from ..oauth.config import OAuthClientConfig
 from .db import Database
-from .models import ConnectorConfigRow
+from .models import ConnectorConfigRow, OAuthTokenRow
+from .recent import Recent
+from .sync_models import RecordRow
 from .types import new_id, utcnow
 
-__all__ = ["ConnectorConfig", "ConnectorConfigNotFoundError", "ConnectorConfigStore"]
+__all__ = [
+    "ConfigDeletion",
+    "ConfigInUseError",
+    "ConnectorConfig",
+    "ConnectorConfigNotFoundError",
+    "ConnectorConfigStore",
+]
 
 C = cast(Table, ConnectorConfigRow.__table__)
+T = cast(Table, OAuthTokenRow.__table__)
+REC = cast(Table, RecordRow.__table__)
 OVERRIDE_KEYS = ("authorize_url", "token_url", "revoke_url", "api_base_url")
+PROVIDER_CONFIG_TTL = 1.0
 
 
 class ConnectorConfigNotFoundError(AItError):
@@ -32,6 +50,39 @@ class ConnectorConfigNotFoundError(AItError):
             "list them with `ait-connectors configs list`.",
             {"connector_config_id": config_id},
         )
+
+
+@dataclass(frozen=True)
+class ConfigDeletion:
+    """What deleting a config removed (or, refused, would remove)."""
+
+    connector_config_id: str
+    connections: int
+    records: int
+
+
+class ConfigInUseError(AItError):
+    """The config still has connections or synced records, and the caller did not say to
+    delete them too."""
+
+    def __init__(self, usage: ConfigDeletion) -> None:
+        super().__init__(
+            "CONFIG_IN_USE",
+            f"Connector config {usage.connector_config_id!r} is in use: deleting it would delete "
+            f"{_plural(usage.connections, 'connection')} (their tokens) and "
+            f"{_plural(usage.records, 'synced record')}. Disconnect them first, or delete "
+            "everything with ?cascade=true (API) or --force (`ait-connectors configs delete`).",
+            {
+                "connector_config_id": usage.connector_config_id,
+                "connections": usage.connections,
+                "records": usage.records,
+            },
+        )
+        self.usage = usage
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -88,9 +139,12 @@ _UNSET: Any = object()
 class ConnectorConfigStore:
     """Create, read, update, disable and delete connector configs."""
 
-    def __init__(self, database: Database, cipher: Cipher) -> None:
+    def __init__(
+        self, database: Database, cipher: Cipher, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.database = database
         self.cipher = cipher
+        self._for_provider: Recent[str, ConnectorConfig] = Recent(PROVIDER_CONFIG_TTL, clock=clock)
 
     def __repr__(self) -> str:
         return f"ConnectorConfigStore({self.database!r})"
@@ -171,10 +225,11 @@ class ConnectorConfigStore:
                 f"A connector config named {values['name']!r} already exists for owner {owner!r}; "
                 "choose another --name or update the existing one."
             ) from None
+        self._for_provider.clear()
         return await self.get(row_id)
 
     async def get(self, config_id: str) -> ConnectorConfig:
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             row = (await conn.execute(select(C).where(C.c.id == config_id))).first()
         if row is None:
             raise ConnectorConfigNotFoundError(config_id)
@@ -188,14 +243,18 @@ class ConnectorConfigStore:
             query = query.where(C.c.provider == provider)
         if owner is not None:
             query = query.where(C.c.owner == owner)
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             rows = (await conn.execute(query)).all()
         return [self._decode(row) for row in rows]
 
     async def find_for_provider(self, provider: str) -> ConnectorConfig | None:
         """The enabled config of ``provider`` (the newest, when several exist)."""
-        configs = [c for c in await self.list(provider=provider) if c.enabled]
-        return configs[-1] if configs else None
+
+        async def newest() -> ConnectorConfig | None:
+            configs = [c for c in await self.list(provider=provider) if c.enabled]
+            return configs[-1] if configs else None
+
+        return await self._for_provider.get(provider, newest)
 
     async def update(
         self,
@@ -233,6 +292,7 @@ class ConnectorConfigStore:
             values["updated_at"] = utcnow()
             async with self.database.transaction() as conn:
                 result = await conn.execute(update(C).where(C.c.id == config_id).values(**values))
+            self._for_provider.clear()
             if not result.rowcount:
                 raise ConnectorConfigNotFoundError(config_id)
         return await self.get(config_id)
@@ -240,12 +300,32 @@ class ConnectorConfigStore:
     async def disable(self, config_id: str) -> ConnectorConfig:
         return await self.update(config_id, enabled=False)
 
-    async def delete(self, config_id: str) -> None:
-        """Delete the config and (by cascade) its connections' tokens and states."""
-        async with self.database.transaction() as conn:
-            result = await conn.execute(delete(C).where(C.c.id == config_id))
-        if not result.rowcount:
-            raise ConnectorConfigNotFoundError(config_id)
+    async def delete(self, config_id: str, *, cascade: bool = False) -> ConfigDeletion:
+        """Delete the config. While it has connections (tokens) or synced records this raises
+        :class:`ConfigInUseError` saying how many, unless ``cascade``: then they go too."""
+        async with self.database.transaction(lock=True) as conn:
+            # The row lock (BEGIN IMMEDIATE on SQLite) keeps new connections out until the
+            # delete commits, so the counts are what is deleted.
+            found = select(C.c.id).where(C.c.id == config_id)
+            if self.database.dialect == "postgresql":
+                found = found.with_for_update()
+            if (await conn.execute(found)).first() is None:
+                raise ConnectorConfigNotFoundError(config_id)
+            usage = ConfigDeletion(
+                config_id,
+                connections=await _count(conn, T, config_id),
+                records=await _count(conn, REC, config_id),
+            )
+            if (usage.connections or usage.records) and not cascade:
+                raise ConfigInUseError(usage)
+            await conn.execute(delete(C).where(C.c.id == config_id))
+        self._for_provider.clear()
+        return usage
+
+
+async def _count(conn: Any, table: Table, config_id: str) -> int:
+    query = select(func.count()).select_from(table).where(table.c.connector_config_id == config_id)
+    return int((await conn.execute(query)).scalar() or 0)
 
 
 def _check_overrides(overrides: dict[str, str]) -> dict[str, str]:

@@ -191,7 +191,7 @@ class TokenStore:
 
     async def get_oauth_data(self, connector_config_id: str, user_id: str) -> OAuthData | None:
         """The connection's tokens, or ``None`` when it was never connected (or was cleared)."""
-        async with self.database.connect() as conn:
+        async with self.database.read() as conn:
             return await self._read(conn, connector_config_id, user_id)
 
     async def clear_oauth_data(self, connector_config_id: str, user_id: str) -> bool:

@@ -33,7 +33,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from ..errors import AItError, RateLimitError
+from ..errors import AItError, RateLimitError, database_unavailable
 from ..storage.db import Database
 from ..storage.sync_models import INTERRUPTED_CODE, STOPPED_MESSAGE, RunStatus
 from ..storage.sync_state import ConnectionKey, SyncStateStore
@@ -131,6 +131,12 @@ class SyncEngine(Generic[DS]):
                 await asyncio.shield(finish(RunStatus.INTERRUPTED, exc, None))
             raise
         except Exception as exc:
+            lost = database_unavailable(exc)
+            if lost is not None:  # nothing more can be written: say so once, to the caller
+                logger.debug("sync of %s: %s", key.entity_type, lost.message, exc_info=True)
+                with contextlib.suppress(Exception):
+                    await finish(RunStatus.FAILED, lost, None)
+                raise lost from None
             status, error = RunStatus.FAILED, exc
             if not isinstance(exc, AItError):
                 logger.exception("sync of %s failed unexpectedly", key.entity_type)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..errors import AItError
+from ..errors import AItError, DatabaseUnavailableError
 from .config import SyncOptions
 from .runs import EntityRun, LiveRun, RunHandle, WaitingJob
 
@@ -82,6 +82,9 @@ class InProcessLauncher:
         except asyncio.CancelledError:
             live.error = "The sync was stopped (the process shut down); the next run resumes it."
             raise
+        except DatabaseUnavailableError as exc:
+            live.error = exc.message  # whoever follows the run reports it (the CLI: one line)
+            logger.debug("sync of %s stopped: %s", live.provider, exc.message)
         except AItError as exc:
             live.error = exc.message
             logger.warning("sync of %s stopped: %s", live.provider, exc.message)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 
+from ..errors import database_unavailable
 from ..storage.db import Database
 from ..storage.sync_state import ConnectionKey
 
@@ -54,8 +55,15 @@ async def _advisory(database: Database, key: ConnectionKey) -> AsyncIterator[boo
             yield bool(got)
         finally:
             if got:
-                await lock_conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": a, "b": b})
-                await lock_conn.commit()
+                try:
+                    await lock_conn.execute(
+                        text("SELECT pg_advisory_unlock(:a, :b)"), {"a": a, "b": b}
+                    )
+                    await lock_conn.commit()
+                except Exception as exc:
+                    # A lost connection took its session's lock with it; anything else is news.
+                    if database_unavailable(exc) is None:
+                        raise
 
 
 @contextlib.asynccontextmanager

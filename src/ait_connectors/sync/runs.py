@@ -33,7 +33,7 @@ from ..errors import AItError, AuthorizationRequiredError, ConfigurationError
 from ..registry import get_vendor
 from ..runtime import Connectors
 from ..storage.configs import ConnectorConfig
-from ..storage.sync_models import RecordRow, RunStatus, SyncRunRow
+from ..storage.sync_models import RecordRow, RunStatus, SyncRunRow, SyncStateRow
 from .config import RunCounts, SyncOptions, SyncRunResult
 
 __all__ = [
@@ -52,6 +52,9 @@ __all__ = [
 
 R = SyncRunRow.__table__
 REC = RecordRow.__table__
+ST = SyncStateRow.__table__
+# Connections whose record counts are kept (the oldest is forgotten first).
+_COUNTS_KEPT = 10_000
 PENDING = "pending"
 RUNNING = RunStatus.RUNNING
 # Statuses after which the next run of the entity type carries on with the same scan.
@@ -310,6 +313,8 @@ class SyncRuns:
             launcher = InProcessLauncher()
         self.connectors = connectors
         self.launcher = launcher
+        # (config, user) -> (sync_state fingerprint, record counts): see record_counts.
+        self._counts: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, int]]] = {}
 
     def __repr__(self) -> str:
         return f"SyncRuns(launcher={type(self.launcher).__name__})"
@@ -410,7 +415,7 @@ class SyncRuns:
             )
             .order_by(R.c.started_at)
         )
-        async with self.connectors.database.connect() as conn:
+        async with self.connectors.database.read() as conn:
             rows = (await conn.execute(query)).all()
         shown: dict[str, Any] = {}
         for row in rows:
@@ -464,7 +469,7 @@ class SyncRuns:
             .where(R.c.connector_config_id == connector_config_id, R.c.user_id == user_id)
             .order_by(R.c.entity_type)
         )
-        async with self.connectors.database.connect() as conn:
+        async with self.connectors.database.read() as conn:
             rows = (await conn.execute(query)).all()
         seen: dict[str, EntityRun] = {}
         for row in rows:  # equal start times are possible in theory: keep one
@@ -472,19 +477,39 @@ class SyncRuns:
         return list(seen.values())
 
     async def record_counts(self, connector_config_id: str, user_id: str) -> dict[str, int]:
-        """Live (not deleted) records per entity type of one connection."""
-        query = (
-            select(REC.c.entity_type, func.count())
-            .where(
-                REC.c.connector_config_id == connector_config_id,
-                REC.c.user_id == user_id,
-                REC.c.deleted_at.is_(None),
+        """Live (not deleted) records per entity type of one connection.
+
+        Counting is a scan of the connection's records, so the result is kept until the
+        connection's ``sync_state`` rows change: every committed page, sweep and purge changes
+        them (in the same transaction as the records), in whichever process it ran.
+        """
+        key = (connector_config_id, user_id)
+        async with self.connectors.database.read() as conn:
+            marks = await conn.execute(
+                select(ST.c.entity_type, ST.c.generation, ST.c.pages_in_scan, ST.c.updated_at)
+                .where(ST.c.connector_config_id == connector_config_id, ST.c.user_id == user_id)
+                .order_by(ST.c.entity_type)
             )
-            .group_by(REC.c.entity_type)
-        )
-        async with self.connectors.database.connect() as conn:
+            # Read before counting: a page committed in between makes the next call count again.
+            fingerprint = tuple(tuple(row) for row in marks.all())
+            cached = self._counts.get(key)
+            if cached is not None and cached[0] == fingerprint:
+                return dict(cached[1])
+            query = (
+                select(REC.c.entity_type, func.count())
+                .where(
+                    REC.c.connector_config_id == connector_config_id,
+                    REC.c.user_id == user_id,
+                    REC.c.deleted_at.is_(None),
+                )
+                .group_by(REC.c.entity_type)
+            )
             rows = (await conn.execute(query)).all()
-        return {str(entity): int(count) for entity, count in rows}
+        counts = {str(entity): int(count) for entity, count in rows}
+        if len(self._counts) >= _COUNTS_KEPT:
+            self._counts.pop(next(iter(self._counts)))
+        self._counts[key] = (fingerprint, counts)
+        return dict(counts)
 
     async def wait(self, run_id: str) -> None:
         """Until this process's run finished (tests and the CLI)."""
