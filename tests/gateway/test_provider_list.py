@@ -78,8 +78,12 @@ def test_the_page_the_api_the_cli_and_the_readme_agree(
     page_catalogue_only = sorted(s for s, has in page.others.items() if not has)
     assert page_usable == sorted(p["slug"] for p in api if p["connector"])
     assert page_catalogue_only == sorted(p["slug"] for p in api if not p["connector"])
-    # The CLI and the README (as a fresh process sees the catalogue).
+    # The CLI and the README (as a fresh process sees the catalogue). This in-process gateway
+    # also sees the providers other tests of this process registered: leave those out.
     usable, catalogue_only = _split(gateway.settings)
+    fresh = {*usable, *catalogue_only}
+    page_usable = [slug for slug in page_usable if slug in fresh]
+    page_catalogue_only = [slug for slug in page_catalogue_only if slug in fresh]
     assert page_usable == sorted(usable) and page_catalogue_only == sorted(catalogue_only)
     assert readme_providers() == (sorted(usable), sorted(catalogue_only))
     cli = run(subprocess_env(AIT_DATA_DIR=str(tmp_path / "cli")), "connect", "nosuchvendor")
