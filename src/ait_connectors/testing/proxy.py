@@ -129,6 +129,7 @@ class Exchange:
     response: Upstreamed | None = None
     mentions: frozenset[str] = frozenset()  # paths of this proxy that the response links to
     fault: str | None = None
+    body: bytes = b""  # the request body: a GraphQL API's page requests differ only there
 
 
 @dataclass
@@ -233,14 +234,15 @@ class FaultProxy(BackgroundServer):
         return False
 
     def _family(self, entry: Exchange, since: int) -> list[Exchange]:
-        """Earlier page requests of the same list: same path, or linked to from one."""
+        """Earlier page requests of the same list: same path, or linked to from one (another
+        request: other query parameters, or another body, where a GraphQL cursor travels)."""
         return [
             e
             for e in self.log[since:]
             if e is not entry
             and e.api
             and e.response is not None
-            and e.query != entry.query
+            and (e.query, e.body) != (entry.query, entry.body)
             and (e.path == entry.path or entry.path in e.mentions)
         ]
 
@@ -315,6 +317,7 @@ class FaultProxy(BackgroundServer):
                     self.headers.get("Authorization"),
                     api=parts.path.startswith(proxy.api_prefix),
                     form=dict(parse_qsl(body.decode("utf-8", "replace"))),
+                    body=body,
                 )
                 with proxy.lock:
                     proxy.log.append(entry)
