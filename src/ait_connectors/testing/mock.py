@@ -31,6 +31,7 @@ class Logged:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""  # the raw request body (a JSON API's request: GraphQL, Notion)
 
 
 @dataclass
@@ -167,6 +168,7 @@ class MockServer(BackgroundServer):
                     self.headers.get("Authorization"),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     form=form,
+                    body=raw,
                 )
                 with server.lock:
                     server.log.append(entry)
