@@ -239,3 +239,23 @@ class LinearMock(MockServer):
             self.tokens.discard(token)
             self.refresh_tokens.discard(token)
         return Reply(200)
+
+
+async def connect_linear(database: Any, cipher: Any, mock: LinearMock) -> Any:
+    """A Linear config pointing at ``mock`` and a user connected with a fresh 24 h token pair
+    (``vendor_testkit.Setup``)."""
+    from vendor_testkit import make_setup  # the shared helpers of this folder
+
+    setup = await make_setup(
+        database,
+        cipher,
+        "linear",
+        {
+            "api_base_url": mock.api_url,
+            "token_url": f"{mock.url}/oauth/token",
+            "revoke_url": f"{mock.url}/oauth/revoke",
+        },
+    )
+    pair = mock.issue_pair()
+    await setup.store_token(pair["access_token"], pair["refresh_token"], pair["expires_in"])
+    return setup
