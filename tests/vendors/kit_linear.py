@@ -50,9 +50,9 @@ def _entity(name: str, change: dict[str, object], optional: tuple[str, ...]) -> 
     incremental = name in ("issues", "comments", "projects")
     return EntityKit(
         items=lambda m: m.data[name],
-        change=lambda m: _touch(m.data[name], **change)
-        if incremental
-        else m.data[name][0].update(change),
+        change=lambda m: (
+            _touch(m.data[name], **change) if incremental else m.data[name][0].update(change)
+        ),
         remove=lambda m: m.data[name].pop(),
         optional=optional,
         url_cursors=False,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import operator
 import re
 import secrets
 import time
@@ -164,9 +165,9 @@ class LinearMock(MockServer):
             nodes = [n for n in nodes if not n.get("archivedAt")]
         condition = ((variables.get("filter") or {}).get("updatedAt")) or {}
         for op, bound in condition.items():
+            compare = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt}[op]
             limit = _time(str(bound))
-            keep = {"gt": lambda t: t > limit, "gte": lambda t: t >= limit, "lt": lambda t: t < limit}
-            nodes = [n for n in nodes if keep[op](_time(n["updatedAt"]))]
+            nodes = [n for n in nodes if compare(_time(n["updatedAt"]), limit)]
         key = "updatedAt" if re.search(r"orderBy\s*:\s*updatedAt", document) else "createdAt"
         nodes.sort(key=lambda n: (n[key], n["id"]), reverse=True)
         after = variables.get("after")

@@ -18,9 +18,9 @@ from linear_mock import CLIENT_ID, CLIENT_SECRET, LinearMock, connect_linear
 from vendor_testkit import Setup, run
 
 from ait_connectors.crypto import Cipher
-from ait_connectors.storage.db import Database
 from ait_connectors.factory import ConnectorServiceFactory
 from ait_connectors.settings import Settings
+from ait_connectors.storage.db import Database
 
 TOKEN_PATH = "/oauth/token"
 
@@ -94,9 +94,7 @@ async def test_an_expired_token_is_refreshed_and_the_rotated_one_kept(
     assert api and all(r.authorization == f"Bearer {access}" for r in api)
 
 
-async def test_a_refused_refresh_needs_a_reconnect(
-    linear: Setup, linear_mock: LinearMock
-) -> None:
+async def test_a_refused_refresh_needs_a_reconnect(linear: Setup, linear_mock: LinearMock) -> None:
     await linear.store_token("lin_oauth_expired", "lin_refresh_never_issued", expires_in=-10)
     result = (await run(linear, "users"))["users"]
     assert result.error_code == "AUTHORIZATION_REQUIRED", result

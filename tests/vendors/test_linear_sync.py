@@ -167,9 +167,7 @@ async def test_an_authentication_error_asks_for_a_reconnect(
     assert "authenticate" in (result.error or "").lower()
 
 
-async def test_a_query_error_says_what_linear_said(
-    linear: Setup, linear_mock: LinearMock
-) -> None:
+async def test_a_query_error_says_what_linear_said(linear: Setup, linear_mock: LinearMock) -> None:
     linear_mock.fault("/graphql", Reply(400, load("error_validation")))
     linear_mock.faults[-1].method = "POST"
     result = (await run(linear, "users"))["users"]
@@ -238,8 +236,22 @@ def _selection(document: str) -> set[str]:
 
 @pytest.mark.parametrize("field", FIELDS)
 def test_the_fixtures_are_what_the_queries_select(field: str) -> None:
-    query = {q.field: q for q in (queries.ISSUES, queries.COMMENTS, queries.PROJECTS,
-                                  queries.TEAMS, queries.USERS)}[field]
+    query = {
+        q.field: q
+        for q in (queries.ISSUES, queries.COMMENTS, queries.PROJECTS, queries.TEAMS, queries.USERS)
+    }[field]
     selected = _selection(query.document)
     for node in load(field):
         assert set(node) == selected, set(node) ^ selected
+
+
+async def test_ratelimited_read_from_the_error_type_alone(
+    linear: Setup, linear_mock: LinearMock
+) -> None:
+    # Linear's SDK tells a rate limit by ``extensions.type == "ratelimited"``: an error that
+    # carries only that (no ``code``) is a rate limit too.
+    reset = linear_mock.limit(budget="requests")
+    del linear_mock.faults[-1].reply.body["errors"][0]["extensions"]["code"]
+    stopped = (await run(linear, "users", options=SyncOptions(sleep=never_sleep)))["users"]
+    assert stopped.status == "rate_limited", stopped
+    assert stopped.resume_at == datetime.fromtimestamp(reset / 1000, UTC)

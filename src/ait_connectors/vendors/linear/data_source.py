@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
 from json import loads
+from typing import Any
 
 import httpx
 

@@ -123,7 +123,7 @@ class LinearComment(Entity):
 
 class LinearProject(Entity):
     """A project; ``status_type`` is Linear's ``backlog``/``planned``/``started``/``paused``/
-    ``completed``/``canceled``. ``progress`` (0–1) moves with its issues, so it is volatile."""
+    ``completed``/``canceled``. ``progress`` (0 to 1) moves with its issues, so it is volatile."""
 
     entity_type: ClassVar[str] = "projects"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COMMENTS", "ISSUES", "LABELS_FIRST", "PROJECTS", "Query", "TEAMS", "USERS"]
+__all__ = ["COMMENTS", "ISSUES", "LABELS_FIRST", "PROJECTS", "TEAMS", "USERS", "Query"]
 
 #: Labels read per issue and teams per project; more are reported as a warning, not dropped
 #: silently (an issue with more than 50 labels is not a thing Linear users make).
