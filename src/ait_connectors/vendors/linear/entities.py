@@ -162,7 +162,7 @@ class LinearTeam(Entity):
     key: str
     name: str
     description: str | None = None
-    private: Flag = False
+    visibility: str | None = None  # public, private or restricted (``private`` is deprecated)
     icon: str | None = None
     color: str | None = None
     timezone: str | None = None

@@ -92,7 +92,7 @@ TEAMS = Query(
     f"""query Teams($first: Int!, $after: String) {{
   teams(first: $first, after: $after, includeArchived: true) {{
     nodes {{
-      id key name description private icon color timezone cyclesEnabled
+      id key name description visibility icon color timezone cyclesEnabled
       createdAt updatedAt archivedAt
     }}
     {_PAGE_INFO}
