@@ -71,6 +71,7 @@ class LinearMock(MockServer):
         self.complexity_remaining = 3_000_000
         self.reset_ms = int(time.time() * 1000) + 3_600_000
         self.partial_next: str | None = None  # a field whose next page comes with an error
+        self.auth_status = 401  # what a refused token answers (400 is handled alike)
 
     @property
     def api_url(self) -> str:
@@ -80,7 +81,7 @@ class LinearMock(MockServer):
         return path.startswith("/oauth/")
 
     def unauthorized(self) -> Reply:
-        return Reply(401, load("error_authentication"), self.rate_headers(0))
+        return Reply(self.auth_status, load("error_authentication"), self.rate_headers(0))
 
     # -- scripted answers ------------------------------------------------------------------
 

@@ -192,3 +192,38 @@ async def test_processes_refreshing_at_once_rotate_the_token_once(
     assert stored.access_token.get_secret_value() == results[0]
     assert stored.refresh_token is not None
     assert stored.refresh_token.get_secret_value() in linear_mock.refresh_tokens
+
+
+@pytest.mark.parametrize("status", [401, 400])
+async def test_a_refused_access_token_is_refreshed_once_and_retried(
+    linear: Setup, linear_mock: LinearMock, status: int
+) -> None:
+    # The access token was revoked at Linear before its expiry; Linear's authentication error
+    # comes as a 401 or as a 400 with the error in the body: both refresh once and retry.
+    linear_mock.auth_status = status
+    stored = await linear.tokens.get_oauth_data(linear.config.id, linear.user_id)
+    assert stored is not None
+    linear_mock.tokens.discard(stored.access_token.get_secret_value())
+    result = (await run(linear, "teams"))["teams"]
+    assert result.ok and result.added == 4, result
+    assert len(token_requests(linear_mock)) == 1
+    calls = [r for r in linear_mock.log if r.path.endswith("/graphql")]
+    assert calls[0].status == status and calls[1].status == 200
+    assert calls[0].authorization != calls[1].authorization
+
+
+async def test_a_refreshed_token_refused_too_needs_a_reconnect(
+    linear: Setup, linear_mock: LinearMock
+) -> None:
+    linear_mock.auth_status = 400
+    linear_mock.revoke_all_tokens()  # every access token, also the one the refresh returns
+
+    def refuse_new_tokens(prefix: str) -> str:
+        return f"{prefix}refused"
+
+    linear_mock.new_token = refuse_new_tokens  # type: ignore[method-assign]
+    result = (await run(linear, "teams"))["teams"]
+    assert result.error_code == "AUTHORIZATION_REQUIRED", result
+    assert len(token_requests(linear_mock)) == 1
+    stored = await linear.tokens.get_oauth_data(linear.config.id, linear.user_id)
+    assert stored is not None and stored.status == "needs_reauth"

@@ -160,7 +160,8 @@ async def test_partial_data_fails_the_page_and_stores_nothing(
 async def test_an_authentication_error_asks_for_a_reconnect(
     linear: Setup, linear_mock: LinearMock
 ) -> None:
-    linear_mock.fault("/graphql", Reply(400, load("error_authentication")))
+    # In a 200 too (a 401, or a 400 with it, refreshes first: test_linear_auth).
+    linear_mock.fault("/graphql", Reply(200, load("error_authentication")))
     linear_mock.faults[-1].method = "POST"
     result = (await run(linear, "teams"))["teams"]
     assert result.status == "failed" and result.error_code == "AUTHORIZATION_REQUIRED", result

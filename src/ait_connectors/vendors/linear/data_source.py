@@ -38,7 +38,7 @@ from ait_connectors.vendor import (
 
 from .queries import COMMENTS, ISSUES, LABELS_FIRST, PROJECTS, TEAMS, TEAMS_FIRST, USERS, Query
 
-__all__ = ["GRAPHQL_PATH", "PAGE_SIZE", "LinearDataSource"]
+__all__ = ["GRAPHQL_PATH", "PAGE_SIZE", "LinearDataSource", "install_authentication_hook"]
 
 GRAPHQL_PATH = "/graphql"
 #: Nodes per page. Linear's default is 50; 100 keeps an issue page's complexity (labels
@@ -74,6 +74,35 @@ def _is_auth_error(error: Mapping[str, Any]) -> bool:
         return False
     kind = str(extensions.get("type", "")).lower()
     return kind in _AUTH_TYPES or extensions.get("code") in _AUTH_CODES
+
+
+_SMALL_BODY = 65_536
+
+
+async def _authentication_error_as_401(response: httpx.Response) -> None:
+    """Show the client's auth flow a 400 carrying Linear's authentication error as the 401 it
+    means, so that it refreshes the token once and retries (and asks for a reconnect if the
+    fresh token is refused too), as for any provider's 401."""
+    if response.status_code != 400:
+        return
+    declared = response.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > _SMALL_BODY:
+        return
+    await response.aread()
+    try:
+        body = loads(response.content)
+    except ValueError:
+        return
+    errors = get_path(body, "errors")
+    if isinstance(errors, list) and any(isinstance(e, dict) and _is_auth_error(e) for e in errors):
+        response.status_code = 401
+
+
+def install_authentication_hook(client: httpx.AsyncClient) -> None:
+    """Add :func:`_authentication_error_as_401` to ``client``'s response hooks."""
+    hooks = dict(client.event_hooks)
+    hooks["response"] = [*hooks.get("response", []), _authentication_error_as_401]
+    client.event_hooks = hooks
 
 
 class LinearDataSource:

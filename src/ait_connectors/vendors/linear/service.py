@@ -23,7 +23,7 @@ import httpx
 
 from ait_connectors.vendor import ConnectorService, EntityType, Incremental
 
-from .data_source import PAGE_SIZE, LinearDataSource
+from .data_source import PAGE_SIZE, LinearDataSource, install_authentication_hook
 from .entities import LinearComment, LinearIssue, LinearProject, LinearTeam, LinearUser
 
 __all__ = ["ConnectorLinearService"]
@@ -56,4 +56,5 @@ class ConnectorLinearService(ConnectorService[LinearDataSource]):
 
     def create_data_source(self, client: httpx.AsyncClient) -> LinearDataSource:
         """A :class:`LinearDataSource` on the connection's authorised client."""
+        install_authentication_hook(client)
         return LinearDataSource(client, self.connector.provider, page_size=self.page_size)
