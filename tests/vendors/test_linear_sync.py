@@ -256,3 +256,12 @@ async def test_ratelimited_read_from_the_error_type_alone(
     stopped = (await run(linear, "users", options=SyncOptions(sleep=never_sleep)))["users"]
     assert stopped.status == "rate_limited", stopped
     assert stopped.resume_at == datetime.fromtimestamp(reset / 1000, UTC)
+
+
+async def test_an_empty_connection_is_an_empty_last_page(
+    linear: Setup, linear_mock: LinearMock
+) -> None:
+    linear_mock.data["projects"].clear()  # nodes [], endCursor null, hasNextPage false
+    result = (await run(linear, "projects"))["projects"]
+    assert result.ok and result.scan_completed and result.added == 0, result
+    assert len(graphql_calls(linear_mock)) == 1
