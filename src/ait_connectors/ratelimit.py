@@ -53,6 +53,7 @@ _RESET_HEADERS = (
     "ratelimit-reset",
 )
 _REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining")
+_BUDGET_REMAINING = re.compile(r"x-ratelimit-([a-z0-9]+)-remaining")
 _SECONDARY_LIMIT = re.compile(r"secondary rate limit|abuse detection", re.IGNORECASE)
 _GOOGLE_SHORT = {"ratelimitexceeded", "userratelimitexceeded"}
 _GOOGLE_LONG = {"quotaexceeded", "dailylimitexceeded"}
@@ -116,6 +117,21 @@ def parse_reset(
     return datetime.fromtimestamp(number, UTC)
 
 
+def _spent_budget_reset(headers: httpx.Headers, now: datetime) -> datetime | None:
+    """The latest reset among the budgets reported spent (``x-ratelimit-<budget>-remaining:
+    0``): a vendor with several budgets (Linear: requests and query complexity) limits by the
+    one that ran out, which need not be the one the provider's ``reset`` header names."""
+    found: datetime | None = None
+    for name, value in headers.items():
+        match = _BUDGET_REMAINING.fullmatch(name.lower())
+        if match is None or value.strip() != "0":
+            continue
+        reset = parse_reset(headers.get(f"x-ratelimit-{match.group(1)}-reset"), None, now)
+        if reset is not None and (found is None or reset > found):
+            found = reset
+    return found
+
+
 def _header_reset(
     headers: httpx.Headers, spec: RateLimitHeaders | None, now: datetime
 ) -> datetime | None:
@@ -124,6 +140,9 @@ def _header_reset(
         if found is not None:
             return found
     found = parse_retry_after(headers.get("retry-after"), now)
+    if found is not None:
+        return found
+    found = _spent_budget_reset(headers, now)
     if found is not None:
         return found
     if spec is not None and spec.reset:
@@ -232,7 +251,13 @@ def graphql_rate_limit(
         extensions = error.get("extensions")
         code = extensions.get("code") if isinstance(extensions, dict) else None
         kind = error.get("type")
-        if "RATELIMITED" in (code, kind) or code == "RATE_LIMITED":
+        # Linear's SDK reads ``extensions.type == "ratelimited"``; its errors carry ``code`` too.
+        ext_type = extensions.get("type") if isinstance(extensions, dict) else None
+        if (
+            "RATELIMITED" in (code, kind)
+            or code == "RATE_LIMITED"
+            or (isinstance(ext_type, str) and ext_type.lower() == "ratelimited")
+        ):
             now = now or utcnow()
             reset = _header_reset(response.headers, spec, now) if response is not None else None
             status = response.status_code if response is not None else 200

@@ -2,6 +2,7 @@
 
 from kit_declarations import GITHUB, SANDBOX, SPOTIFY
 from kit_notion import NOTION
+from kit_linear import LINEAR
 
 from ait_connectors.testing import conformance_suite
 
@@ -9,3 +10,4 @@ TestGitHubConformance = conformance_suite(GITHUB)
 TestSpotifyConformance = conformance_suite(SPOTIFY)
 TestSandboxConformance = conformance_suite(SANDBOX)
 TestNotionConformance = conformance_suite(NOTION)
+TestLinearConformance = conformance_suite(LINEAR)

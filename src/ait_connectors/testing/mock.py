@@ -31,7 +31,7 @@ class Logged:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""  # the raw request body (a JSON body is not a form)
+    body: bytes = b""  # the raw request body (a JSON body is not a form: GraphQL, Notion)
 
 
 @dataclass

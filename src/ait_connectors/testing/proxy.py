@@ -125,7 +125,9 @@ class Exchange:
     authorization: str | None
     api: bool
     form: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""  # the raw request body: a JSON body may carry the page cursor (Notion)
+    body: bytes = (
+        b""  # the raw request body: where a JSON API's page cursor travels (GraphQL, Notion)
+    )
     status: int = 0
     response: Upstreamed | None = None
     mentions: frozenset[str] = frozenset()  # paths of this proxy that the response links to
@@ -234,7 +236,8 @@ class FaultProxy(BackgroundServer):
         return False
 
     def _family(self, entry: Exchange, since: int) -> list[Exchange]:
-        """Earlier page requests of the same list: same path, or linked to from one."""
+        """Earlier page requests of the same list: same path, or linked to from one (another
+        request: other query parameters, or another body, where a GraphQL cursor travels)."""
         return [
             e
             for e in self.log[since:]
