@@ -92,7 +92,9 @@ class XReference(BaseModel):
     id: str
 
 
-Strings = Annotated[list[str], BeforeValidator(lambda v: [s for s in v or () if isinstance(s, str)])]
+Strings = Annotated[
+    list[str], BeforeValidator(lambda v: [s for s in v or () if isinstance(s, str)])
+]
 Media = Annotated[list[XMedia], BeforeValidator(_objects)]
 References = Annotated[list[XReference], BeforeValidator(_objects)]
 
@@ -125,8 +127,14 @@ class XPost(XEntity):
 
     entity_type: ClassVar[str] = "posts"
     volatile_fields: ClassVar[frozenset[str]] = frozenset(
-        {"retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count",
-         "impression_count"}
+        {
+            "retweet_count",
+            "reply_count",
+            "like_count",
+            "quote_count",
+            "bookmark_count",
+            "impression_count",
+        }
     )
 
     id: str
