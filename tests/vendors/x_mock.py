@@ -31,11 +31,17 @@ import base64
 import hashlib
 import secrets
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+from vendor_testkit import Setup, make_setup
+
+from ait_connectors.crypto import Cipher
+from ait_connectors.storage.db import Database
 from ait_connectors.testing.mock import Logged, MockServer, Reply
 
-__all__ = ["SCOPES", "USER_ID", "XMock"]
+__all__ = ["EXPIRES_IN", "SCOPES", "USER_ID", "XMock", "x_fixture", "x_server_fixture"]
 
 USER_ID = "1460000000000000001"
 SCOPES = "tweet.read users.read like.read bookmark.read follows.read offline.access"
@@ -517,3 +523,37 @@ class XMock(MockServer):
             self.tokens.discard(token)
             self.refresh_tokens.discard(token)
             return Reply(200, {"revoked": True})
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: ``from x_mock import x_fixture, x_server_fixture`` in a test module gives it the
+# ``x`` and ``x_server`` fixtures.
+
+
+@pytest.fixture(name="x_server")
+def x_server_fixture() -> Iterator[XMock]:
+    server = XMock().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="x")
+async def x_fixture(database: Database, cipher: Cipher, x_server: XMock) -> Setup:
+    """An X config pointing at the mock, and a user connected with a 2-hour token."""
+    setup = await make_setup(
+        database,
+        cipher,
+        "x",
+        {
+            "api_base_url": x_server.api_url,
+            "token_url": f"{x_server.url}/2/oauth2/token",
+            "revoke_url": f"{x_server.url}/2/oauth2/revoke",
+        },
+    )
+    x_server.client_id, x_server.client_secret = "x-client-id", "x-client-secret"
+    x_server.redirect_uri = setup.config.redirect_uri
+    access, refresh = x_server.token_pair()
+    await setup.store_token(access, refresh, expires_in=EXPIRES_IN)
+    return setup
