@@ -41,7 +41,16 @@ from ait_connectors.crypto import Cipher
 from ait_connectors.storage.db import Database
 from ait_connectors.testing.mock import Logged, MockServer, Reply
 
-__all__ = ["EXPIRES_IN", "SCOPES", "USER_ID", "XMock", "x_fixture", "x_server_fixture"]
+__all__ = [
+    "EXPIRES_IN",
+    "PLACE",
+    "SCOPES",
+    "USER_ID",
+    "XMock",
+    "post",
+    "x_fixture",
+    "x_server_fixture",
+]
 
 USER_ID = "1460000000000000001"
 SCOPES = "tweet.read users.read like.read bookmark.read follows.read offline.access"
@@ -145,7 +154,11 @@ def _media(key: str) -> dict[str, Any]:
     }
 
 
-PLACE = {"id": "01a9a39529b27f36", "full_name": "Manhattan, NY", "country_code": "US"}
+PLACE: dict[str, Any] = {
+    "id": "01a9a39529b27f36",
+    "full_name": "Manhattan, NY",
+    "country_code": "US",
+}
 
 
 def _problem(status: int, title: str, detail: str, kind: str, **extra: Any) -> Reply:
