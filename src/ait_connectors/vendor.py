@@ -42,10 +42,13 @@ from .errors import (
     AItError,
     AuthorizationRequiredError,
     ConfigurationError,
+    ConnectorOAuthRefreshTokenExpiredError,
+    ConnectorOAuthRequestError,
     RateLimitError,
     VendorResponseError,
 )
 from .http import ProviderInfo, check_graphql, parse_json, request_json, send
+from .oauth.authenticator import ConnectorAuthenticator
 from .pagination import (
     Cursor,
     GraphQLPageInfoPaginator,
@@ -72,6 +75,9 @@ __all__ = [
     "ChildWalk",
     "ConfigurationError",
     "Connection",
+    "ConnectorAuthenticator",
+    "ConnectorOAuthRefreshTokenExpiredError",
+    "ConnectorOAuthRequestError",
     "ConnectorService",
     "CsrfTokens",
     "Cursor",

@@ -1,8 +1,9 @@
 """The built-in vendors pass the conformance kit (``ait_connectors.testing``)."""
 
 from kit_declarations import GITHUB, SANDBOX, SPOTIFY
-from kit_notion import NOTION
 from kit_linear import LINEAR
+from kit_notion import NOTION
+from kit_x import X
 
 from ait_connectors.testing import conformance_suite
 
@@ -11,3 +12,4 @@ TestSpotifyConformance = conformance_suite(SPOTIFY)
 TestSandboxConformance = conformance_suite(SANDBOX)
 TestNotionConformance = conformance_suite(NOTION)
 TestLinearConformance = conformance_suite(LINEAR)
+TestXConformance = conformance_suite(X)
