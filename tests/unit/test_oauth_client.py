@@ -164,7 +164,7 @@ def test_x_requires_pkce(make_oauth: MakeOAuth) -> None:
     pkce = generate_pkce_pair()
     params = query(oauth.authorization_url("st", code_challenge=pkce.challenge))
     assert params["code_challenge"] == [pkce.challenge]
-    assert params["scope"] == ["tweet.read users.read offline.access"]
+    assert params["scope"] == ["tweet.read users.read like.read bookmark.read follows.read offline.access"]
 
 
 def test_extra_params_win_but_cannot_touch_reserved(make_oauth: MakeOAuth) -> None:
@@ -336,7 +336,7 @@ async def test_x_exchange_basic_with_verifier(
             "token_type": "bearer",
             "expires_in": 7200,
             "refresh_token": REFRESH,
-            "scope": "tweet.read users.read offline.access",
+            "scope": "tweet.read users.read like.read bookmark.read follows.read offline.access",
         }
     )
     await make_oauth("x").get_access_token(CODE, VERIFIER)
