@@ -45,6 +45,7 @@ from .errors import (
     RateLimitError,
     VendorResponseError,
 )
+from .oauth.authenticator import ConnectorAuthenticator
 from .http import ProviderInfo, check_graphql, parse_json, request_json, send
 from .pagination import (
     Cursor,
@@ -72,6 +73,7 @@ __all__ = [
     "ChildWalk",
     "ConfigurationError",
     "Connection",
+    "ConnectorAuthenticator",
     "ConnectorService",
     "CsrfTokens",
     "Cursor",

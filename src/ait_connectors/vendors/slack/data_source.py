@@ -1,0 +1,245 @@
+"""``SlackDataSource``: the Slack Web API client the sync engine pulls pages from.
+
+Every method is ``GET {api}/{method}`` with the user token as bearer and answers JSON with
+``ok``; an ``ok: false`` body (HTTP 200) is an error (:mod:`.errors`). Lists are cursor
+paginated: more results exist while ``response_metadata.next_cursor`` is a non-empty string.
+
+- ``users.list``: the workspace's members; ``users.conversations``: the conversations the user
+  is in (public and private channels, DMs, group DMs, archived ones too).
+- ``conversations.history`` (newest first) per conversation, from ``oldest`` on a known one;
+  each page's thread parents whose ``latest_reply`` is newer than the last walk get their
+  replies through ``conversations.replies`` (a reply does not bring its parent back into the
+  history, so a known conversation's history is read again ``thread_lookback`` further back to
+  find the threads that changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ait_connectors.vendor import (
+    Cursor,
+    JSONCursorPaginator,
+    Page,
+    PageRequest,
+    ProviderInfo,
+    SkipParent,
+    VendorResponseError,
+    parse_json,
+    send,
+)
+
+from .entities import CHANNEL_KEY
+from .errors import CONVERSATION_ERRORS, SlackAPIError, slack_error
+from .pacing import MinuteWindow
+
+__all__ = ["CONVERSATION_TYPES", "SlackDataSource", "SlackLimits"]
+
+CONVERSATION_TYPES = "public_channel,private_channel,mpim,im"
+_CURSORS = JSONCursorPaginator(cursor_path="response_metadata.next_cursor")
+
+
+class SlackLimits:
+    """Requests per minute and page sizes. The defaults are the documented tiers of Marketplace
+    and internal apps; :meth:`non_marketplace` those of commercially distributed apps outside
+    the Marketplace (history and replies: 1 request a minute, at most 15 per page)."""
+
+    def __init__(
+        self,
+        *,
+        history_per_minute: float = 50,
+        history_page_size: int = 200,
+        users_per_minute: float = 20,
+        conversations_per_minute: float = 50,
+        list_page_size: int = 200,
+    ) -> None:
+        self.per_minute = {
+            "users.list": users_per_minute,  # Tier 2
+            "users.conversations": conversations_per_minute,  # Tier 3
+            "conversations.history": history_per_minute,
+            "conversations.replies": history_per_minute,
+        }
+        self.history_page_size = history_page_size
+        self.list_page_size = list_page_size
+
+    @classmethod
+    def non_marketplace(cls) -> SlackLimits:
+        return cls(history_per_minute=1, history_page_size=15)
+
+
+def _epoch(since: str, back: timedelta) -> str:
+    moment = datetime.fromisoformat(since.replace("Z", "+00:00")) - back
+    return f"{max(moment.timestamp(), 0):.6f}"
+
+
+def _newer(ts: Any, oldest: str | None) -> bool:
+    try:
+        return oldest is None or float(ts) > float(oldest)
+    except (TypeError, ValueError):
+        return True  # unreadable: read the thread rather than miss it
+
+
+class SlackDataSource:
+    """Async Slack Web API client returning :class:`Page` objects.
+
+    - ``limits``: :class:`SlackLimits` (pacing and page sizes).
+    - ``overlap``: how far before its last walk a conversation is read again (clock skew
+      between this host and Slack's ``ts``).
+    - ``thread_lookback``: how far back a known conversation's history is read again to find
+      thread parents with new replies (``0`` = only threads started since the last walk).
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        provider: ProviderInfo,
+        *,
+        limits: SlackLimits | None = None,
+        overlap: timedelta = timedelta(minutes=5),
+        thread_lookback: timedelta = timedelta(days=1),
+        window: Callable[[float], MinuteWindow] = MinuteWindow,
+    ) -> None:
+        self.client, self.provider = client, provider
+        self.limits = limits or SlackLimits()
+        self.overlap, self.thread_lookback = overlap, thread_lookback
+        self._windows = {m: window(n) for m, n in self.limits.per_minute.items() if n}
+
+    def __repr__(self) -> str:
+        return f"SlackDataSource(base_url={str(self.client.base_url)!r})"
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+        """``GET`` one method (paced): its ``ok: true`` body and the response."""
+        window = self._windows.get(method)
+        if window is not None:
+            await window.acquire()
+        response = await send(self.client, "GET", method, provider=self.provider, params=params)
+        body = parse_json(response, self.provider)
+        if not isinstance(body, dict):
+            raise VendorResponseError(
+                "VENDOR_MALFORMED_RESPONSE", f"slack: {method} answered JSON that is not an object"
+            )
+        if body.get("ok") is not True:
+            raise slack_error(method, body, response)
+        return body, response
+
+    async def _page(self, first: PageRequest, cursor: Cursor, key: str) -> Page[Any]:
+        request = PageRequest.from_cursor(cursor) if cursor is not None else first
+        body, response = await self.call(request.url, request.params)
+        items = body.get(key)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise VendorResponseError(
+                "VENDOR_MALFORMED_RESPONSE", f"slack: {request.url}: {key} is not a list"
+            )
+        nxt = _CURSORS.next_request(request, response, body, items)
+        return Page(items, nxt.to_cursor() if nxt else None, raw=response.content)
+
+    async def auth_test(self) -> dict[str, Any]:
+        """``auth.test``: whom the token belongs to (user, team, workspace URL)."""
+        return (await self.call("auth.test", {}))[0]
+
+    async def users_page(self, cursor: Cursor) -> Page[Any]:
+        """One page of ``users.list``."""
+        first = PageRequest("users.list", {"limit": self.limits.list_page_size})
+        return await self._page(first, cursor, "members")
+
+    async def conversations_page(self, cursor: Cursor) -> Page[Any]:
+        """One page of ``users.conversations``: every type, archived ones included."""
+        params = {"types": CONVERSATION_TYPES, "limit": self.limits.list_page_size}
+        return await self._page(PageRequest("users.conversations", params), cursor, "channels")
+
+    async def list_conversations(self) -> list[dict[str, Any]]:
+        """Every conversation of the user, oldest first (new ones come last, so a walk's
+        position means the same after a restart)."""
+        found: dict[str, dict[str, Any]] = {}
+        cursor: Cursor = None
+        seen: list[Cursor] = []
+        while True:
+            page = await self.conversations_page(cursor)
+            found.update((str(c["id"]), c) for c in page.items if isinstance(c, dict) and c.get("id"))
+            if (cursor := page.next_cursor) is None:
+                break
+            if cursor in seen:
+                raise VendorResponseError(
+                    "PAGINATION_CYCLE", "slack: users.conversations repeats a cursor"
+                )
+            seen.append(cursor)
+        return sorted(found.values(), key=lambda c: (int(c.get("created") or 0), str(c["id"])))
+
+    async def messages_page(
+        self, channel: dict[str, Any], cursor: Cursor, since: str | None
+    ) -> Page[Any]:
+        """One ``conversations.history`` page of ``channel`` (from ``oldest`` when it was walked
+        before), with the replies of its threads that changed since."""
+        channel_id = str(channel["id"])
+        oldest = _epoch(since, self.overlap + self.thread_lookback) if since else None
+        replies_since = _epoch(since, self.overlap) if since else None
+        params: dict[str, Any] = {"channel": channel_id, "limit": self.limits.history_page_size}
+        if oldest is not None:
+            params["oldest"] = oldest
+        try:
+            page = await self._page(PageRequest("conversations.history", params), cursor, "messages")
+        except SlackAPIError as exc:
+            if exc.slack_error in CONVERSATION_ERRORS:
+                raise SkipParent(f"skipped conversation {channel_id}: {exc.slack_error}") from exc
+            raise
+        items: list[dict[str, Any]] = []
+        warnings: list[str] = []
+        for message in page.items:
+            if not isinstance(message, dict) or not message.get("ts"):
+                continue
+            in_window = replies_since is None or _newer(message["ts"], replies_since)
+            if in_window:  # older ones were read by an earlier walk (the lookback re-reads them)
+                items.append({**message, CHANNEL_KEY: channel_id})
+            if _is_thread(message) and _newer(message.get("latest_reply"), replies_since):
+                if not in_window:  # its reply count and latest reply changed
+                    items.append({**message, CHANNEL_KEY: channel_id})
+                items += await self._replies(channel_id, message, replies_since, warnings)
+        # No raw: the items depend on the replies requests too.
+        return Page(items, page.next_cursor, warnings=warnings)
+
+    async def _replies(
+        self, channel_id: str, parent: dict[str, Any], oldest: str | None, warnings: list[str]
+    ) -> list[dict[str, Any]]:
+        """The replies of one thread (all its pages; the parent itself left out)."""
+        thread = str(parent["ts"])
+        params: dict[str, Any] = {
+            "channel": channel_id,
+            "ts": thread,
+            "limit": self.limits.history_page_size,
+        }
+        if oldest is not None:
+            params["oldest"] = oldest
+        replies: list[dict[str, Any]] = []
+        cursor: Cursor = None
+        seen: list[Cursor] = []
+        while True:
+            try:
+                page = await self._page(PageRequest("conversations.replies", params), cursor, "messages")
+            except SlackAPIError as exc:
+                if exc.slack_error not in CONVERSATION_ERRORS:
+                    raise
+                warnings.append(f"skipped thread {thread} of {channel_id}: {exc.slack_error}")
+                return replies
+            replies += [
+                {**m, CHANNEL_KEY: channel_id}
+                for m in page.items
+                if isinstance(m, dict) and m.get("ts") and m.get("ts") != thread
+            ]
+            if (cursor := page.next_cursor) is None:
+                return replies
+            if cursor in seen:
+                raise VendorResponseError(
+                    "PAGINATION_CYCLE", f"slack: conversations.replies of {thread} repeats a cursor"
+                )
+            seen.append(cursor)
+
+
+def _is_thread(message: dict[str, Any]) -> bool:
+    """A thread parent: replies exist and it is its own thread's first message."""
+    return bool(message.get("reply_count")) and message.get("thread_ts") == message.get("ts")
