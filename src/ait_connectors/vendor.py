@@ -45,8 +45,8 @@ from .errors import (
     RateLimitError,
     VendorResponseError,
 )
-from .oauth.authenticator import ConnectorAuthenticator
 from .http import ProviderInfo, check_graphql, parse_json, request_json, send
+from .oauth.authenticator import ConnectorAuthenticator
 from .pagination import (
     Cursor,
     GraphQLPageInfoPaginator,

@@ -32,8 +32,14 @@ def serve_slack() -> Iterator[Served]:
 
     try:
         # OAuth under another prefix than the Web API, so the kit tells token requests apart.
-        yield Served(HttpUpstream(mock.url), mock, "/api", "/oauth/oauth.v2.access", connect,
-                     page_size={"limit": 2})
+        yield Served(
+            HttpUpstream(mock.url),
+            mock,
+            "/api",
+            "/oauth/oauth.v2.access",
+            connect,
+            page_size={"limit": 2},
+        )
     finally:
         mock.stop()
 

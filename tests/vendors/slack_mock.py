@@ -27,12 +27,18 @@ import base64
 import copy
 import json
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from vendor_testkit import Setup, make_setup
+
+from ait_connectors.crypto import Cipher
+from ait_connectors.storage.db import Database
 from ait_connectors.testing.mock import Logged, MockServer, Reply
 
-__all__ = ["SCOPES", "SlackMock", "TEAM_ID", "load"]
+__all__ = ["SCOPES", "TEAM_ID", "SlackMock", "load", "slack_fixture", "slack_server_fixture"]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 TEAM_ID = "T0ACMEWS1"
@@ -175,8 +181,14 @@ class SlackMock(MockServer):
             return None
         return _error("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
 
-    def _list(self, key: str, items: list[dict[str, Any]], params: dict[str, str], scope: str,
-              **extra: Any) -> Reply:
+    def _list(
+        self,
+        key: str,
+        items: list[dict[str, Any]],
+        params: dict[str, str],
+        scope: str,
+        **extra: Any,
+    ) -> Reply:
         """One page of ``items`` (Slack's cursor pagination; cursors bound to ``scope``)."""
         start = 0
         if params.get("cursor"):
@@ -201,8 +213,9 @@ class SlackMock(MockServer):
         return _ok(**body)
 
     def _users(self, params: dict[str, str], request: Logged) -> Reply:
-        return self._scope("users:read") or self._list("members", self.users, params, "users",
-                                                        cache_ts=1712400000)
+        return self._scope("users:read") or self._list(
+            "members", self.users, params, "users", cache_ts=1712400000
+        )
 
     def _conversations(self, params: dict[str, str], request: Logged) -> Reply:
         types = set((params.get("types") or "public_channel").split(","))
@@ -250,8 +263,12 @@ class SlackMock(MockServer):
         ]
         top = sorted(self._window(top, params), key=lambda m: float(m["ts"]), reverse=True)
         scope = f"history:{channel}:{params.get('oldest', '')}:{params.get('latest', '')}"
-        extra = {"has_more": False, "pin_count": 0, "channel_actions_ts": None,
-                 "channel_actions_count": 0}
+        extra = {
+            "has_more": False,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
         return self._list("messages", top, params, scope, **extra)
 
     def _replies(self, params: dict[str, str], request: Logged) -> Reply:
@@ -276,8 +293,14 @@ class SlackMock(MockServer):
         return _ok(revoked=True)
 
     def _auth_test(self, params: dict[str, str], request: Logged) -> Reply:
-        return _ok(url="https://acme.slack.example.test/", team="Acme", user="ada",
-                   team_id=TEAM_ID, user_id=USER, is_enterprise_install=False)
+        return _ok(
+            url="https://acme.slack.example.test/",
+            team="Acme",
+            user="ada",
+            team_id=TEAM_ID,
+            user_id=USER,
+            is_enterprise_install=False,
+        )
 
     # -- OAuth ----------------------------------------------------------------------------
 
@@ -311,8 +334,9 @@ class SlackMock(MockServer):
                 user.update(refresh_token=refresh, expires_in=ROTATION_EXPIRES_IN)
             if self.bot_token:  # the app also asked for bot scopes: the top level is the bot's
                 bot = self.new_token("xoxb-")
-                body.update(access_token=bot, token_type="bot", scope="chat:write",
-                            bot_user_id="U0BOTUSER9")
+                body.update(
+                    access_token=bot, token_type="bot", scope="chat:write", bot_user_id="U0BOTUSER9"
+                )
             return Reply(200, body)
 
     def _refresh(self, refresh_token: str) -> Reply:
@@ -320,7 +344,47 @@ class SlackMock(MockServer):
             return _error("invalid_refresh_token")
         self.refresh_tokens.discard(refresh_token)  # each refresh revokes the old one
         access, refresh = self.token_pair()
-        return _ok(app_id="A0ACMEAPP1", access_token=access, refresh_token=refresh,
-                   expires_in=ROTATION_EXPIRES_IN, token_type="user", scope=SCOPES,
-                   team={"id": TEAM_ID, "name": "Acme"}, enterprise=None,
-                   is_enterprise_install=False)
+        return _ok(
+            app_id="A0ACMEAPP1",
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=ROTATION_EXPIRES_IN,
+            token_type="user",
+            scope=SCOPES,
+            team={"id": TEAM_ID, "name": "Acme"},
+            enterprise=None,
+            is_enterprise_install=False,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: ``from slack_mock import slack_fixture, slack_server_fixture`` in a test module
+# gives it the ``slack`` and ``slack_server`` fixtures.
+
+
+@pytest.fixture(name="slack_server")
+def slack_server_fixture() -> Iterator[SlackMock]:
+    server = SlackMock().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="slack")
+async def slack_fixture(database: Database, cipher: Cipher, slack_server: SlackMock) -> Setup:
+    """A Slack config pointing at the mock, and a user connected with a non-rotating token."""
+    setup = await make_setup(
+        database,
+        cipher,
+        "slack",
+        {
+            "api_base_url": slack_server.api_url,
+            "token_url": f"{slack_server.url}/api/oauth.v2.access",
+            "revoke_url": f"{slack_server.url}/api/auth.revoke",
+        },
+    )
+    slack_server.client_id = "slack-client-id"
+    slack_server.client_secret = "slack-client-secret"
+    await setup.store_token(slack_server.token_pair()[0])
+    return setup

@@ -74,6 +74,6 @@ class SlackAuthenticator(ConnectorAuthenticator):
     """Revokes the access token only (see the module docstring)."""
 
     async def revoke(self, token: str, *, token_type_hint: str = "access_token") -> None:  # noqa: S107
-        if token_type_hint == "refresh_token":  # noqa: S105 (a hint name, not a secret)
+        if token_type_hint == "refresh_token":
             return
         await super().revoke(token, token_type_hint=token_type_hint)

@@ -161,7 +161,9 @@ class SlackDataSource:
         seen: list[Cursor] = []
         while True:
             page = await self.conversations_page(cursor)
-            found.update((str(c["id"]), c) for c in page.items if isinstance(c, dict) and c.get("id"))
+            found.update(
+                (str(c["id"]), c) for c in page.items if isinstance(c, dict) and c.get("id")
+            )
             if (cursor := page.next_cursor) is None:
                 break
             if cursor in seen:
@@ -183,7 +185,9 @@ class SlackDataSource:
         if oldest is not None:
             params["oldest"] = oldest
         try:
-            page = await self._page(PageRequest("conversations.history", params), cursor, "messages")
+            page = await self._page(
+                PageRequest("conversations.history", params), cursor, "messages"
+            )
         except SlackAPIError as exc:
             if exc.slack_error in CONVERSATION_ERRORS:
                 raise SkipParent(f"skipped conversation {channel_id}: {exc.slack_error}") from exc
@@ -220,7 +224,9 @@ class SlackDataSource:
         seen: list[Cursor] = []
         while True:
             try:
-                page = await self._page(PageRequest("conversations.replies", params), cursor, "messages")
+                page = await self._page(
+                    PageRequest("conversations.replies", params), cursor, "messages"
+                )
             except SlackAPIError as exc:
                 if exc.slack_error not in CONVERSATION_ERRORS:
                     raise

@@ -43,7 +43,11 @@ def _label(channel: dict[str, Any]) -> str:
 
 #: Conversations one at a time: history and replies share one per-method limit.
 MESSAGES = ChildWalk(
-    "list_conversations", "messages_page", label=_label, version=_archived, skip_statuses=frozenset()
+    "list_conversations",
+    "messages_page",
+    label=_label,
+    version=_archived,
+    skip_statuses=frozenset(),
 )
 
 
