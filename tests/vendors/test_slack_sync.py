@@ -142,3 +142,24 @@ async def test_typed_views(slack: Setup) -> None:
         slack.database, "SELECT count(*) AS n FROM slack_messages WHERE channel_id = 'C0GENERAL1'"
     )
     assert count.n == 10
+
+
+async def test_history_is_read_from_the_last_seen_ts(
+    slack: Setup, slack_server: SlackMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ConnectorSlackService, "thread_lookback", timedelta(0))
+    empty = {**slack_server.channels[1], "id": "C0EMPTY007", "name": "empty", "created": 1690000600}
+    slack_server.channels.append(empty)
+    before = time.time()
+    assert (await run(slack, "messages"))["messages"].ok
+    slack_server.clear_log()
+    assert (await run(slack, "messages"))["messages"].rows_written == 0
+    oldest = {r.query["channel"]: r.query["oldest"] for r in slack_server.requests("history")}
+    # Slack's oldest is exclusive: the newest message read last time is not read again.
+    assert oldest["C0GENERAL1"] == "1712345400.000500"  # the broadcast reply, in the history
+    assert oldest["D0ADAGRACE"] == "1712370100.000200"
+    # Nothing seen yet: from the last walk's start, less the overlap for clock skew.
+    assert before - 300 - 5 <= float(oldest["C0EMPTY007"]) <= time.time() - 300
+    slack_server.post("C0EMPTY007", f"{time.time():.6f}", "First words")
+    result = (await run(slack, "messages"))["messages"]
+    assert result.added == 1

@@ -16,6 +16,7 @@ paginated: more results exist while ``response_metadata.next_cursor`` is a non-e
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,9 +72,30 @@ class SlackLimits:
         return cls(history_per_minute=1, history_page_size=15)
 
 
-def _epoch(since: str, back: timedelta) -> str:
-    moment = datetime.fromisoformat(since.replace("Z", "+00:00")) - back
-    return f"{max(moment.timestamp(), 0):.6f}"
+def _ts(seconds: float) -> str:
+    return f"{max(seconds, 0.0):.6f}"
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What one walk of a conversation reads: history from ``oldest``, messages newer than
+    ``seen_to`` are new, threads whose latest reply is newer than ``threads`` changed
+    (``None`` everywhere for a conversation never walked)."""
+
+    oldest: str | None = None
+    seen_to: str | None = None
+    threads: str | None = None
+
+    @classmethod
+    def of(cls, since: str | None, overlap: timedelta, lookback: timedelta) -> _Window:
+        if not since:
+            return cls()
+        started, _, last_seen = since.partition("|")
+        walked = datetime.fromisoformat(started.replace("Z", "+00:00"))
+        threads = (walked - overlap).timestamp()
+        # Slack's own ts needs no overlap; without one (nothing seen yet), the walk's start.
+        seen_to = float(last_seen) if last_seen else threads
+        return cls(_ts(seen_to - lookback.total_seconds()), _ts(seen_to), _ts(threads))
 
 
 def _newer(ts: Any, oldest: str | None) -> bool:
@@ -87,8 +109,8 @@ class SlackDataSource:
     """Async Slack Web API client returning :class:`Page` objects.
 
     - ``limits``: :class:`SlackLimits` (pacing and page sizes).
-    - ``overlap``: how far before its last walk a conversation is read again (clock skew
-      between this host and Slack's ``ts``).
+    - ``overlap``: how far before its last walk a conversation's threads are checked again
+      (clock skew between this host and Slack's ``ts``).
     - ``thread_lookback``: how far back a known conversation's history is read again to find
       thread parents with new replies (``0`` = only threads started since the last walk).
     """
@@ -107,6 +129,8 @@ class SlackDataSource:
         self.limits = limits or SlackLimits()
         self.overlap, self.thread_lookback = overlap, thread_lookback
         self._windows = {m: window(n) for m, n in self.limits.per_minute.items() if n}
+        #: Per conversation: the newest history ``ts`` read (the messages walk's next marks).
+        self.newest_seen: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"SlackDataSource(base_url={str(self.client.base_url)!r})"
@@ -176,14 +200,17 @@ class SlackDataSource:
     async def messages_page(
         self, channel: dict[str, Any], cursor: Cursor, since: str | None
     ) -> Page[Any]:
-        """One ``conversations.history`` page of ``channel`` (from ``oldest`` when it was walked
-        before), with the replies of its threads that changed since."""
+        """One ``conversations.history`` page of ``channel`` with the replies of its threads that
+        changed. ``since`` is the conversation's mark, ``"{walk start}|{last seen ts}"`` (the
+        ``ts`` part absent when nothing was seen): history is read from ``oldest`` = the last
+        seen ``ts`` (less ``thread_lookback``), replies of threads whose latest reply is newer
+        than the walk start (less ``overlap``). The newest ``ts`` read is kept in
+        :attr:`newest_seen` for the next mark."""
         channel_id = str(channel["id"])
-        oldest = _epoch(since, self.overlap + self.thread_lookback) if since else None
-        replies_since = _epoch(since, self.overlap) if since else None
+        window = _Window.of(since, self.overlap, self.thread_lookback)
         params: dict[str, Any] = {"channel": channel_id, "limit": self.limits.history_page_size}
-        if oldest is not None:
-            params["oldest"] = oldest
+        if window.oldest is not None:
+            params["oldest"] = window.oldest
         try:
             page = await self._page(
                 PageRequest("conversations.history", params), cursor, "messages"
@@ -197,15 +224,20 @@ class SlackDataSource:
         for message in page.items:
             if not isinstance(message, dict) or not message.get("ts"):
                 continue
-            in_window = replies_since is None or _newer(message["ts"], replies_since)
-            if in_window:  # older ones were read by an earlier walk (the lookback re-reads them)
+            self._saw(channel_id, str(message["ts"]))
+            new = _newer(message["ts"], window.seen_to)
+            changed = _is_thread(message) and _newer(message.get("latest_reply"), window.threads)
+            if new or changed:  # older ones were read by an earlier walk (the lookback's)
                 items.append({**message, CHANNEL_KEY: channel_id})
-            if _is_thread(message) and _newer(message.get("latest_reply"), replies_since):
-                if not in_window:  # its reply count and latest reply changed
-                    items.append({**message, CHANNEL_KEY: channel_id})
-                items += await self._replies(channel_id, message, replies_since, warnings)
+            if changed:
+                items += await self._replies(channel_id, message, window.threads, warnings)
         # No raw: the items depend on the replies requests too.
         return Page(items, page.next_cursor, warnings=warnings)
+
+    def _saw(self, channel_id: str, ts: str) -> None:
+        known = self.newest_seen.get(channel_id)
+        if known is None or _newer(ts, known):
+            self.newest_seen[channel_id] = ts
 
     async def _replies(
         self, channel_id: str, parent: dict[str, Any], oldest: str | None, warnings: list[str]
