@@ -45,7 +45,7 @@ TEAM_ID = "T0ACMEWS1"
 USER = "U0ADA00001"
 SCOPES = (
     "channels:read,groups:read,im:read,mpim:read,channels:history,groups:history,im:history,"
-    "mpim:history,users:read,team:read"
+    "mpim:history,users:read"
 )
 ROTATION_EXPIRES_IN = 43200  # 12 hours
 _SCOPE_OF_TYPE = {

@@ -28,8 +28,10 @@ def token_requests(mock: SlackMock) -> list[dict[str, str]]:
 
 async def test_authorize_url_asks_for_user_scopes(slack: Setup) -> None:
     connector = await slack.factory.get_connector(slack.config.id, "user-2")
-    url = connector.authenticator.authorization_url("state-1")
+    # PKCE is opt-in at Slack and turns the app into a public client: never sent.
+    url = connector.authenticator.authorization_url("state-1", code_challenge="c" * 43)
     query = parse_qs(urlsplit(url).query)
+    assert "code_challenge" not in query
     assert urlsplit(url).path == "/oauth/v2/authorize"
     assert query["user_scope"] == [SCOPES]  # comma-separated, user token scopes only
     assert "scope" not in query  # no bot scopes
