@@ -60,6 +60,16 @@ async def test_pages_of_every_list_are_followed(
         "conversations.history": 9,  # general 4 pages (7 top-level), engineering 1, others 1
         "conversations.replies": 4,  # the 4 replies + parent: 3 pages; engineering's: 1
     }
+    slack_server.clear_log()
+    again = await run(slack)
+    assert all(r.rows_written == 0 for r in again.values()), again
+    # The archived conversation is not read; general's day of lookback (all of its fixture
+    # history) is read again to find threads with new replies: none, so no replies requests.
+    assert calls(slack_server) == {
+        "users.list": 3,
+        "users.conversations": 6,
+        "conversations.history": 8,
+    }
 
 
 async def test_a_new_reply_to_a_known_thread_is_read(slack: Setup, slack_server: SlackMock) -> None:
