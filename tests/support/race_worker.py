@@ -16,7 +16,9 @@ from ait_connectors.storage.db import Database
 
 
 async def race(args: dict[str, Any], barrier: Any) -> list[str]:
-    register_provider(ProviderSpec.model_validate(args["spec"]))
+    # A runtime provider must be registered in this process; a built-in one (slack) is replaced
+    # by the very same spec.
+    register_provider(ProviderSpec.model_validate(args["spec"]), replace=True)
     database = Database(args["db_url"])
     factory = ConnectorServiceFactory(
         database, Cipher(bytes.fromhex(args["key"])), Settings(token_expiry_skew=0)
