@@ -96,6 +96,7 @@ class SlackMock(MockServer):
         self.bot_token = False
         self.omit_empty_metadata = False
         self.not_in: set[str] = set()  # conversations answering not_in_channel
+        self.cursor_epoch = 0  # cursors of an earlier epoch answer invalid_cursor
 
     @property
     def api_url(self) -> str:
@@ -135,6 +136,15 @@ class SlackMock(MockServer):
             users.append(USER)
         parent["reply_users_count"] = len(users)
         return self.post(channel, ts, text, thread_ts=thread_ts, parent_user_id=parent["user"])
+
+    def cursor(self, scope: str, at: int) -> str:
+        """The cursor this mock issues for position ``at`` of the list ``scope``."""
+        return base64.b64encode(f"{scope}@{self.cursor_epoch}:{at}".encode()).decode()
+
+    def expire_cursors(self) -> None:
+        """Every cursor issued so far becomes invalid (Slack's are not durable)."""
+        with self.lock:
+            self.cursor_epoch += 1
 
     def limit(self, method: str, retry_after: int, *, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer 429 ``ratelimited``."""
@@ -193,18 +203,20 @@ class SlackMock(MockServer):
         start = 0
         if params.get("cursor"):
             try:
-                where, _, at = base64.b64decode(params["cursor"]).decode().rpartition(":")
-                start = int(at)
+                where, _, rest = base64.b64decode(params["cursor"]).decode().rpartition("@")
+                epoch, _, at = rest.partition(":")
+                start, issued = int(at), int(epoch)
             except ValueError:
                 return _error("invalid_cursor")
-            if where != scope or not 0 <= start <= len(items):
+            valid = where == scope and issued == self.cursor_epoch
+            if not valid or not 0 <= start <= len(items):
                 return _error("invalid_cursor")
         limit = int(params.get("limit") or 0) or len(items) or 1
         if limit > 1000:
             return _error("invalid_limit")
         page = items[start : start + limit]
         end = start + len(page)
-        cursor = base64.b64encode(f"{scope}:{end}".encode()).decode() if end < len(items) else ""
+        cursor = self.cursor(scope, end) if end < len(items) else ""
         body: dict[str, Any] = {key: copy.deepcopy(page), **extra}
         if "has_more" in extra:
             body["has_more"] = bool(cursor)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from slack_mock import SlackMock, slack_fixture, slack_server_fixture  # noqa: F401 (fixtures)
-from vendor_testkit import Setup, rows, run
+from vendor_testkit import Reply, Setup, rows, run
 
 from ait_connectors.vendors.slack import ConnectorSlackService, SlackLimits
 
@@ -173,3 +173,32 @@ async def test_history_is_read_from_the_last_seen_ts(
     slack_server.post("C0EMPTY007", f"{time.time():.6f}", "First words")
     result = (await run(slack, "messages"))["messages"]
     assert result.added == 1
+
+
+@pytest.mark.parametrize("entity_type", ["users", "messages"])
+async def test_a_scan_resumed_after_its_cursors_expired_completes(
+    slack: Setup, slack_server: SlackMock, monkeypatch: pytest.MonkeyPatch, entity_type: str
+) -> None:
+    monkeypatch.setattr(
+        ConnectorSlackService, "limits", SlackLimits(history_page_size=2, list_page_size=2)
+    )
+    method, scope = {
+        "users": ("users.list", "users"),
+        "messages": ("conversations.history", "history:C0GENERAL1::"),
+    }[entity_type]
+    limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"})
+    slack_server.fault(f"/{method}", limited, cursor=slack_server.cursor(scope, 2))
+    stopped = (await run(slack, entity_type))[entity_type]
+    # users: one page; messages: general's first page, its thread parent and the thread's replies
+    first = {"users": 2, "messages": 5}[entity_type]
+    assert stopped.status == "rate_limited" and stopped.added == first, stopped
+    slack_server.expire_cursors()  # hours later: Slack no longer takes the stored cursor
+    slack_server.clear_log()
+    resumed = (await run(slack, entity_type))[entity_type]
+    assert resumed.ok and resumed.scan_completed, resumed
+    expected = {"users": 6, "messages": 18}[entity_type]
+    assert stopped.added + resumed.added == expected and resumed.deleted == 0
+    refused, again = slack_server.requests(method)[:2]
+    assert refused.query.get("cursor") and "cursor" not in again.query
+    if entity_type == "messages":  # read on from the oldest message already read
+        assert again.query["latest"] == "1712345000.000100"  # the thread parent

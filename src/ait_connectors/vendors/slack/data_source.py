@@ -151,8 +151,18 @@ class SlackDataSource:
         return body, response
 
     async def _page(self, first: PageRequest, cursor: Cursor, key: str) -> Page[Any]:
+        """The page ``cursor`` points at (``None``: ``first``). Slack's cursors are for walking a
+        list now, not a durable resume point: when Slack refuses a stored one (``invalid_cursor``,
+        e.g. a scan resumed hours after a rate limit), the list is read again from ``first``
+        (history: from ``latest`` = the oldest message read, kept in the cursor)."""
         request = PageRequest.from_cursor(cursor) if cursor is not None else first
-        body, response = await self.call(request.url, request.params)
+        try:
+            body, response = await self.call(request.url, request.params)
+        except SlackAPIError as exc:
+            if cursor is None or exc.slack_error != "invalid_cursor":
+                raise
+            request = first.with_params(latest=cursor.get("latest"))
+            body, response = await self.call(request.url, request.params)
         items = body.get(key)
         if items is None:
             items = []
@@ -231,8 +241,12 @@ class SlackDataSource:
                 items.append({**message, CHANNEL_KEY: channel_id})
             if changed:
                 items += await self._replies(channel_id, message, window.threads, warnings)
+        nxt = page.next_cursor
+        last = page.items[-1] if page.items else None
+        if nxt is not None and isinstance(last, dict) and last.get("ts"):
+            nxt = {**nxt, "latest": str(last["ts"])}  # where a refused cursor's re-read starts
         # No raw: the items depend on the replies requests too.
-        return Page(items, page.next_cursor, warnings=warnings)
+        return Page(items, nxt, warnings=warnings)
 
     def _saw(self, channel_id: str, ts: str) -> None:
         known = self.newest_seen.get(channel_id)
