@@ -229,24 +229,32 @@ class SlackDataSource:
             if exc.slack_error in CONVERSATION_ERRORS:
                 raise SkipParent(f"skipped conversation {channel_id}: {exc.slack_error}") from exc
             raise
-        items: list[dict[str, Any]] = []
         warnings: list[str] = []
-        for message in page.items:
-            if not isinstance(message, dict) or not message.get("ts"):
-                continue
-            self._saw(channel_id, str(message["ts"]))
-            new = _newer(message["ts"], window.seen_to)
-            changed = _is_thread(message) and _newer(message.get("latest_reply"), window.threads)
-            if new or changed:  # older ones were read by an earlier walk (the lookback's)
-                items.append({**message, CHANNEL_KEY: channel_id})
-            if changed:
-                items += await self._replies(channel_id, message, window.threads, warnings)
+        items = await self._with_threads(channel_id, page.items, window, warnings)
         nxt = page.next_cursor
         last = page.items[-1] if page.items else None
         if nxt is not None and isinstance(last, dict) and last.get("ts"):
             nxt = {**nxt, "latest": str(last["ts"])}  # where a refused cursor's re-read starts
         # No raw: the items depend on the replies requests too.
         return Page(items, nxt, warnings=warnings)
+
+    async def _with_threads(
+        self, channel_id: str, history: Any, window: _Window, warnings: list[str]
+    ) -> list[dict[str, Any]]:
+        """The new messages of a history page, and the replies of its threads that changed."""
+        items: dict[str, dict[str, Any]] = {}  # by ts: a reply also sent to the channel
+        for message in history:  # (thread_broadcast) is in the history and in its thread
+            if not isinstance(message, dict) or not message.get("ts"):
+                continue
+            self._saw(channel_id, str(message["ts"]))
+            new = _newer(message["ts"], window.seen_to)
+            changed = _is_thread(message) and _newer(message.get("latest_reply"), window.threads)
+            if new or changed:  # older ones were read by an earlier walk (the lookback's)
+                items.setdefault(str(message["ts"]), {**message, CHANNEL_KEY: channel_id})
+            if changed:
+                for reply in await self._replies(channel_id, message, window.threads, warnings):
+                    items.setdefault(str(reply["ts"]), reply)
+        return list(items.values())
 
     def _saw(self, channel_id: str, ts: str) -> None:
         known = self.newest_seen.get(channel_id)
