@@ -60,9 +60,9 @@ def test_the_api_lists_every_catalogue_provider(gateway: ThreadGateway, api_key:
     assert github["connector"] and not github["configured"]
     assert "ait-connectors configs add github" in github["how_to_add"]
     assert "repositories" in github["entity_types"]
-    slack = by_slug["slack"]
-    assert not slack["connector"] and slack["entity_types"] == []
-    assert "No connector is installed" in slack["how_to_add"]
+    google = by_slug["google"]
+    assert not google["connector"] and google["entity_types"] == []
+    assert "No connector is installed" in google["how_to_add"]
 
 
 def test_the_readme_names_the_same_providers() -> None:

@@ -164,7 +164,9 @@ def test_x_requires_pkce(make_oauth: MakeOAuth) -> None:
     pkce = generate_pkce_pair()
     params = query(oauth.authorization_url("st", code_challenge=pkce.challenge))
     assert params["code_challenge"] == [pkce.challenge]
-    assert params["scope"] == ["tweet.read users.read like.read bookmark.read follows.read offline.access"]
+    assert params["scope"] == [
+        "tweet.read users.read like.read bookmark.read follows.read offline.access"
+    ]
 
 
 def test_extra_params_win_but_cannot_touch_reserved(make_oauth: MakeOAuth) -> None:

@@ -1,0 +1,75 @@
+"""Slack token rotation under a refresh race: 4 OS processes x 10 tasks want the token of one
+expired connection. Slack revokes a refresh token once it was used, so a second refresh would
+be refused (and the connection lost): exactly one refresh may happen, and the rotated refresh
+token Slack issued is the one stored."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+
+from slack_mock import SlackMock, slack_fixture, slack_server_fixture  # noqa: F401 (fixtures)
+from sqlalchemy import update
+from vendor_testkit import Setup
+
+from ait_connectors.storage.models import OAuthTokenRow
+from support import race_worker
+
+PROCESSES = 4
+TASKS = 10
+
+
+async def test_one_refresh_and_the_rotated_token_kept(
+    slack: Setup, slack_server: SlackMock, encryption_key: str, db_url: str
+) -> None:
+    slack_server.rotation = True
+    slack_server.delays["oauth.v2.access"] = 0.3  # every process is inside the window at once
+    connector = await slack.factory.get_connector(slack.config.id, "racer")
+    before = await connector.connect(slack_server.issue_code())
+    assert before.refresh_token is not None
+    table = OAuthTokenRow.__table__
+    async with slack.database.transaction() as conn:  # expired, as far as every process can tell
+        await conn.execute(
+            update(table)
+            .where(table.c.user_id == "racer")
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    slack_server.clear_log()
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES)
+    queue = ctx.Queue()
+    args = json.dumps(
+        {
+            "spec": connector.provider.model_dump(mode="json"),
+            "db_url": db_url,
+            "key": encryption_key,
+            "config_id": slack.config.id,
+            "user_id": "racer",
+            "tasks": TASKS,
+        }
+    )
+    processes = [
+        ctx.Process(target=race_worker.run, args=(args, barrier, queue)) for _ in range(PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    results: list[str] = []
+    for _ in processes:
+        results.extend(queue.get(timeout=120))
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+
+    assert not [r for r in results if r.startswith("ERROR")], results[:3]
+    assert len(set(results)) == 1 and len(results) == PROCESSES * TASKS
+    assert len(slack_server.requests("oauth.v2.access", method="POST")) == 1
+    after = await slack.tokens.get_oauth_data(slack.config.id, "racer")
+    assert after is not None and after.version == before.version + 1
+    assert after.access_token.get_secret_value() == results[0]
+    assert after.refresh_token is not None
+    rotated = after.refresh_token.get_secret_value()
+    assert rotated != before.refresh_token.get_secret_value()
+    assert rotated in slack_server.refresh_tokens  # the live one, never the revoked one
+    assert after.metadata.get("team_id") == "T0ACMEWS1"
