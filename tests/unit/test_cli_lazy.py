@@ -69,7 +69,8 @@ def test_help_and_typos_import_no_command(
 
 # What ``status`` on the embedded SQLite default does not need (issue 12, point 4): the gateway,
 # the queue, the OAuth client, Alembic (the schema is at the head: one query says so),
-# pydantic-settings, the PostgreSQL dialect and driver, httpx, and Rich (no table to print).
+# pydantic-settings, the PostgreSQL dialect and driver, httpx, the provider catalogue, and Rich
+# (no table to print).
 NOT_FOR_STATUS = (
     "fastapi",
     "uvicorn",
@@ -85,6 +86,8 @@ NOT_FOR_STATUS = (
     "rich",
     *GATEWAY,
     "ait_connectors.oauth.client",
+    "ait_connectors.oauth.config",
+    "ait_connectors.providers",
     "ait_connectors.factory",
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 from sqlalchemy import Row, Table, delete, select, update
@@ -13,10 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..crypto import Cipher, aad
 from ..errors import AItError, ConfigurationError
-from ..oauth.config import OAuthClientConfig
 from .db import Database
 from .models import ConnectorConfigRow
 from .types import new_id, utcnow
+
+if TYPE_CHECKING:
+    from ..oauth.config import OAuthClientConfig
 
 __all__ = ["ConnectorConfig", "ConnectorConfigNotFoundError", "ConnectorConfigStore"]
 
@@ -54,6 +56,9 @@ class ConnectorConfig:
     updated_at: datetime
 
     def oauth_config(self) -> OAuthClientConfig:
+        # Imported here: reading configs (the CLI's status, configs list) needs no catalogue.
+        from ..oauth.config import OAuthClientConfig
+
         return OAuthClientConfig(
             client_id=self.client_id,
             client_secret=self.client_secret,
