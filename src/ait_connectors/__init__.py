@@ -12,6 +12,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._httpx_cli import defer_httpx_cli
+
+defer_httpx_cli()  # before any module of this package imports httpx
+
 if TYPE_CHECKING:
     from .connections import ConnectionStatus, ConnectLink
     from .connector import BaseConnector, ConnectorAuth

@@ -1,25 +1,42 @@
-"""Configuration, read once from ``AIT_``-prefixed environment variables."""
+"""Configuration, read once from ``AIT_``-prefixed environment variables.
+
+A plain pydantic model that reads the environment itself, the way pydantic-settings'
+``BaseSettings`` does for these fields (names case-insensitive, values as strings validated by
+the field's type, keyword arguments over the environment): pydantic-settings costs every process
+a tenth of a second and several MB to import (dotenv, argparse, its sources), for scalars.
+``tests/unit/test_settings_env.py`` holds the two to the same results.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigurationError
 
-__all__ = ["Settings", "get_settings", "reset_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "get_settings", "reset_settings"]
 
 KEY_HELP = "Generate one with `ait-connectors keys generate`."
+ENV_PREFIX = "AIT_"
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Every setting of ait-connectors; each field is ``AIT_<NAME>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="AIT_", extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     database_url: str | None = Field(
         default=None,
@@ -56,6 +73,20 @@ class Settings(BaseSettings):
         default=None, description="Base URL the browser reaches the gateway at."
     )
     log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, data: Any) -> Any:
+        """``AIT_<NAME>`` variables for the fields not given as arguments."""
+        if not isinstance(data, dict):
+            return data
+        prefix = ENV_PREFIX.lower()
+        found: dict[str, Any] = {}
+        for key, value in os.environ.items():
+            name = key.lower()
+            if name.startswith(prefix) and name[len(prefix) :] in cls.model_fields:
+                found[name[len(prefix) :]] = value
+        return found | data
 
     @field_validator("database_url")
     @classmethod

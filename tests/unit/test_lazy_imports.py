@@ -48,3 +48,24 @@ def test_every_public_name_resolves() -> None:
     for name in ait_connectors.__all__:
         assert getattr(ait_connectors, name) is not None
     assert set(ait_connectors.__all__) <= set(dir(ait_connectors))
+
+
+def test_httpx_is_imported_without_its_cli_which_still_runs() -> None:
+    # httpx 0.28 imports its CLI (click, Rich, Pygments: 6 MB) with itself when they are
+    # installed; the package defers it to httpx.main().
+    loaded = _loaded("import ait_connectors, httpx; httpx.Client")
+    assert "httpx" in loaded
+    assert loaded.isdisjoint(("click", "rich", "pygments")), loaded
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import ait_connectors, httpx, sys; sys.argv[1:] = ['--help']; httpx.main()",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "HTTPX" in cli.stdout and "Usage: httpx <URL>" in cli.stdout

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from ..runtime import Connectors
-from ._common import console, run_with
+from . import _common
 
 NO_CONNECTIONS = (
     "No connections yet (or every one was disconnected). Connect an account with "
@@ -36,11 +35,13 @@ def status() -> None:
             )
         return rows
 
-    rows = run_with(fetch)
+    rows = _common.run_with(fetch)
     if not rows:
         typer.echo(NO_CONNECTIONS)  # plain: Rich would wrap the commands
         return
+    from rich.table import Table  # only for a table to print: Rich costs start-up time
+
     table = Table("provider", "config", "user", "status", "reason", "expires", "version")
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    _common.console.print(table)

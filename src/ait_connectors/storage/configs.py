@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 from sqlalchemy import Row, Table, delete, func, select, update
@@ -20,12 +20,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..crypto import Cipher, aad
 from ..errors import AItError, ConfigurationError
-from ..oauth.config import OAuthClientConfig
 from .db import Database
 from .models import ConnectorConfigRow, OAuthTokenRow
 from .recent import Recent
 from .sync_models import RecordRow
 from .types import new_id, utcnow
+
+if TYPE_CHECKING:
+    from ..oauth.config import OAuthClientConfig
 
 __all__ = [
     "ConfigDeletion",
@@ -105,6 +107,9 @@ class ConnectorConfig:
     updated_at: datetime
 
     def oauth_config(self) -> OAuthClientConfig:
+        # Imported here: reading configs (the CLI's status, configs list) needs no catalogue.
+        from ..oauth.config import OAuthClientConfig
+
         return OAuthClientConfig(
             client_id=self.client_id,
             client_secret=self.client_secret,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ..errors import ConfigurationError
 from ..settings import Settings, normalise_database_url
-from .revisions import head_revision, stored_revision
+from .revisions import HEAD_REVISION, stored_revision
 
 __all__ = ["Database"]
 
@@ -113,16 +113,19 @@ class Database:
             return await conn.run_sync(_current_revision)
 
     async def ensure_ready(self, *, auto_migrate: bool | None = None) -> None:
-        """Migrate SQLite on first use; on PostgreSQL check that ``db upgrade`` was run."""
+        """Migrate SQLite on first use; on PostgreSQL check that ``db upgrade`` was run.
+
+        A database already at the head is recognised with one query, without loading Alembic:
+        that is every start but the first after an upgrade.
+        """
         if auto_migrate is None:
             auto_migrate = self.is_sqlite
         if auto_migrate:
-            await self.migrate()
+            if await self._stored_revision() != HEAD_REVISION:
+                await self.migrate()
             return
         try:
-            head = head_revision()
-            async with self.connect() as conn:
-                current = await conn.run_sync(stored_revision)
+            current = await self._stored_revision()
         except OperationalError as exc:
             raise ConfigurationError(
                 f"Cannot reach the database at {self.engine.url.render_as_string()}: "
@@ -132,11 +135,15 @@ class Database:
             raise ConfigurationError(
                 "The database has no schema yet: run `ait-connectors db upgrade`."
             )
-        if current != head:
+        if current != HEAD_REVISION:
             raise ConfigurationError(
-                f"The database schema is at {current}, the code needs {head}: "
+                f"The database schema is at {current}, the code needs {HEAD_REVISION}: "
                 "run `ait-connectors db upgrade`."
             )
+
+    async def _stored_revision(self) -> str | None:
+        async with self.connect() as conn:
+            return await conn.run_sync(stored_revision)
 
 
 def _alembic_config(conn: Connection | None = None) -> Any:

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     ForeignKey,
     Index,
@@ -22,11 +21,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
-from .types import JSONType, UTCDateTime, new_id, utcnow
+from .types import JSONType, NullableJSON, UTCDateTime, new_id, utcnow
 
 __all__ = [
     "NullableJSON",
@@ -37,9 +35,6 @@ __all__ = [
     "SyncStateRow",
 ]
 
-# A cursor or watermark that is absent must be SQL NULL, not the JSON literal ``null``, so that
-# "no scan in progress" is a plain ``IS NULL`` test.
-NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 _CONFIG_FK = "connector_configs.id"
 

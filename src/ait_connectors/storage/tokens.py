@@ -15,8 +15,6 @@ from typing import Any, cast
 
 from pydantic import SecretStr
 from sqlalchemy import Row, Table, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..crypto import Cipher, aad
@@ -55,6 +53,18 @@ class OAuthData:
             return False
         now = now or utcnow()
         return (self.expires_at - now).total_seconds() <= skew
+
+
+def _upsert_insert(dialect: str) -> Any:
+    """The dialect's ``insert`` (with ``on_conflict_do_update``), imported for that dialect
+    only: a SQLite process does not load the PostgreSQL dialect, nor the other way round."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _row_key(config_id: str, user_id: str) -> str:
@@ -156,7 +166,7 @@ class TokenStore:
             "created_at": now,
             "updated_at": now,
         }
-        insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
+        insert = _upsert_insert(self.database.dialect)
         stmt = insert(T).values(**values)
         excluded = stmt.excluded
         updates: dict[str, Any] = {

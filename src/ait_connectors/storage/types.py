@@ -4,14 +4,40 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
 
-__all__ = ["JSONType", "UTCDateTime", "new_id", "utcnow"]
+__all__ = ["JSONType", "NullableJSON", "PortableJSON", "UTCDateTime", "new_id", "utcnow"]
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+class PortableJSON(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL: ``JSON().with_variant(JSONB(), "postgresql")``
+    without importing the PostgreSQL dialect where it is not used (a SQLite process: the CLI
+    on the embedded default); it is loaded when a PostgreSQL statement is first compiled."""
+
+    impl = JSON
+    cache_ok = True
+
+    @property
+    def should_evaluate_none(self) -> bool:  # type: ignore[override]
+        # As JSON's: None is the JSON literal null unless none_as_null (the ORM and Core ask).
+        return bool(self.impl_instance.should_evaluate_none)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            json = cast(JSON, self.impl_instance)
+            return dialect.type_descriptor(JSONB(none_as_null=json.none_as_null))
+        return dialect.type_descriptor(self.impl_instance)
+
+
+JSONType = PortableJSON()
+# A cursor or watermark that is absent must be SQL NULL, not the JSON literal ``null``, so that
+# "no scan in progress" is a plain ``IS NULL`` test.
+NullableJSON = PortableJSON(none_as_null=True)
 
 
 def new_id() -> str:

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, bindparam, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -281,6 +280,8 @@ class PostgresWriter(RecordWriter):
         compare: bool,
         existing: dict[str, tuple[str, bool]],
     ) -> tuple[int, int]:
+        from psycopg.errors import UndefinedTable  # loaded with the driver: not on SQLite
+
         pg = await self._driver(conn)
         parts: list[str] = []
         for row in rows:
@@ -309,7 +310,7 @@ class PostgresWriter(RecordWriter):
                     "COPY ait_records_stage (external_id, checksum, payload) FROM STDIN"
                 ) as copy:
                     await copy.write("".join(parts))
-            except psycopg.errors.UndefinedTable:
+            except UndefinedTable:
                 # The transaction that created the stage did not commit after all: make the
                 # next transaction create it again, and fail this one.
                 raw.info.pop(_STAGE_READY, None)
