@@ -107,11 +107,11 @@ def cli_on_gateway_data(gateway: ThreadGateway, args: list[str], stdin: str) -> 
 def test_a_config_without_a_connector_is_not_a_card(gateway: ThreadGateway) -> None:
     cli_on_gateway_data(
         gateway,
-        ["configs", "add", "slack", "--client-id", "slack-id", "--client-secret-stdin"],
-        "slack-secret\n",
+        ["configs", "add", "google", "--client-id", "google-id", "--client-secret-stdin"],
+        "google-secret\n",
     )
     page = page_providers(gateway)  # before: a card whose vendor is missing broke the page
-    assert "slack" not in page.cards and page.others["slack"] is False
+    assert "google" not in page.cards and page.others["google"] is False
 
 
 pytestmark = pytest.mark.skipif(
@@ -138,8 +138,8 @@ def test_the_connect_page_says_how_to_add_each_provider(gateway: ThreadGateway) 
             expect(github.get_by_test_id("redirect-github")).to_have_text(
                 f"{gateway.base_url}/api/github/auth/callback"
             )
-            expect(others.get_by_test_id("todo-slack")).to_contain_text(
-                "No connector is installed for slack"
+            expect(others.get_by_test_id("todo-google")).to_contain_text(
+                "No connector is installed for google"
             )
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "connect-providers.png"), full_page=True)

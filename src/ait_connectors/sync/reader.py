@@ -22,7 +22,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as cast_
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import literal_column
 
 from ..entities import Entity
@@ -118,6 +117,9 @@ class RecordReader:
             )
         # The name is a declared field (checked above), so it is safe inside the JSON path.
         if self.database.dialect == "postgresql":
+            # Imported here: a SQLite process never loads the PostgreSQL dialect.
+            from sqlalchemy.dialects.postgresql import JSONB
+
             # A missing field reads as JSON null (the smallest jsonb): never SQL NULL.
             field = literal_column(f"records.payload -> '{order_by}'", type_=JSONB)
             return func.coalesce(field, literal_column("'null'::jsonb", type_=JSONB))
