@@ -26,4 +26,4 @@ fi
 .venv/bin/lint-imports
 
 # Both cores: each worker has its own PostgreSQL database and servers (AIT_TEST_WORKERS=0: one process).
-.venv/bin/python -m pytest -n "${AIT_TEST_WORKERS:-2}" "$@"
+.venv/bin/python -m pytest -n "${AIT_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -11,6 +11,7 @@ import multiprocessing
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from ait_connectors.crypto import Cipher
@@ -20,6 +21,9 @@ from ait_connectors.storage.models import OAuthTokenRow
 from support import race_worker
 from support.oauth_setup import create_oidc_config
 from support.oidc import OidcServer
+
+# Many PostgreSQL connections (several processes): never beside another such test (max_connections).
+pytestmark = pytest.mark.xdist_group("pg_many_connections")
 
 PROCESSES = 4
 TASKS = 25

@@ -19,6 +19,9 @@ from support.oidc import OAuthClient, OidcServer
 
 from .conftest import GatewayProcess, free_port, subprocess_env
 
+# Many PostgreSQL connections (several processes): never beside another such test (max_connections).
+pytestmark = pytest.mark.xdist_group("pg_many_connections")
+
 SLUG = "oidc-gw"
 USER = "user-42"
 

@@ -40,6 +40,9 @@ from ait_connectors.storage.api_keys import ApiKeyStore
 from ait_connectors.testing.polling import await_until
 from support.databases import PostgresServer
 
+# Many PostgreSQL connections (several processes): never beside another such test (max_connections).
+pytestmark = pytest.mark.xdist_group("pg_many_connections")
+
 PROVIDER = "multifake"
 SYNC_JOBS = (
     "SELECT id, status, queueing_lock, scheduled_at FROM procrastinate_jobs "

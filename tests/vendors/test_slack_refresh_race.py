@@ -9,12 +9,16 @@ import json
 import multiprocessing
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from slack_mock import SlackMock, slack_fixture, slack_server_fixture  # noqa: F401 (fixtures)
 from sqlalchemy import update
 from vendor_testkit import Setup
 
 from ait_connectors.storage.models import OAuthTokenRow
 from support import race_worker
+
+# Many PostgreSQL connections (several processes): never beside another such test (max_connections).
+pytestmark = pytest.mark.xdist_group("pg_many_connections")
 
 PROCESSES = 4
 TASKS = 10

@@ -9,6 +9,7 @@ import json
 import multiprocessing
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 from vendor_testkit import Setup
 from x_mock import XMock, x_fixture, x_server_fixture  # noqa: F401 (fixtures)
@@ -16,6 +17,9 @@ from x_mock import XMock, x_fixture, x_server_fixture  # noqa: F401 (fixtures)
 from ait_connectors.oauth.pkce import generate_pkce_pair
 from ait_connectors.storage.models import OAuthTokenRow
 from support import race_worker
+
+# Many PostgreSQL connections (several processes): never beside another such test (max_connections).
+pytestmark = pytest.mark.xdist_group("pg_many_connections")
 
 PROCESSES = 4
 TASKS = 10
