@@ -261,6 +261,12 @@ def _lost_connection(exc: BaseException) -> str | None:
     lost = sqlite3 is not None and isinstance(exc, sqlite3.OperationalError)
     if lost and str(exc).lower().startswith(_SQLITE_LOST):
         return _first_line(exc)
+    # SQLAlchemy raises this on the next use of a connection it invalidated on a disconnect: the
+    # original driver error was raised (and reported) earlier, on another await.
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    pending = sa_exc is not None and isinstance(exc, sa_exc.PendingRollbackError)
+    if pending and "can't reconnect" in str(exc).lower():
+        return "the connection to the database was lost"
     return None
 
 
