@@ -69,9 +69,24 @@ class Page(Generic[T]):
     - ``raw``: the response body the items come from. Set it only when the items depend on
       nothing but this body and the cursor: the engine fingerprints it to recognise a page it
       already stored. Leave it ``None`` when items were enriched from other requests.
+    - ``deleted``: external ids the vendor reported deleted (a sync token's tombstones: Google's
+      ``status: cancelled``, ``metadata.deleted``); marked deleted with this page, in any scan.
+    - ``sweep``: external-id prefixes (``""`` = every record of the type): this page ends a
+      complete listing of the records under each, read in this scan, so every stored record
+      under one that no page of this scan held is marked deleted (a re-scan of one calendar
+      after its sync token expired, inside an otherwise incremental scan).
     """
 
-    __slots__ = ("_items", "_loader", "next_cursor", "raw", "warnings", "watermark")
+    __slots__ = (
+        "_items",
+        "_loader",
+        "deleted",
+        "next_cursor",
+        "raw",
+        "sweep",
+        "warnings",
+        "watermark",
+    )
 
     def __init__(
         self,
@@ -82,6 +97,8 @@ class Page(Generic[T]):
         raw: bytes | None = None,
         loader: Callable[[], Sequence[T]] | None = None,
         warnings: Sequence[str] = (),
+        deleted: Sequence[str] = (),
+        sweep: Sequence[str] = (),
     ) -> None:
         if items is None and loader is None:
             items = ()
@@ -91,6 +108,8 @@ class Page(Generic[T]):
         self.watermark = watermark
         self.raw = raw
         self.warnings = tuple(warnings)  # e.g. a repository skipped: kept in the run record
+        self.deleted = tuple(deleted)
+        self.sweep = tuple(sweep)
 
     @property
     def items(self) -> Sequence[T]:

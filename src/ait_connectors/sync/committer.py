@@ -47,6 +47,8 @@ class ProcessedPage:
     keys: Sequence[str]
     fingerprint: str | None
     next_cursor: Cursor
+    deleted: Sequence[str] = ()  # tombstones the vendor reported (``Page.deleted``)
+    sweep: Sequence[str] = ()  # prefixes whose listing this page completes (``Page.sweep``)
 
 
 class PageCommitter:
@@ -124,12 +126,13 @@ class PageCommitter:
         assert conn is not None
         async with conn.begin():
             counts = await self._carry(conn, carried)
+            deleted = 0
             if page is not None:
                 counts += await self._write(conn, page, now)
+                deleted += await self._tombstones(conn, page, now)
             pages = len(carried.pages) + (page is not None)
-            deleted = 0
             if last:
-                deleted = await self._complete(conn, last_seq or 0, pending, now)
+                deleted += await self._complete(conn, last_seq or 0, pending, now)
             else:
                 await self.store.save_progress(
                     conn,
@@ -182,6 +185,23 @@ class PageCommitter:
                 conn, start.state_id, start.generation, page.seq, page.fingerprint, page.keys
             )
         return counts
+
+    async def _tombstones(self, conn: AsyncConnection, page: ProcessedPage, now: datetime) -> int:
+        """The deletions a page declares: its tombstones, then its prefix sweep."""
+        deleted = await self.writer.mark_deleted(conn, self.key, page.deleted, now)
+        if page.sweep:
+            if not self.store_pages or not self.config.detect_deletions:
+                raise AItError(
+                    "SYNC_CONFIG_ERROR",
+                    f"a page of {self.key.entity_type} asked for a sweep, but this entity type "
+                    "does not detect deletions with page watermarks",
+                )
+            start = self.start
+            for prefix in dict.fromkeys(page.sweep):
+                deleted += await self.writer.sweep_prefix(
+                    conn, self.key, start.state_id, start.generation, prefix, now
+                )
+        return deleted
 
     async def _complete(
         self, conn: AsyncConnection, last_seq: int, pending: Any, now: datetime

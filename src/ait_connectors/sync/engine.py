@@ -208,7 +208,10 @@ class SyncEngine(Generic[DS]):
             start=start,
             run_id=run_id,
             counters=counters,
-            store_pages=use_fingerprints or (config.detect_deletions and start.full_scan),
+            # A page-watermark (sync token) scan keeps its pages' keys too: a page may end a
+            # re-scan of part of the type and sweep it (``Page.sweep``).
+            store_pages=use_fingerprints
+            or (config.detect_deletions and (start.full_scan or _token_watermark(config))),
         )
         # The scan is a page-for-page copy of the last completed one if this run started it,
         # carries every page, and the reference pages had distinct fingerprints.
@@ -236,6 +239,10 @@ class SyncEngine(Generic[DS]):
         async with self.database.connect(lock=True) as conn:
             committer.conn = conn
             await pipeline.run()
+
+
+def _token_watermark(config: EntityConfig[Any]) -> bool:
+    return config.incremental is not None and config.incremental.field is None
 
 
 class _Finisher:

@@ -132,7 +132,8 @@ class PagePipeline:
             committer.counters.warn(warning)
         last = page.next_cursor is None
         fingerprint = await item.fingerprint if item.fingerprint is not None else None
-        if fingerprint is not None and fingerprint in self.reference:
+        declares = bool(page.deleted or page.sweep)  # never carried: it deletes
+        if fingerprint is not None and fingerprint in self.reference and not declares:
             if committer.carried_count == 0:
                 self._carried_since = self.options.clock()
             committer.carry(fingerprint, self.reference[fingerprint], page)
@@ -151,7 +152,15 @@ class PagePipeline:
             await self._submit(last=False)  # keep the progress of the pages carried before
             raise
         self.watermark.see(page_max, page.watermark)
-        processed = ProcessedPage(committer.next_seq(), rows, keys, fingerprint, page.next_cursor)
+        processed = ProcessedPage(
+            committer.next_seq(),
+            rows,
+            keys,
+            fingerprint,
+            page.next_cursor,
+            deleted=page.deleted,
+            sweep=page.sweep,
+        )
         await self._submit(last=last, page=processed)
 
     def _batch_due(self) -> bool:

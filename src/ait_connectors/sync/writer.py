@@ -211,6 +211,61 @@ class RecordWriter(ABC):
         )
         return int(result.rowcount)
 
+    async def mark_deleted(
+        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str], now: datetime
+    ) -> int:
+        """Mark the live records among ``ids`` deleted (tombstones a vendor reported)."""
+        if not ids:
+            return 0
+        result = await conn.execute(
+            text(
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND deleted_at IS NULL AND external_id IN :ids"
+            ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("ids", expanding=True)),
+            {
+                "now": now,
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+                "ids": list(dict.fromkeys(ids)),
+            },
+        )
+        return int(result.rowcount)
+
+    async def sweep_prefix(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        prefix: str,
+        now: datetime,
+    ) -> int:
+        """:meth:`sweep` limited to external ids starting with ``prefix`` (``""``: all)."""
+        if not prefix:
+            return await self.sweep(conn, key, state_id, generation, now)
+        # substr, not LIKE: ids hold '_' and '%' (calendar ids are e-mail addresses).
+        result = await conn.execute(
+            text(
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND deleted_at IS NULL AND substr(external_id, 1, :n) = :p "
+                f"AND external_id NOT IN ({self._SEEN_KEYS})"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {
+                "s": state_id,
+                "g": generation,
+                "now": now,
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+                "n": len(prefix),
+                "p": prefix,
+            },
+        )
+        return int(result.rowcount)
+
     @staticmethod
     def _json_param(name: str) -> str:
         return f":{name}"
@@ -328,6 +383,61 @@ class PostgresWriter(RecordWriter):
             flags = await cur.fetchall()
         inserted = sum(1 for (flag,) in flags if flag)
         return inserted, len(flags) - inserted
+
+    async def mark_deleted(
+        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str], now: datetime
+    ) -> int:
+        """Mark the live records among ``ids`` deleted (tombstones a vendor reported)."""
+        if not ids:
+            return 0
+        result = await conn.execute(
+            text(
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND deleted_at IS NULL AND external_id IN :ids"
+            ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("ids", expanding=True)),
+            {
+                "now": now,
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+                "ids": list(dict.fromkeys(ids)),
+            },
+        )
+        return int(result.rowcount)
+
+    async def sweep_prefix(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        prefix: str,
+        now: datetime,
+    ) -> int:
+        """:meth:`sweep` limited to external ids starting with ``prefix`` (``""``: all)."""
+        if not prefix:
+            return await self.sweep(conn, key, state_id, generation, now)
+        # substr, not LIKE: ids hold '_' and '%' (calendar ids are e-mail addresses).
+        result = await conn.execute(
+            text(
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND deleted_at IS NULL AND substr(external_id, 1, :n) = :p "
+                f"AND external_id NOT IN ({self._SEEN_KEYS})"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            {
+                "s": state_id,
+                "g": generation,
+                "now": now,
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+                "n": len(prefix),
+                "p": prefix,
+            },
+        )
+        return int(result.rowcount)
 
     @staticmethod
     def _json_param(name: str) -> str:
