@@ -76,15 +76,16 @@ def product(name: str) -> Callable[[Installer], Installer]:
 
 
 def google_error(
-    status: int, message: str, *, reason: str | None = None, info: str | None = None, **more: Any
+    code: int, message: str, *, reason: str | None = None, info: str | None = None, **more: Any
 ) -> Reply:
-    """Google's error body: ``errors[].reason`` (older APIs) and/or an ``ErrorInfo`` detail."""
-    error: dict[str, Any] = {"code": status, "message": message, **more}
+    """Google's error body: ``errors[].reason`` (older APIs) and/or an ``ErrorInfo`` detail;
+    ``more`` adds fields (``status="PERMISSION_DENIED"``)."""
+    error: dict[str, Any] = {"code": code, "message": message, **more}
     if reason:
         error["errors"] = [{"domain": "global", "reason": reason, "message": message}]
     if info:
         error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": info}]
-    return Reply(status, {"error": error})
+    return Reply(code, {"error": error})
 
 
 @dataclass
@@ -550,3 +551,50 @@ def _connections(mock: GoogleMock, request: Logged, match: re.Match[str]) -> Rep
 def install_people(mock: GoogleMock) -> None:
     mock.people = people_fixture()
     mock.route("GET", r"/v1/people/me/connections", _connections, scope=CONTACTS)
+
+
+# -- wiring a connection to the mock ----------------------------------------------------------
+
+
+async def connect_google(
+    database: Any,
+    cipher: Any,
+    mock: GoogleMock,
+    scopes: set[str] | None = None,
+    *,
+    config_scopes: list[str] | None = None,
+    token: bool = True,
+) -> Any:
+    """A Google config pointing at ``mock`` (``vendor_testkit.Setup``) and, with ``token``, a
+    user connected with a fresh token granted ``scopes`` (default: Calendar and Contacts)."""
+    from vendor_testkit import make_setup
+
+    from ait_connectors.oauth.tokens import TokenResponse
+    from ait_connectors.storage.configs import ConnectorConfigStore
+
+    setup = await make_setup(
+        database,
+        cipher,
+        "google",
+        {
+            "api_base_url": f"{mock.url}{API}",
+            "token_url": f"{mock.url}/token",
+            "revoke_url": f"{mock.url}/revoke",
+            "authorize_url": f"{mock.url}/o/oauth2/v2/auth",
+        },
+    )
+    setup.config = await ConnectorConfigStore(database, cipher).update(
+        setup.config.id, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scopes=config_scopes
+    )
+    if token:
+        body = mock.issue(scopes if scopes is not None else {"openid", CALENDAR, CONTACTS})
+        await setup.tokens.save_oauth_data(
+            setup.config.id, setup.user_id, TokenResponse.from_payload(body)
+        )
+    return setup
+
+
+def api_requests(mock: GoogleMock, since: int = 0) -> list[Logged]:
+    """The API requests the mock received (OAuth endpoints left out)."""
+    with mock.lock:
+        return [r for r in mock.log[since:] if r.path.startswith(API + "/")]
