@@ -159,6 +159,7 @@ class GoogleBase:
     ) -> tuple[Any, bytes]:
         """GET a JSON document of ``product``; returns (parsed body, raw body)."""
         url = self.api_url(product, path)
+        self._last_error.status = 0  # one request at a time per data source: this one's error
         try:
             response = await send(self.client, "GET", url, provider=self.provider, params=params)
         except (RateLimitError, VendorResponseError) as exc:
@@ -168,9 +169,10 @@ class GoogleBase:
 
     def _mapped(self, exc: RateLimitError | VendorResponseError, where: str) -> Exception:
         last = self._last_error
-        error = parse_google_error(last.status, last.body) if last.status else None
-        if error is None:
-            return exc
+        said = getattr(exc, "status_code", None) or last.status
+        if not last.status or last.status >= 500 or last.status != said:
+            return exc  # a server error after retries, a network failure: as the SDK said
+        error = parse_google_error(last.status, last.body)
         replaced = hooked(error, exc)
         if replaced is not None:
             return replaced
