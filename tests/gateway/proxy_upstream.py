@@ -120,6 +120,7 @@ class Upstream:
         handler = {
             "/v1/limited": self._limited,
             "/v1/big": self._big,
+            "/v1/broken": self._broken,
         }.get(path, self._echo)
         await handler(seen, send)
 
@@ -166,6 +167,11 @@ class Upstream:
     async def _limited(self, seen: Received, send: Any) -> None:
         headers = [(b"retry-after", b"17"), (b"x-ratelimit-remaining", b"0")]
         await _answer(send, 429, b'{"message":"slow down"}', headers)
+
+    async def _broken(self, seen: Received, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise RuntimeError("the vendor's server fell over mid-answer")
 
     async def _big(self, seen: Received, send: Any) -> None:
         size = int(parse_qs(seen.query)["size"][0])

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import http.client
 import json
+import logging
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -199,6 +200,26 @@ def test_answer_keeps_vendor_headers_but_no_cookie_hop_by_hop_or_token(
     assert response.json()["headers"]["authorization"] == "Bearer " + "*" * len(TOKEN)
     assert int(headers["content-length"]) == len(response.content)
     assert all(TOKEN not in value for value in headers.values())
+
+
+def test_an_answer_breaking_off_is_cut_short_not_completed(
+    env: Env, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.connect("u-broken")
+    with (
+        caplog.at_level(logging.WARNING),
+        httpx.stream("GET", env.url("broken?user_id=u-broken"), headers=env.headers) as response,
+    ):
+        assert response.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            response.read()
+    tracebacks = [r.exc_info[1] for r in caplog.records if r.exc_info]
+    # The upstream's own failure is logged by its server; the gateway logs none.
+    assert all(isinstance(e, RuntimeError) and "fell over" in str(e) for e in tracebacks)
+    assert any("broke off" in r.getMessage() for r in caplog.records)
+    head = httpx.head(env.url("echo?user_id=u-broken"), headers=env.headers)
+    assert head.status_code == 200  # the gateway carries on
+    assert head.content == b""
 
 
 def test_rate_limit_answer_is_passed_back_unchanged(env: Env, upstream: Upstream) -> None:
@@ -422,3 +443,14 @@ def test_readme_example_on_the_sandbox(env: Env, upstream: Upstream) -> None:
         assert page.status_code == 200, page.text
         assert len(page.json()) == 2
         assert 'rel="next"' in page.headers["link"]
+
+
+def test_every_status_is_in_the_openapi_schema(env: Env, upstream: Upstream) -> None:
+    schema = httpx.get(f"{env.gateway.base_url}/openapi.json").json()
+    operations = schema["paths"]["/api/proxy/{vendor}/{path}"]
+    assert set(operations) == {"get", "post", "put", "patch", "delete", "head", "options"}
+    for operation in operations.values():
+        assert {"200", "400", "401", "403", "404", "409", "502", "503", "504"} <= set(
+            operation["responses"]
+        )
+        assert {p["name"] for p in operation["parameters"]} == {"vendor", "path", "user_id"}

@@ -24,14 +24,11 @@ from .conftest import ThreadGateway
 USER = "user-1"  # the test server's account
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend_settings(request: pytest.FixtureRequest, sqlite_settings: Settings) -> Settings:
-    """The embedded default, or the session's PostgreSQL (a sync fixture: it may migrate)."""
-    if request.param == "sqlite":
-        return sqlite_settings
-    server: PostgresServer = request.getfixturevalue("postgres")
-    server.truncate_all()
-    return Settings(database_url=server.url, encryption_key=generate_key(), sandbox=False)
+@pytest.fixture
+def backend_settings(postgres: PostgresServer) -> Settings:
+    """PostgreSQL here (its row lock around the refresh); test_proxy.py runs on SQLite."""
+    postgres.truncate_all()
+    return Settings(database_url=postgres.url, encryption_key=generate_key(), sandbox=False)
 
 
 async def test_refused_token_is_refreshed_once_and_the_request_retried(

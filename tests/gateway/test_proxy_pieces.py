@@ -74,3 +74,20 @@ async def test_bodies_over_the_limit_stream_once() -> None:
     assert b"".join([c async for c in large]) == b"x" * 40
     with pytest.raises(BodyNotReplayableError):
         aiter(large)
+
+
+def test_a_timeout_is_a_504_and_a_refused_connection_a_502() -> None:
+    from ait_connectors.gateway.routes_proxy import _upstream_error
+
+    class Provider:
+        name = "Vendor"
+
+    class Connector:
+        provider = Provider()
+
+    url = httpx.URL("https://api.vendor.example/v1/x")
+    timeout = _upstream_error(httpx.ReadTimeout("slow"), Connector(), url)  # type: ignore[arg-type]
+    refused = _upstream_error(httpx.ConnectError("no"), Connector(), url)  # type: ignore[arg-type]
+    assert (timeout.status_code, timeout.code) == (504, "UPSTREAM_TIMEOUT")
+    assert (refused.status_code, refused.code) == (502, "UPSTREAM_UNREACHABLE")
+    assert "api.vendor.example" in refused.message

@@ -85,14 +85,22 @@ class ProxiedResponse(StreamingResponse):
         if tail:
             yield tail
 
+    async def stream_response(self, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        try:
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.HTTPError as exc:
+            # The status line is out: returning without the last message makes the server cut
+            # the connection, so the caller sees a truncated body, not a complete-looking one.
+            logger.warning("the provider's answer broke off (%s): cut short", type(exc).__name__)
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
-        except httpx.HTTPError as exc:
-            # The status line is out: all that is left is to cut the connection short, so the
-            # caller sees a truncated body rather than a complete-looking one.
-            logger.warning("proxied response cut short: %s", type(exc).__name__)
-            raise ClientDisconnect from None
         finally:
             await self._upstream.aclose()
             await self._client.aclose()
