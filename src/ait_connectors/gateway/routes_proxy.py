@@ -138,9 +138,20 @@ def _upstream_error(exc: Exception, connector: BaseConnector, url: httpx.URL) ->
     return GatewayError(
         502,
         "UPSTREAM_UNREACHABLE",
-        f"{name} ({host}) cannot be reached ({type(exc).__name__}): check the provider's API "
+        f"{name} ({host}) cannot be reached ({_what_failed(exc)}): check the provider's API "
         "base URL and the network, then try again.",
     )
+
+
+def _what_failed(exc: Exception) -> str:
+    """The failure in words (no class names in answers)."""
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused, or the host is unknown"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "it did not answer in HTTP"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "the connection broke"
+    return "network error"
 
 
 async def _send(
