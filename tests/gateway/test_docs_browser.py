@@ -24,7 +24,7 @@ STRICT_CSP = (
 
 def _operations(gateway: ThreadGateway) -> list[tuple[str, str]]:
     document = httpx.get(f"{gateway.base_url}/openapi.json", timeout=30).json()
-    methods = {"get", "post", "put", "patch", "delete"}
+    methods = {"get", "post", "put", "patch", "delete", "head", "options"}
     return [
         (method.upper(), path)
         for path, item in document["paths"].items()

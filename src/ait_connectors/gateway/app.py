@@ -21,7 +21,7 @@ from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
-from . import routes_api, routes_oauth, routes_page, routes_providers
+from . import routes_api, routes_oauth, routes_page, routes_providers, routes_proxy
 from .docs import install_docs
 from .errors import RejectControlCharacters, install_error_handlers
 from .headers import SecurityHeaders
@@ -171,6 +171,7 @@ def create_app(
     # The pages' own stylesheets (and scripts): the content security policy allows no others.
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     install_docs(app)
+    app.include_router(routes_proxy.router)  # first: /api/proxy/… is never a vendor's route
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_providers.router)
