@@ -3,6 +3,7 @@ endpoint failing for 5 days is disabled with a notice."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -32,9 +33,22 @@ def timeline(policy: RetryPolicy) -> list[float]:
 def test_default_schedule_is_exponential_and_lasts_at_least_24_hours() -> None:
     offsets = timeline(RetryPolicy())
     assert offsets == [
-        0, 30, 90, 210, 450, 930, 1890, 3810, 7650, 15330, 30690, 52290, 73890, 95490
+        0,
+        30,
+        90,
+        210,
+        450,
+        930,
+        1890,
+        3810,
+        7650,
+        15330,
+        30690,
+        52290,
+        73890,
+        95490,
     ]
-    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
     assert gaps[:10] == [30 * 2**i for i in range(10)]  # doubling, then capped at 6 h
     assert set(gaps[10:]) == {6 * 3600}
     assert offsets[-2] < 24 * 3600 <= offsets[-1]

@@ -36,9 +36,7 @@ def test_rotation_overlap_signs_with_both_and_each_secret_verifies() -> None:
     headers = signed_headers("msg_1", body, [new, old])
     assert len(headers["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
-        assert Webhook(secret.get_secret_value()).verify(body, headers) == {
-            "type": "sync.finished"
-        }
+        assert Webhook(secret.get_secret_value()).verify(body, headers) == {"type": "sync.finished"}
     with pytest.raises(WebhookVerificationError):
         Webhook(generate_secret().get_secret_value()).verify(body, headers)
 

@@ -30,11 +30,15 @@ class Dispatcher:
         self.deliverer = deliverer
         self.poll = poll
         self._wake = asyncio.Event()
+        self._loop_of: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._remove: Callable[[], None] | None = None
 
     async def _scheduled(self, conn: AsyncConnection, due: Sequence[tuple[str, datetime]]) -> None:
-        self._wake.set()  # the transaction commits before our claim can take the row
+        # Any thread may emit (a library program beside an embedded gateway): wake our loop
+        # from it safely. The transaction commits before our claim can take the row.
+        if self._loop_of is not None and not self._loop_of.is_closed():
+            self._loop_of.call_soon_threadsafe(self._wake.set)
 
     async def run_once(self) -> int:
         """Attempt every due delivery; how many were attempted."""
@@ -60,6 +64,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     def start(self) -> None:
+        self._loop_of = asyncio.get_running_loop()
         self._remove = add_delivery_scheduler(self._scheduled)
         self._task = asyncio.create_task(self._loop(), name="webhook dispatcher")
 
