@@ -12,6 +12,7 @@ import pytest
 from ait_connectors.outgoing.delivery import Deliverer
 from ait_connectors.outgoing.endpoints import WebhookEndpointStore
 from ait_connectors.outgoing.events import emit
+from ait_connectors.outgoing.models import WebhookDeliveryRow
 from ait_connectors.outgoing.schedule import RetryPolicy
 
 from .conftest import Clock
@@ -117,3 +118,28 @@ async def test_a_failing_endpoint_is_retried_then_disabled_after_five_days(
     finally:
         await deliverer.aclose()
     assert clock() - first >= timedelta(days=5)
+
+
+async def test_the_log_is_kept_30_days_then_purged(store: WebhookEndpointStore) -> None:
+    clock = Clock()
+    deliverer = Deliverer(store, RetryPolicy(), clock=clock)
+    created = await store.create("http://127.0.0.1:9/hook", ["sync.finished"])
+    try:
+        for _ in range(2):
+            async with store.database.transaction() as conn:
+                await emit(conn, "sync.finished", {"run_id": "r"}, now=clock())
+        done, waiting = (await store.deliveries(created.info.id))[0]
+        async with store.database.transaction() as conn:  # one delivered, one still pending
+            await conn.execute(
+                WebhookDeliveryRow.__table__.update()
+                .where(WebhookDeliveryRow.__table__.c.id == done.id)
+                .values(status="delivered")
+            )
+        clock.advance(29 * 86400)
+        assert await deliverer.purge() == 0
+        clock.advance(2 * 86400)
+        assert await deliverer.purge() == 1
+        (left,), _ = await store.deliveries(created.info.id)
+        assert left.id == waiting.id
+    finally:
+        await deliverer.aclose()

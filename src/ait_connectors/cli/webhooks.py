@@ -20,7 +20,7 @@ from ..runtime import Connectors
 from ._common import console, err_console, run_with
 
 app = typer.Typer(
-    help="Outgoing webhooks: endpoints that receive this deployment's events.",
+    help="Outgoing webhooks: endpoints, their delivery log, replay, secret rotation.",
     no_args_is_help=True,
 )
 

@@ -8,7 +8,8 @@
   through the application's own connection: the job commits with the event or not at all.
 - ``ait_connectors.webhook_sweep``, every minute: defers a job for each due delivery that has
   none (emitted by a process without the scheduler — the CLI, a library program — or whose job
-  was lost), so every event is delivered at least once.
+  was lost), so every event is delivered at least once; and forgets messages (with their log)
+  older than 30 days that nothing will attempt again.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ async def sweep_deliveries(connectors: Connectors) -> int:
     deliverer = deliverer_for(connectors)
     try:
         due = await deliverer.due(limit=1000)
+        await deliverer.purge()
     finally:
         await deliverer.aclose()
     if due:

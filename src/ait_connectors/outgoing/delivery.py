@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.types import new_id
@@ -46,6 +46,7 @@ M = cast(Table, WebhookMessageRow.__table__)
 D = cast(Table, WebhookDeliveryRow.__table__)
 A = cast(Table, WebhookAttemptRow.__table__)
 EXCERPT = 512
+KEEP_LOG = timedelta(days=30)
 USER_AGENT = "ait-connectors-webhooks/1"
 
 
@@ -103,6 +104,16 @@ class Deliverer:
         )
         async with self.database.read() as conn:
             return list((await conn.execute(query)).scalars())
+
+    async def purge(self, keep: timedelta = KEEP_LOG) -> int:
+        """Forget messages older than ``keep`` that nothing will attempt again (their
+        deliveries and attempt log go with them); how many."""
+        pending = select(D.c.id).where(
+            D.c.message_id == M.c.id, D.c.status == DeliveryStatus.PENDING
+        )
+        query = delete(M).where(M.c.created_at < self.clock() - keep, ~pending.exists())
+        async with self.database.transaction() as conn:
+            return int((await conn.execute(query)).rowcount or 0)
 
     async def next_due_at(self) -> datetime | None:
         query = select(func.min(D.c.next_attempt_at)).where(D.c.status == DeliveryStatus.PENDING)

@@ -4,7 +4,8 @@ SQLite default, ``AIT_JOBS=inline``), as a task of the gateway.
 It attempts every due delivery, then sleeps until the next one is due (at most ``poll``
 seconds: another process may have emitted meanwhile) or until this process emits one (it
 registers itself as a delivery scheduler). What the outbox holds when the process stops is
-delivered when a dispatcher or worker next runs.
+delivered when a dispatcher or worker next runs. Once an hour it forgets messages older than 30
+days that nothing will attempt again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -23,6 +25,8 @@ from .events import add_delivery_scheduler
 __all__ = ["Dispatcher"]
 
 logger = logging.getLogger(__name__)
+
+PURGE_EVERY = 3600.0  # seconds between purges of the old delivery log
 
 
 class Dispatcher:
@@ -49,10 +53,14 @@ class Dispatcher:
         return done
 
     async def _loop(self) -> None:
+        purged_at = 0.0
         while True:
             self._wake.clear()
             try:
                 await self.run_once()
+                if time.monotonic() - purged_at > PURGE_EVERY:
+                    purged_at = time.monotonic()
+                    await self.deliverer.purge()
                 wait = self.poll
                 next_at = await self.deliverer.next_due_at()
                 if next_at is not None:
