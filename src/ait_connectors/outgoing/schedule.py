@@ -3,9 +3,10 @@
 Exponential backoff: the n-th retry waits ``first_delay * factor^(n-1)`` seconds, capped at
 ``max_delay``, with ±``jitter`` of it at random (so endpoints coming back are not hit all at
 once). Retries go on while the last attempt is less than ``window`` after the first: the last
-one falls at least ``window`` (24 h by default) after the first. With the defaults (jitter
-aside): 0, 30 s, 1.5 min, 3.5 min, 7.5 min, 15.5 min, 31.5 min, 1.05 h, 2.1 h, 4.2 h, 8.5 h,
-14.5 h, 20.5 h, 26.5 h: 14 attempts over 26.5 hours.
+one falls at least ``window`` (24 h by default) after the first. With the defaults, jitter
+aside, attempts are made at 0, 30 s, 1 m 30 s, 3 m 30 s, 7 m 30 s, 15 m 30 s, 31 m 30 s,
+1 h 03 m 30 s, 2 h 07 m 30 s, 4 h 15 m 30 s, 8 h 31 m 30 s, 14 h 31 m 30 s, 20 h 31 m 30 s and
+26 h 31 m 30 s: 14 attempts (``tests/webhooks/test_schedule.py`` holds the code to them).
 """
 
 from __future__ import annotations
