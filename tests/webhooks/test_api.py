@@ -111,8 +111,13 @@ def test_endpoints_api_delivers_rotates_replays(gateway: ThreadGateway, receiver
     assert receiver.received[1].signatures == 2
     receiver.secrets = [new_secret]  # and one that has
 
+    def statuses() -> list[str]:
+        found = api.get(f"{base}/{endpoint['id']}/deliveries").json()
+        return [d["status"] for d in found["items"]]
+
+    # The receiver counts a message before it answers; the log is written after the answer.
+    wait_until(lambda: statuses() == ["delivered", "delivered"], timeout=15)
     page = api.get(f"{base}/{endpoint['id']}/deliveries").json()
-    assert [d["status"] for d in page["items"]] == ["delivered", "delivered"]
     log = page["items"][0]["log"]
     assert log[0]["outcome"] == "delivered" and log[0]["status_code"] == 200
     assert secret not in str(page) and new_secret not in str(page)
