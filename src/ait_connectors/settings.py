@@ -73,6 +73,25 @@ class Settings(BaseModel):
         default=None, description="Base URL the browser reaches the gateway at."
     )
     log_level: str = "INFO"
+    webhooks_allow_private: bool | None = Field(
+        default=None,
+        description="Send outgoing webhooks to loopback, private and link-local addresses "
+        "(default: on only for the embedded SQLite default, for local development).",
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds for one outgoing webhook attempt."
+    )
+    webhook_retry_first_delay: float = Field(
+        default=30.0, gt=0, description="Seconds before the first retry; each next one doubles."
+    )
+    webhook_retry_window: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="Retry until an attempt is this long after the first.",
+    )
+    webhook_disable_after: float = Field(
+        default=5 * 86400.0, gt=0, description="Disable an endpoint failing for this long."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -109,6 +128,12 @@ class Settings(BaseModel):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def webhook_private_targets_allowed(self) -> bool:
+        if self.webhooks_allow_private is not None:
+            return self.webhooks_allow_private
+        return self.embedded
 
     @property
     def sandbox_enabled(self) -> bool:

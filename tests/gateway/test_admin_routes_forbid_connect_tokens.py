@@ -37,6 +37,15 @@ ADMIN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/configs/{config_id}/disable", None),
     ("DELETE", "/api/configs/{config_id}", None),
     ("POST", "/api/connect-tokens", {"user_id": "somebody-else"}),
+    # Outgoing webhooks (issue 16): endpoints see every connection's events.
+    ("GET", "/api/webhook-endpoints", None),
+    ("POST", "/api/webhook-endpoints", {"url": "http://127.0.0.1:9/", "events": ["sync.finished"]}),
+    ("GET", "/api/webhook-endpoints/{endpoint_id}", None),
+    ("PATCH", "/api/webhook-endpoints/{endpoint_id}", {"enabled": False}),
+    ("DELETE", "/api/webhook-endpoints/{endpoint_id}", None),
+    ("POST", "/api/webhook-endpoints/{endpoint_id}/rotate-secret", None),
+    ("GET", "/api/webhook-endpoints/{endpoint_id}/deliveries", None),
+    ("POST", "/api/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/replay", None),
 ]
 
 
@@ -87,7 +96,8 @@ def test_admin_route_refuses_a_connect_token(
     token = admin.gateway.connect_token("alice")
     response = httpx.request(
         method,
-        admin.gateway.base_url + path.format(config_id=admin.config_id),
+        admin.gateway.base_url
+        + path.format(config_id=admin.config_id, endpoint_id="ep-1", delivery_id="dlv-1"),
         headers={"Authorization": f"Bearer {token}"},
         json=body,
     )

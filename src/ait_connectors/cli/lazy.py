@@ -45,6 +45,11 @@ COMMANDS = (
         "Sync a connection's data, showing pages, records and rate-limit waits as they happen.",
     ),
     LazyCommand(
+        "webhooks",
+        "webhooks:app",
+        "Outgoing webhooks: endpoints, their delivery log, replay, secret rotation.",
+    ),
+    LazyCommand(
         "worker",
         "worker:worker",
         "Run sync jobs, periodic syncs and the token keep-alive until SIGINT or SIGTERM.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -16,12 +16,22 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from ..jobs import QueueLauncher, jobs_enabled
+from ..jobs.webhooks import defer_deliveries, deliverer_for
+from ..outgoing.dispatcher import Dispatcher
+from ..outgoing.events import add_delivery_scheduler
 from ..registry import VendorContext, prepare_vendors, registered_vendors
 from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
-from . import routes_api, routes_oauth, routes_page, routes_providers, routes_proxy
+from . import (
+    routes_api,
+    routes_oauth,
+    routes_page,
+    routes_providers,
+    routes_proxy,
+    routes_webhooks,
+)
 from .docs import install_docs
 from .errors import RejectControlCharacters, install_error_handlers
 from .headers import SecurityHeaders
@@ -106,6 +116,21 @@ def _runs(connectors: Connectors) -> SyncRuns:
     return SyncRuns(connectors)
 
 
+def start_webhook_delivery(connectors: Connectors) -> Callable[[], Awaitable[None]]:
+    """Outgoing webhooks: with the job queue, this process's events get their jobs in their
+    own transaction; without it, this process delivers them (the in-process dispatcher)."""
+    if jobs_enabled(connectors.settings):
+        remove = add_delivery_scheduler(defer_deliveries)
+
+        async def stop_scheduler() -> None:
+            remove()
+
+        return stop_scheduler
+    dispatcher = Dispatcher(deliverer_for(connectors))
+    dispatcher.start()
+    return dispatcher.stop
+
+
 def create_app(
     connectors_or_settings: Connectors | Settings | None = None,
     *,
@@ -139,12 +164,16 @@ def create_app(
             gateway._api_keys = ApiKeyStore(connectors.database)
             gateway._runs = _runs(connectors)
             await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
-            # What start-up built (modules, routes, models) lives as long as the process: out of
-            # the collector's way, so that full collections under load do not walk it each time.
-            gc.collect()  # garbage first: frozen objects are never collected
-            gc.freeze()
-            logger.debug("gateway ready at %s", base)
-            yield
+            stop_webhooks = start_webhook_delivery(connectors)
+            try:
+                # What start-up built (modules, routes, models) lives as long as the process:
+                # out of the collector's way, so full collections under load do not walk it.
+                gc.collect()  # garbage first: frozen objects are never collected
+                gc.freeze()
+                logger.debug("gateway ready at %s", base)
+                yield
+            finally:
+                await stop_webhooks()
         finally:
             if gateway._runs is not None:
                 await gateway._runs.shutdown()
@@ -175,6 +204,7 @@ def create_app(
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_providers.router)
+    app.include_router(routes_webhooks.router)
     app.include_router(routes_page.router)
     _mount_vendors(app, gateway, vendor_options or {})
     return app

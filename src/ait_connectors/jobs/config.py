@@ -44,6 +44,8 @@ class JobSettings(BaseSettings):
       are queued again (within ``dead_after + heartbeat`` seconds of its death, 25 s by default).
     - ``AIT_PERIODIC_CATCH_UP``: a worker starting up runs the last missed tick of each periodic
       schedule (tier syncs, keep-alive) if it is at most this many seconds old.
+    - ``AIT_WORKER_POLL``: seconds between a worker's looks for scheduled jobs that came due
+      (webhook retries, rate-limit resumptions); new jobs are noticed at once.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIT_", extra="ignore", frozen=True)
@@ -55,6 +57,7 @@ class JobSettings(BaseSettings):
     worker_heartbeat: float = Field(default=5.0, gt=0, le=60)
     worker_dead_after: float = Field(default=20.0, gt=0, le=3600)
     periodic_catch_up: float = Field(default=DAY, ge=0)
+    worker_poll: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _dead_after_heartbeats(self) -> JobSettings:

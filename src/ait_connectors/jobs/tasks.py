@@ -46,6 +46,7 @@ from .config import TIERS, conninfo_from_url, load_job_settings
 from .enqueue import HOUSEKEEPING_PRIORITY, SYNC_QUEUE, SYNC_TASK, defer_sync
 from .ratelimits import postpone_sync, rate_limited_until
 from .recovery import recover_stalled_jobs
+from .webhooks import register_webhook_tasks
 
 __all__ = [
     "COVERED",
@@ -351,6 +352,7 @@ def register_tasks(app: App) -> None:
         queueing_lock=MAINTENANCE_TASK,
     )(_maintenance)
     app.periodic(cron=MAINTENANCE_CRON)(maintenance_task)
+    register_webhook_tasks(app)
 
 
 def build_app(settings: Settings | None = None, *, pool_size: int = 4) -> App:

@@ -10,6 +10,7 @@ import socket
 
 from ..crypto import load_cipher
 from ..errors import ConfigurationError
+from ..outgoing.events import add_delivery_scheduler
 from ..registry import VendorContext, prepare_vendors
 from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
@@ -18,6 +19,7 @@ from .config import SQLITE_MESSAGE, import_extra_modules, load_job_settings
 from .recovery import watch_stalled_jobs
 from .schema import apply_job_schema
 from .tasks import build_app
+from .webhooks import defer_deliveries
 
 __all__ = ["run_worker"]
 
@@ -71,6 +73,9 @@ async def run_worker(
         # A vendor served by the gateway (the sandbox) learns where the deployment's gateway is.
         await prepare_vendors(connectors, VendorContext(settings, default_base_url(settings)))
         app = build_app(settings, pool_size=concurrency + 3)
+        # Webhook events this worker emits (sync runs, refusals) get their jobs in their own
+        # transaction, and so do the retries of the deliveries it attempts.
+        remove_scheduler = add_delivery_scheduler(defer_deliveries)
         beat, dead_after = job_settings.worker_heartbeat, job_settings.worker_dead_after
         async with app.open_async():
             logger.info("worker started (concurrency %d)", concurrency)
@@ -86,10 +91,12 @@ async def run_worker(
                     additional_context={"connectors": connectors},
                     delete_jobs="successful",  # sync_runs keeps the history; failures: a week
                     update_heartbeat_interval=beat,
+                    fetch_job_polling_interval=job_settings.worker_poll,
                     stalled_worker_timeout=dead_after,
                     install_signal_handlers=True,
                 )
             finally:
+                remove_scheduler()
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..crypto import Cipher, aad
 from ..errors import AItError, ConfigurationError
+from ..outgoing.events import CONNECTION_DELETED, emit_connection_event
 from .db import Database
 from .models import ConnectorConfigRow, OAuthTokenRow
 from .recent import Recent
@@ -323,6 +324,11 @@ class ConnectorConfigStore:
             )
             if (usage.connections or usage.records) and not cascade:
                 raise ConfigInUseError(usage)
+            users = (
+                await conn.execute(select(T.c.user_id).where(T.c.connector_config_id == config_id))
+            ).scalars()
+            for user_id in list(users):  # the cascade deletes them: each is told
+                await emit_connection_event(conn, CONNECTION_DELETED, config_id, user_id)
             await conn.execute(delete(C).where(C.c.id == config_id))
         self._for_provider.clear()
         return usage

@@ -19,6 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..crypto import Cipher, aad
 from ..oauth.tokens import TokenResponse
+from ..outgoing.events import (
+    CONNECTION_CREATED,
+    CONNECTION_DELETED,
+    CONNECTION_NEEDS_REAUTH,
+    emit_connection_event,
+)
 from .db import Database
 from .models import OAuthTokenRow, TokenStatus
 from .types import new_id, utcnow
@@ -120,12 +126,15 @@ class TokenStore:
     ) -> OAuthData:
         """Insert or replace a connection's tokens atomically; status becomes ``active``.
 
-        A response without a refresh token keeps the stored one.
+        A response without a refresh token keeps the stored one. A new connection (no row
+        before: version 1) emits ``connection.created`` in the same transaction.
         """
         async with self.database.transaction() as conn:
             await self._upsert(conn, connector_config_id, user_id, token, refreshed=False)
             data = await self._read(conn, connector_config_id, user_id)
-        assert data is not None
+            assert data is not None
+            if data.version == 1:
+                await emit_connection_event(conn, CONNECTION_CREATED, connector_config_id, user_id)
         return data
 
     async def _upsert(
@@ -205,13 +214,16 @@ class TokenStore:
             return await self._read(conn, connector_config_id, user_id)
 
     async def clear_oauth_data(self, connector_config_id: str, user_id: str) -> bool:
-        """Delete the connection's tokens; True if there were any."""
+        """Delete the connection's tokens; True if there were any (``connection.deleted`` is
+        emitted in the same transaction)."""
         async with self.database.transaction() as conn:
             result = await conn.execute(
                 delete(T).where(
                     T.c.connector_config_id == connector_config_id, T.c.user_id == user_id
                 )
             )
+            if result.rowcount:
+                await emit_connection_event(conn, CONNECTION_DELETED, connector_config_id, user_id)
         return bool(result.rowcount)
 
     async def set_status(
@@ -302,9 +314,23 @@ class RefreshLock:
 async def _set_status(
     conn: AsyncConnection, config_id: str, user_id: str, status: str, reason: str | None
 ) -> None:
-    await conn.execute(
+    """Set the status; a connection that *becomes* ``needs_reauth`` emits the event (with the
+    reason) in the same transaction, once however many processes find the token refused."""
+    key = (T.c.connector_config_id == config_id, T.c.user_id == user_id)
+    changed = await conn.execute(_status_update(key, status, reason).where(T.c.status != status))
+    if changed.rowcount:
+        if status == TokenStatus.NEEDS_REAUTH:
+            await emit_connection_event(
+                conn, CONNECTION_NEEDS_REAUTH, config_id, user_id, reason=reason
+            )
+        return
+    await conn.execute(_status_update(key, status, reason))
+
+
+def _status_update(key: tuple[Any, ...], status: str, reason: str | None) -> Any:
+    return (
         update(T)
-        .where(T.c.connector_config_id == config_id, T.c.user_id == user_id)
+        .where(*key)
         .values(
             status=status,
             status_reason=reason,

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from ..errors import AItError, RateLimitError, database_unavailable
+from ..outgoing.run_events import FinishedRun, emit_run_finished
 from ..storage.db import Database
 from ..storage.sync_models import INTERRUPTED_CODE, STOPPED_MESSAGE, RunStatus
 from ..storage.sync_state import ConnectionKey, SyncStateStore
@@ -288,6 +289,19 @@ class _Finisher:
                 now=now,
             )
             await store.set_status(conn, self.start.state_id, status, resume_at, now)
+            await emit_run_finished(
+                conn,
+                FinishedRun(
+                    self.engine.provider,
+                    self.key,
+                    self.run_id,
+                    status,
+                    counters.totals(),
+                    self.started_at,
+                    now,
+                    code,
+                ),
+            )
         return SyncRunResult(
             run_id=self.run_id,
             connector_config_id=self.key.connector_config_id,
