@@ -36,6 +36,7 @@ from .docs import install_docs
 from .errors import RejectControlCharacters, install_error_handlers
 from .headers import SecurityHeaders
 from .health import HealthProbe
+from .openapi import install_openapi
 from .schemas import HealthOut
 from .state import ASSETS, GatewayState, gateway_of
 from .tokens import ConnectTokenSigner, derive_key
@@ -96,7 +97,11 @@ def _add_health(app: FastAPI, gateway: GatewayState) -> None:
     probe = HealthProbe(select_one)
 
     @app.get(
-        "/health", tags=["health"], summary="Liveness and database check", response_model=HealthOut
+        "/health",
+        tags=["health"],
+        summary="Liveness and database check",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "The database is unreachable"}},
     )
     async def health(request: Request) -> Any:
         state = gateway_of(request)
@@ -195,6 +200,7 @@ def create_app(
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(SecurityHeaders)  # outermost: on every response, errors included
     install_error_handlers(app)
+    install_openapi(app)
 
     _add_health(app, gateway)
     # The pages' own stylesheets (and scripts): the content security policy allows no others.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import (
@@ -20,14 +21,14 @@ from ..errors import (
     EncryptionError,
 )
 from ..storage.api_keys import ApiKeyNotFoundError
-from ..storage.configs import ConnectorConfigNotFoundError
+from ..storage.configs import ConnectorConfigExistsError, ConnectorConfigNotFoundError
 from ..sync.runs import RunNotFoundError
 from .state import gateway_of
 
 __all__ = [
-    "ErrorBody",
     "GatewayError",
     "RejectControlCharacters",
+    "allowed_methods",
     "install_error_handlers",
     "prefers_html",
 ]
@@ -61,18 +62,6 @@ class GatewayError(Exception):
         self.headers = headers
         self.title = title
         self.back_url = back_url
-
-
-# Schema of every error answer, for the OpenAPI document.
-ErrorBody: dict[str, Any] = {
-    "type": "object",
-    "required": ["error", "message"],
-    "properties": {
-        "error": {"type": "string", "description": "Stable machine-readable code."},
-        "message": {"type": "string", "description": "What went wrong and what to do."},
-        "reason": {"type": ["string", "null"], "description": "Finer-grained cause."},
-    },
-}
 
 
 def _quality(accept: str) -> dict[str, float]:
@@ -133,6 +122,8 @@ def from_ait_error(exc: AItError) -> GatewayError:
     """Map a framework error onto an HTTP answer (never echoing secrets: messages are safe)."""
     if isinstance(exc, ConnectorConfigNotFoundError | ApiKeyNotFoundError | RunNotFoundError):
         return GatewayError(404, exc.code, exc.message)
+    if isinstance(exc, ConnectorConfigExistsError):
+        return GatewayError(409, exc.code, exc.message)
     if isinstance(exc, AuthorizationRequiredError):
         return GatewayError(409, exc.code, exc.message, reason=exc.reason)
     if isinstance(exc, ConnectorOAuthError):
@@ -160,15 +151,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        codes = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+        code = codes.get(exc.status_code, "HTTP_ERROR")
+        headers = dict(exc.headers) if exc.headers else {}
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route that matched the path only (or,
+            # for static files, none): the answer names those of every route that matches.
+            allowed = allowed_methods(request.app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            if allowed:
+                message = f"{request.method} is not allowed here; use {' or '.join(allowed)}."
         return error_response(
-            request,
-            GatewayError(
-                exc.status_code,
-                code,
-                str(exc.detail),
-                headers=dict(exc.headers) if exc.headers else None,
-            ),
+            request, GatewayError(exc.status_code, code, message, headers=headers or None)
         )
 
     @app.exception_handler(RequestValidationError)
@@ -217,6 +212,32 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
             GatewayError(500, "INTERNAL_ERROR", "The gateway failed unexpectedly; see its logs."),
         )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
+    """The methods some route of ``app`` answers at ``scope``'s path (for ``Allow``).
+
+    Each method is tried against each route (``matches``, the routing's own test), so routers
+    included in others are asked as they route, whatever their internals.
+    """
+    # The path as the application saw it (inside a mount, root_path has grown by its prefix).
+    root = scope.get("app_root_path", scope.get("root_path", ""))
+
+    def probe(method: str) -> Scope:
+        return {"type": "http", "path": scope["path"], "root_path": root, "method": method}
+
+    methods: set[str] = set()
+    for route in getattr(app, "routes", ()):
+        if isinstance(route, Mount):
+            # The gateway mounts static files only (its assets, Swagger UI's): GET and HEAD.
+            if isinstance(route.app, StaticFiles) and route.matches(probe("GET"))[0] != Match.NONE:
+                methods |= {"GET", "HEAD"}
+            continue
+        methods |= {m for m in _METHODS if route.matches(probe(m))[0] == Match.FULL}
+    return sorted(methods)
 
 
 class RejectControlCharacters:

@@ -17,7 +17,8 @@ from ..sync.reader import InvalidCursorError
 from ..sync.runs import RunView
 from .auth import ApiKeyPrincipal, UserPrincipal, UserQuery
 from .common import connection_info, disconnect, list_connections, resolve_config
-from .errors import ErrorBody, GatewayError
+from .content import JSON_BODY
+from .errors import GatewayError
 from .routes_oauth import Vendor
 from .schemas import (
     ConfigCreate,
@@ -33,6 +34,7 @@ from .schemas import (
     SyncRequest,
     SyncStartOut,
     SyncStatusOut,
+    error_responses,
 )
 from .state import gateway_of
 
@@ -50,19 +52,29 @@ async def _read_slot(request: Request) -> AsyncIterator[None]:
 _READ = [Depends(_read_slot)]
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        400: "Invalid request",
-        401: "Missing or invalid credential",
-        403: "Not allowed with this credential",
-        404: "Not found",
-        409: "Conflict (not connected, needs reauthorization, config disabled or in use)",
-        502: "The provider failed",
-    }
-    return {
-        c: {"description": text[c], "content": {"application/json": {"schema": ErrorBody}}}
-        for c in (401, *codes)
-    }
+# What the error statuses mean here (every error body is an ErrorOut).
+_ADMIN = {403: "Needs an API key: a connect token cannot do this"}
+_CONFIG = {**_ADMIN, 404: "No connector config with this id"}
+_FOR_USER = {
+    400: "With an API key, user_id is required (or a parameter is invalid: see message)",
+    403: "A connect token of another user, or a cookie write without its CSRF token",
+    404: "Unknown provider, one this deployment does not offer, or no config for it",
+    409: "The provider's connector config is disabled",
+}
+_EXISTS = {409: "Another config of this owner has this name"}
+_SYNC = {
+    **_FOR_USER,
+    400: "With an API key, user_id is required; or an entity type the provider does not have",
+    409: "Not connected, needs reauthorization, or the provider's config is disabled",
+}
+_RUN = {403: _FOR_USER[403], 404: "No sync run of this provider with this id"}
+_DATA = {
+    **_FOR_USER,
+    400: "With an API key, user_id is required; or a bad cursor or order_by",
+    404: "Unknown provider or entity type, or no config for it",
+}
+_STORED = {400: "A value the database cannot store"}
+_CREATE = {400: "A provider not in the catalogue, or a value the database cannot store"}
 
 
 ConfigId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -80,7 +92,7 @@ def _config_out(config: ConnectorConfig) -> ConfigOut:
     tags=["configs"],
     summary="List connector configs (secrets are never returned)",
     response_model=list[ConfigOut],
-    responses=_errors(403),
+    responses=error_responses(401, 403, described=_ADMIN),
 )
 async def list_configs(
     request: Request,
@@ -93,11 +105,12 @@ async def list_configs(
 
 @router.post(
     "/configs",
+    dependencies=JSON_BODY,
     tags=["configs"],
     summary="Create a connector config (an OAuth app registration)",
     status_code=201,
     response_model=ConfigOut,
-    responses=_errors(400, 403),
+    responses=error_responses(400, 401, 403, 409, 415, described=_ADMIN | _EXISTS | _CREATE),
 )
 async def create_config(
     request: Request, _principal: ApiKeyPrincipal, body: ConfigCreate
@@ -111,7 +124,7 @@ async def create_config(
         name=body.name,
         owner=body.owner,
         scopes=body.scopes,
-        overrides=body.overrides,
+        overrides=body.overrides.given(),
     )
     return _config_out(config)
 
@@ -121,7 +134,7 @@ async def create_config(
     tags=["configs"],
     summary="One connector config",
     response_model=ConfigOut,
-    responses=_errors(403, 404),
+    responses=error_responses(401, 403, 404, described=_CONFIG),
 )
 async def get_config(
     request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId
@@ -131,10 +144,11 @@ async def get_config(
 
 @router.patch(
     "/configs/{config_id}",
+    dependencies=JSON_BODY,
     tags=["configs"],
     summary="Change a connector config (only the fields given)",
     response_model=ConfigOut,
-    responses=_errors(400, 403, 404),
+    responses=error_responses(400, 401, 403, 404, 409, 415, described=_CONFIG | _EXISTS | _STORED),
 )
 async def update_config(
     request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId, body: ConfigUpdate
@@ -144,6 +158,8 @@ async def update_config(
         for name in body.model_fields_set
         if name in ("client_secret", "scopes") or getattr(body, name) is not None
     }
+    if body.overrides is not None:
+        changes["overrides"] = body.overrides.given()
     config = await gateway_of(request).connectors.configs.update(config_id, **changes)
     return _config_out(config)
 
@@ -153,7 +169,7 @@ async def update_config(
     tags=["configs"],
     summary="Disable a connector config (tokens are kept)",
     response_model=ConfigOut,
-    responses=_errors(403, 404),
+    responses=error_responses(401, 403, 404, described=_CONFIG),
 )
 async def disable_config(
     request: Request, _principal: ApiKeyPrincipal, config_id: ConfigId
@@ -166,7 +182,13 @@ async def disable_config(
     tags=["configs"],
     summary="Delete a connector config (refused while it has connections, unless cascade)",
     response_model=ConfigDeleted,
-    responses=_errors(403, 404, 409),
+    responses=error_responses(
+        401,
+        403,
+        404,
+        409,
+        described=_CONFIG | {409: "It has connections or records (CONFIG_IN_USE)"},
+    ),
 )
 async def delete_config(
     request: Request,
@@ -193,19 +215,25 @@ async def delete_config(
 
 @router.post(
     "/connect-tokens",
+    dependencies=JSON_BODY,
     tags=["auth"],
     summary="Create a short-lived connect token for one user (hand it to their browser)",
     status_code=201,
     response_model=ConnectTokenOut,
-    responses=_errors(403),
+    responses=error_responses(
+        400, 401, 403, 415, described=_ADMIN | {400: "A redirect_url whose origin is unclear"}
+    ),
 )
 async def create_connect_token(
     request: Request, _principal: ApiKeyPrincipal, body: ConnectTokenCreate
 ) -> ConnectTokenOut:
     gateway = gateway_of(request)
-    token, claims = gateway.signer.issue(
-        body.user_id, ttl_seconds=body.ttl_seconds, redirect_url=body.redirect_url
-    )
+    try:
+        token, claims = gateway.signer.issue(
+            body.user_id, ttl_seconds=body.ttl_seconds, redirect_url=body.redirect_url
+        )
+    except ValueError as exc:  # e.g. a redirect_url whose host cannot be read
+        raise GatewayError(400, "INVALID_CONNECT_TOKEN_REQUEST", str(exc)) from None
     return ConnectTokenOut(
         token=token,
         user_id=body.user_id,
@@ -223,7 +251,7 @@ async def create_connect_token(
     tags=["connections"],
     summary="The user's connections to every configured provider, with status and counts",
     response_model=list[ConnectionOut],
-    responses=_errors(400, 403),
+    responses=error_responses(400, 401, 403, described=_FOR_USER),
 )
 async def get_connections(
     request: Request, principal: UserPrincipal, user_id: UserQuery = None
@@ -237,7 +265,7 @@ async def get_connections(
     tags=["connections"],
     summary="The user's connection to one provider: active, needs_reauth (with reason)…",
     response_model=ConnectionOut,
-    responses=_errors(400, 403, 404, 409),
+    responses=error_responses(400, 401, 403, 404, 409, described=_FOR_USER),
 )
 async def get_connection(
     request: Request, vendor: Vendor, principal: UserPrincipal, user_id: UserQuery = None
@@ -257,7 +285,7 @@ _PURGE = Annotated[bool, Query(description="Also delete the user's synced record
     tags=["connections"],
     summary="Disconnect (the same as DELETE /api/{vendor}/connection)",
     response_model=DisconnectOut,
-    responses=_errors(400, 403, 404, 409),
+    responses=error_responses(400, 401, 403, 404, 409, described=_FOR_USER),
     name="post_disconnect",
 )
 @router.delete(
@@ -265,7 +293,7 @@ _PURGE = Annotated[bool, Query(description="Also delete the user's synced record
     tags=["connections"],
     summary="Disconnect: revoke at the provider, delete the tokens (and records with purge)",
     response_model=DisconnectOut,
-    responses=_errors(400, 403, 404, 409),
+    responses=error_responses(400, 401, 403, 404, 409, described=_FOR_USER),
 )
 async def delete_connection(
     request: Request,
@@ -286,11 +314,12 @@ async def delete_connection(
 
 @router.post(
     "/{vendor}/sync",
+    dependencies=JSON_BODY,
     tags=["sync"],
     summary="Start a sync; returns the run id (GET it for progress)",
     status_code=202,
     response_model=SyncStartOut,
-    responses=_errors(400, 403, 404, 409),
+    responses=error_responses(400, 401, 403, 404, 409, 415, described=_SYNC),
 )
 async def start_sync(
     request: Request,
@@ -330,7 +359,7 @@ def _start_answer(view: RunView, started: bool) -> dict[str, Any]:
     tags=["sync"],
     summary="The last run of each entity type, the running run, record counts",
     response_model=SyncStatusOut,
-    responses=_errors(400, 403, 404, 409),
+    responses=error_responses(400, 401, 403, 404, 409, described=_FOR_USER),
 )
 async def sync_status(
     request: Request, vendor: Vendor, principal: UserPrincipal, user_id: UserQuery = None
@@ -352,7 +381,7 @@ async def sync_status(
     tags=["sync"],
     summary="Progress of a sync run (pages, records, rate-limit waits per entity type)",
     response_model=RunOut,
-    responses=_errors(403, 404),
+    responses=error_responses(401, 403, 404, described=_RUN),
 )
 async def get_run(
     request: Request,
@@ -381,7 +410,7 @@ async def get_run(
     tags=["data"],
     summary="Synced records of one entity type, paged by cursor",
     response_model=DataPage,
-    responses=_errors(400, 403, 404, 409),
+    responses=error_responses(400, 401, 403, 404, 409, described=_DATA),
 )
 async def get_data(
     request: Request,

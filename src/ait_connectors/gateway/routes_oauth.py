@@ -9,7 +9,7 @@ answers with its start link, which binds the flow to the browser that opens it.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Path, Query, Request
@@ -27,8 +27,9 @@ from ..storage.configs import ConnectorConfigNotFoundError
 from ..storage.states import InvalidStateError, OAuthState
 from .auth import UserPrincipal, UserQuery
 from .common import check_redirect, resolve_config
-from .errors import ErrorBody, GatewayError, prefers_html
+from .errors import GatewayError, prefers_html
 from .flow import clear_flow_cookie, flow_cookie, new_nonce, set_flow_cookie, start_link
+from .schemas import error_responses
 from .state import GatewayState, gateway_of
 
 __all__ = ["router"]
@@ -46,15 +47,8 @@ Vendor = Annotated[
         description="The provider's catalogue slug (github, spotify…).",
     ),
 ]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/json": {"schema": ErrorBody}}}
-    for s, d in {
-        400: "Invalid request",
-        401: "Missing or invalid credential",
-        403: "Not allowed",
-        404: "Unknown or unconfigured provider",
-        409: "Config disabled",
-    }.items()
+_REDIRECT = {
+    "Location": {"description": "Where the browser goes next.", "schema": {"type": "string"}}
 }
 _STATE_TITLES = {
     "missing": "The sign-in link is incomplete",
@@ -79,7 +73,8 @@ def _with_params(url: str, **params: str) -> str:
     responses={
         302: {
             "description": "To the provider's authorization page (the browser gets the flow's "
-            "cookie); with a credential in a header, to the flow's start link"
+            "cookie); with a credential in a header, to the flow's start link",
+            "headers": _REDIRECT,
         },
         200: {
             "description": "With `Accept: application/json`: the URL instead of a redirect (for "
@@ -93,7 +88,20 @@ def _with_params(url: str, **params: str) -> str:
                 }
             },
         },
-        **_ERRORS,
+        **error_responses(
+            400,
+            401,
+            403,
+            404,
+            409,
+            described={
+                400: "user_id missing with an API key, a redirect not allowed, or a config "
+                "that cannot serve",
+                403: "A connect token of another user",
+                404: "Unknown or unconfigured provider",
+                409: "The provider's connector config is disabled",
+            },
+        ),
     },
 )
 async def start_authorization(
@@ -153,11 +161,10 @@ def _to(request: Request, url: str) -> Response:
     status_code=302,
     response_class=RedirectResponse,
     responses={
-        302: {"description": "To the provider's authorization page"},
-        400: {
-            "description": "Unknown, used or expired flow, or not this link's nonce",
-            "content": {"application/json": {"schema": ErrorBody}, "text/html": {}},
-        },
+        302: {"description": "To the provider's authorization page", "headers": _REDIRECT},
+        **error_responses(
+            400, described={400: "Unknown, used or expired flow, or not this link's nonce"}
+        ),
     },
 )
 async def start_link_redirect(
@@ -225,12 +232,15 @@ async def _connector(gateway: GatewayState, config_id: str, user_id: str) -> Bas
                 }
             },
         },
-        302: {"description": "Connected: back to where the flow started"},
-        400: {
-            "description": "Bad state, provider error (e.g. access_denied) or refused code",
-            "content": {"application/json": {"schema": ErrorBody}, "text/html": {}},
-        },
-        502: {"description": "The provider could not be reached"},
+        302: {"description": "Connected: back to where the flow started", "headers": _REDIRECT},
+        **error_responses(
+            400,
+            502,
+            described={
+                400: "Bad state, provider error (e.g. access_denied) or refused code",
+                502: "The provider could not be reached, or answered what is not OAuth",
+            },
+        ),
     },
 )
 async def authorization_callback(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..offering import offered_providers
 from .auth import UserPrincipal
+from .schemas import error_responses
 from .state import gateway_of
 
 __all__ = ["ProviderOut", "router"]
@@ -34,6 +35,7 @@ class ProviderOut(BaseModel):
     tags=["providers"],
     summary="Every catalogue provider: connector installed, offered here, configured, how to add",
     response_model=list[ProviderOut],
+    responses=error_responses(401),
 )
 async def get_providers(request: Request, principal: UserPrincipal) -> list[dict[str, Any]]:
     del principal  # any credential: the list names no user's data

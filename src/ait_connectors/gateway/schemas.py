@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
+    "HTML_PAGE",
     "ConfigCreate",
     "ConfigDeleted",
     "ConfigOut",
+    "ConfigOverrides",
     "ConfigUpdate",
     "ConnectTokenCreate",
     "ConnectTokenOut",
@@ -24,8 +27,28 @@ __all__ = [
     "SyncRequest",
     "SyncStartOut",
     "SyncStatusOut",
+    "ValidationErrorOut",
+    "ValidationIssue",
+    "error_responses",
 ]
 
+
+# Request bodies: no unknown fields, and no value of another JSON type coerced (``"1"`` is not a
+# number, ``"yes"`` not a boolean): what the schema says is what is accepted.
+_BODY = ConfigDict(extra="forbid", strict=True)
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# JSON has one number type: 900.0 is the integer 900 (as JSON Schema says), "900" is a string.
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
+
+# An absolute http(s) URL with a host, without spaces or control characters. Spelled out so that
+# the regular expressions of Python, pydantic and JSON Schema (ECMA-262) agree: their \s differ.
+_NOT_IN_URL = r"\s\x00-\x1f\x7f-\x9f\ufeff"
+URL = rf"^https?://[^/?#{_NOT_IN_URL}][^{_NOT_IN_URL}]*$"
 
 # Names and ids: no control characters (PostgreSQL cannot even store NUL in text).
 PLAIN_TEXT = r"^[^\x00-\x1f\x7f]+$"
@@ -37,6 +60,58 @@ class ErrorOut(BaseModel):
     error: str = Field(description="Stable machine-readable code.")
     message: str = Field(description="What went wrong and what to do about it.")
     reason: str | None = Field(None, description="Finer-grained cause.")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="Where: body, query, path or header, then names.")
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(ErrorOut):
+    """A request that does not match this schema (422): every problem, and where it is."""
+
+    detail: list[ValidationIssue]
+
+
+# What each error status means on this API; a route may say more (``described``).
+_ERROR_TEXT = {
+    400: "Invalid request (a value the schema cannot express the rule of)",
+    401: "Missing or invalid credential",
+    403: "Not allowed with this credential (or a cookie write without its CSRF token)",
+    404: "Not found",
+    409: "Conflict",
+    415: "The body is not JSON (send Content-Type: application/json)",
+    502: "The provider failed",
+}
+# Every error is an ErrorOut as JSON, or a page for a client that prefers HTML (the models are
+# put in the document's components by :mod:`.openapi`, whichever routes use them).
+HTML_PAGE: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+ERROR_CONTENT: dict[str, Any] = {
+    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}},
+    **HTML_PAGE,
+}
+_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "description": "The scheme to authenticate with.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def error_responses(
+    *codes: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route for the error statuses it answers, each with its meaning
+    (``described`` overrides the general one). :mod:`.openapi` adds what every route has: 422,
+    and the 400 for a URL with control characters."""
+    text = {**_ERROR_TEXT, **(described or {})}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        responses[code] = {"description": text[code], "content": ERROR_CONTENT}
+        if code == 401:
+            responses[code]["headers"] = _WWW_AUTHENTICATE
+    return responses
 
 
 class HealthOut(BaseModel):
@@ -65,8 +140,26 @@ class ConfigOut(BaseModel):
     updated_at: datetime
 
 
+def _url() -> Any:
+    return Field(None, max_length=2000, pattern=URL)
+
+
+class ConfigOverrides(BaseModel):
+    """The provider's URLs this config replaces (absolute http(s) URLs); the others stay."""
+
+    model_config = _BODY
+
+    authorize_url: str | None = _url()
+    token_url: str | None = _url()
+    revoke_url: str | None = _url()
+    api_base_url: str | None = _url()
+
+    def given(self) -> dict[str, str]:
+        return self.model_dump(exclude_none=True)
+
+
 class ConfigCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
 
     provider: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")
     client_id: str = Field(min_length=1, max_length=500, pattern=PLAIN_TEXT)
@@ -76,29 +169,26 @@ class ConfigCreate(BaseModel):
     redirect_uri: str | None = Field(
         None,
         max_length=2000,
-        pattern=r"^https?://\S+$",
+        pattern=URL,
         description="Default: this gateway's callback.",
     )
     name: str | None = Field(None, min_length=1, max_length=200, pattern=PLAIN_TEXT)
     owner: str = Field("default", min_length=1, max_length=200, pattern=PLAIN_TEXT)
     scopes: list[str] | None = Field(None, max_length=50)
-    overrides: dict[str, str] = Field(
-        default_factory=dict,
-        description="authorize_url, token_url, revoke_url, api_base_url (absolute URLs).",
-    )
+    overrides: ConfigOverrides = Field(default_factory=lambda: ConfigOverrides())
 
 
 class ConfigUpdate(BaseModel):
     """Only the fields given change; ``client_secret: null`` removes the secret."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
 
     client_id: str | None = Field(None, min_length=1, max_length=500, pattern=PLAIN_TEXT)
     client_secret: str | None = Field(None, min_length=1, max_length=2000)
-    redirect_uri: str | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
+    redirect_uri: str | None = Field(None, max_length=2000, pattern=URL)
     name: str | None = Field(None, min_length=1, max_length=200, pattern=PLAIN_TEXT)
     scopes: list[str] | None = Field(None, max_length=50)
-    overrides: dict[str, str] | None = None
+    overrides: ConfigOverrides | None = Field(None, description="Replaces every override.")
     enabled: bool | None = None
 
 
@@ -112,14 +202,14 @@ class ConfigDeleted(BaseModel):
 
 
 class ConnectTokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
 
     user_id: str = Field(min_length=1, max_length=200, pattern=PLAIN_TEXT)
-    ttl_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
+    ttl_seconds: WholeNumber = Field(900, ge=60, le=7 * 24 * 3600)
     redirect_url: str | None = Field(
         None,
         max_length=2000,
-        pattern=r"^https?://\S+$",
+        pattern=URL,
         description="Where the OAuth flow may send the user back (its origin is allowed).",
     )
 
@@ -197,7 +287,7 @@ class SyncStartOut(RunOut):
 
 
 class SyncRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
 
     entity_types: list[str] | None = Field(
         None, max_length=50, description="Default: every entity type of the provider."

@@ -34,6 +34,7 @@ __all__ = [
     "ConfigDeletion",
     "ConfigInUseError",
     "ConnectorConfig",
+    "ConnectorConfigExistsError",
     "ConnectorConfigNotFoundError",
     "ConnectorConfigStore",
 ]
@@ -53,6 +54,18 @@ class ConnectorConfigNotFoundError(AItError):
             "list them with `ait-connectors configs list`.",
             {"connector_config_id": config_id},
         )
+
+
+class ConnectorConfigExistsError(ConfigurationError):
+    """Another config of the owner has this name (names are unique per owner)."""
+
+    def __init__(self, owner: str, name: str) -> None:
+        super().__init__(
+            f"A connector config named {name!r} already exists for owner {owner!r}; "
+            "choose another --name or update the existing one.",
+            {"owner": owner, "name": name},
+        )
+        self.code = "CONNECTOR_CONFIG_EXISTS"
 
 
 @dataclass(frozen=True)
@@ -227,10 +240,7 @@ class ConnectorConfigStore:
             async with self.database.transaction() as conn:
                 await conn.execute(C.insert().values(**values))
         except IntegrityError:
-            raise ConfigurationError(
-                f"A connector config named {values['name']!r} already exists for owner {owner!r}; "
-                "choose another --name or update the existing one."
-            ) from None
+            raise ConnectorConfigExistsError(owner, name or provider) from None
         self._for_provider.clear()
         return await self.get(row_id)
 
@@ -296,8 +306,13 @@ class ConnectorConfigStore:
         if values:
             values["version"] = C.c.version + 1
             values["updated_at"] = utcnow()
-            async with self.database.transaction() as conn:
-                result = await conn.execute(update(C).where(C.c.id == config_id).values(**values))
+            try:
+                async with self.database.transaction() as conn:
+                    changed = update(C).where(C.c.id == config_id).values(**values)
+                    result = await conn.execute(changed)
+            except IntegrityError:  # the new name is another config's
+                owner = (await self.get(config_id)).owner
+                raise ConnectorConfigExistsError(owner, str(name)) from None
             self._for_provider.clear()
             if not result.rowcount:
                 raise ConnectorConfigNotFoundError(config_id)

@@ -388,7 +388,9 @@ class SandboxServer:
                     self._revoked.add(str(claims.get("jti")))
             return Response(status_code=200)
 
-        @router.get("/api/me", summary="Sandbox API: the signed-in account")
+        @router.get(
+            "/api/me", summary="Sandbox API: the signed-in account", responses={401: {}, 429: {}}
+        )
         async def me(request: Request) -> Response:
             denied = self._api_guard(request)
             if denied is not None:
