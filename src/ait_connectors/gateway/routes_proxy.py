@@ -27,7 +27,7 @@ from ..connector import BaseConnector
 from ..errors import AuthorizationRequiredError
 from .auth import UserPrincipal, UserQuery
 from .common import resolve_config
-from .errors import ErrorBody, GatewayError
+from .errors import GatewayError
 from .proxy import (
     REPLAYABLE_BODY_LIMIT,
     BodyNotReplayableError,
@@ -42,6 +42,7 @@ from .proxy import (
     target_url,
 )
 from .routes_oauth import Vendor
+from .schemas import error_responses
 from .state import gateway_of
 
 __all__ = ["METHODS", "router"]
@@ -219,9 +220,16 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "Retry-After included); Set-Cookie and hop-by-hop headers removed, the token masked.",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     },
-    **{
-        code: {"description": text, "content": {"application/json": {"schema": ErrorBody}}}
-        for code, text in {
+    **error_responses(
+        400,
+        401,
+        403,
+        404,
+        409,
+        502,
+        503,
+        504,
+        described={
             400: "A path that is not under the provider's API base, or no user_id with an API key",
             401: "Missing or invalid credential",
             403: "Another user's connect token, or a cookie-authenticated write without CSRF token",
@@ -230,8 +238,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             502: "The provider cannot be reached (or its token endpoint failed)",
             503: "The token was refreshed after a 401 but the large streamed body was not resent",
             504: "The provider did not answer in time",
-        }.items()
-    },
+        },
+    ),
 }
 
 for _method in METHODS:

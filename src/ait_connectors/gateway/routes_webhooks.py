@@ -21,7 +21,8 @@ from ..outgoing.endpoints import (
 )
 from ..outgoing.events import EVENT_TYPES
 from .auth import ApiKeyPrincipal
-from .errors import ErrorBody, GatewayError
+from .errors import GatewayError
+from .schemas import error_responses
 from .state import gateway_of
 
 __all__ = ["router"]
@@ -50,10 +51,7 @@ _TEXT = {
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        c: {"description": _TEXT[c], "content": {"application/json": {"schema": ErrorBody}}}
-        for c in (401, 403, 422, *codes)
-    }
+    return error_responses(401, 403, 422, *codes, described=_TEXT)
 
 
 class EndpointCreate(BaseModel):
