@@ -38,6 +38,7 @@ from ..storage.db import Database
 from ..storage.sync_models import INTERRUPTED_CODE, STOPPED_MESSAGE, RunStatus
 from ..storage.sync_state import ConnectionKey, SyncStateStore
 from ..storage.types import new_id
+from .changes import listeners_for
 from .committer import PageCommitter
 from .config import EntityConfig, SyncOptions, SyncRunResult
 from .fetching import PageProducer
@@ -75,7 +76,7 @@ class SyncEngine(Generic[DS]):
         self.user_id = user_id
         self.provider = provider
         self.options = options or SyncOptions()
-        self.writer: RecordWriter = writer_for(database.dialect)
+        self.writer: RecordWriter = writer_for(database.dialect, feed=self.options.changes_feed)
         self.store = SyncStateStore(database.dialect)
 
     async def run(
@@ -209,6 +210,7 @@ class SyncEngine(Generic[DS]):
             run_id=run_id,
             counters=counters,
             store_pages=use_fingerprints or (config.detect_deletions and start.full_scan),
+            listeners=listeners_for(self.database),
         )
         # The scan is a page-for-page copy of the last completed one if this run started it,
         # carries every page, and the reference pages had distinct fingerprints.
