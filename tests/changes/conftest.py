@@ -6,6 +6,7 @@ Databases (``db_url`` / ``database``, SQLite and PostgreSQL) come from ``tests/c
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,16 @@ for path in (HERE.parent / "sync", ROOT):  # the sync tests' helpers, and bench/
         sys.path.insert(0, str(path))
 
 from sync_helpers import add_config  # noqa: E402
+from sync_mockvendor import MockVendor, make_item  # noqa: E402
 
 
 @pytest.fixture
 async def config_id(database: Database) -> str:
     return await add_config(database)
+
+
+@pytest.fixture
+def vendor() -> Iterator[MockVendor]:
+    server = MockVendor([make_item(i) for i in range(1, 46)], per_page=10).start()
+    yield server
+    server.stop()

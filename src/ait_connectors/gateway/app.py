@@ -21,7 +21,7 @@ from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
-from . import routes_api, routes_oauth, routes_page, routes_providers
+from . import routes_api, routes_changes, routes_oauth, routes_page, routes_providers
 from .docs import install_docs
 from .errors import RejectControlCharacters, install_error_handlers
 from .headers import SecurityHeaders
@@ -173,6 +173,7 @@ def create_app(
     install_docs(app)
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_changes.router)
     app.include_router(routes_providers.router)
     app.include_router(routes_page.router)
     _mount_vendors(app, gateway, vendor_options or {})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,8 @@ F = cast(Table, ChangesFeedRow.__table__)
 K = cast(Table, ConnectorConfigRow.__table__)
 R = cast(Table, RecordRow.__table__)
 DEFAULT_RETENTION = timedelta(days=30)
+PRUNE_EVERY = timedelta(minutes=10)
+logger = logging.getLogger(__name__)
 REBOOTSTRAP = (
     "Start again without a cursor: you get a snapshot of the current records, then the changes "
     "after it."
@@ -182,6 +185,7 @@ class ChangeFeed:
         self.retention = retention
         self.clock = clock
         self.poll_interval = poll_interval
+        self._pruned_at: datetime | None = None
 
     async def page(
         self,
@@ -315,6 +319,19 @@ class ChangeFeed:
             cursor = page.next_cursor
             if not follow and not page.snapshot and len(page.changes) < batch:
                 return
+
+    async def prune_if_due(self, every: timedelta = PRUNE_EVERY) -> int:
+        """:meth:`prune` unless this feed pruned less than ``every`` ago (after each sync)."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < every:
+            return 0
+        self._pruned_at = now
+        try:
+            return await self.prune()
+        except Exception:  # never fails the sync it follows; the next one tries again
+            logger.warning("pruning the changes feed failed", exc_info=True)
+            self._pruned_at = None
+            return 0
 
     async def prune(self) -> int:
         """Delete the changes older than the retention window; return how many."""

@@ -388,7 +388,7 @@ class RecordReader:
             await changes.append_changes(conn, self.database.dialect, tombstones, now)
             # Cascades to sync_pages: the next sync starts from scratch.
             await conn.execute(delete(state).where(state_where))
-        committed = changes.take_range(conn)
+            committed = changes.take_range(conn)  # announced once the block has committed
         if committed is not None:
             event = changes.ChangesCommitted(*committed, connector_config_id, user_id, None)
             await changes.listeners_for(self.database).notify(event)
