@@ -189,3 +189,20 @@ async def test_filters_and_the_python_iterator(
     assert [
         c async for c in feed.changes("0", filters=ChangeFilter(entity_type="x"), follow=False)
     ] == []
+
+
+async def test_deleting_a_config_with_its_records_tombstones_them(
+    database: Database, config_id: str, vendor: MockVendor
+) -> None:
+    from ait_connectors.crypto import Cipher, generate_key
+    from ait_connectors.storage.configs import ConnectorConfigStore
+
+    await sync(vendor, database, config_id)
+    feed = ChangeFeed(database)
+    cursor = str(await current_position(database))
+    store = ConnectorConfigStore(database, Cipher(bytes.fromhex(generate_key())))
+    usage = await store.delete(config_id, cascade=True)
+    deletes, _ = await tail(feed, cursor)
+    assert usage.records == 45
+    assert len(deletes) == 45 and {c.operation for c in deletes} == {"delete"}
+    assert {c.provider for c in deletes} == {None}  # the config is gone; the change is not

@@ -11,7 +11,7 @@ import builtins
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..crypto import Cipher, aad
 from ..errors import AItError, ConfigurationError
+from .changes_log import tombstone_config
 from .db import Database
 from .models import ConnectorConfigRow, OAuthTokenRow
 from .recent import Recent
@@ -323,6 +324,8 @@ class ConnectorConfigStore:
             )
             if (usage.connections or usage.records) and not cascade:
                 raise ConfigInUseError(usage)
+            if usage.records:  # consumers of the changes feed learn that they are gone
+                await tombstone_config(conn, config_id, datetime.now(UTC))
             await conn.execute(delete(C).where(C.c.id == config_id))
         self._for_provider.clear()
         return usage

@@ -46,20 +46,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
 
+from ..storage.changes_log import DELETE, UPSERT, advance, append_changes, reserve, take_range
 from ..storage.db import Database
-from ..storage.types import UTCDateTime
 
 __all__ = [
+    "DELETE",
+    "UPSERT",
     "ChangesCommitted",
     "FeedListeners",
+    "advance",
     "append_changes",
     "current_position",
     "listeners_for",
@@ -68,71 +68,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-UPSERT = "upsert"
-DELETE = "delete"
-_RANGE = "ait_feed_range"  # positions reserved in the connection's current transaction
-# An upsert rather than an UPDATE: the migration creates the row, but a database emptied table by
-# table (TRUNCATE in tests) must still work. Same SQL on both databases.
-_TAKE = (
-    "INSERT INTO changes_feed (id, position, pruned_through) VALUES (1, :n, 0) "
-    "ON CONFLICT (id) DO UPDATE SET position = changes_feed.position + excluded.position "
-    "RETURNING position"
-)
-
-
-async def reserve(conn: AsyncConnection, count: int) -> int:
-    """Take ``count`` positions (``0``: just the lock); return the last position before them.
-
-    Holds the counter row until the transaction ends: see the module docstring.
-    """
-    top = (
-        await conn.execute(
-            text(_TAKE),
-            {"n": count},
-        )
-    ).scalar_one()
-    base = int(top) - count
-    if count:
-        _note_range(conn, base + 1, int(top))
-    return base
-
-
-async def advance(conn: AsyncConnection, base: int, count: int) -> None:
-    """Take ``count`` more positions after ``base`` (the counter is already held)."""
-    if count:
-        await conn.execute(
-            text("UPDATE changes_feed SET position = position + :n WHERE id = 1"), {"n": count}
-        )
-        _note_range(conn, base + 1, base + count)
-
-
-def _note_range(conn: AsyncConnection, first: int, last: int) -> None:
-    info = conn.info
-    seen = info.get(_RANGE)
-    info[_RANGE] = (first, last) if seen is None else (min(seen[0], first), max(seen[1], last))
-
-
-def take_range(conn: AsyncConnection) -> tuple[int, int] | None:
-    """The positions reserved on ``conn`` since the last call (call it before a transaction to
-    forget a rolled-back one's, and after its commit to learn what it wrote)."""
-    found = conn.info.pop(_RANGE, None)
-    return None if found is None else (int(found[0]), int(found[1]))
-
-
-async def append_changes(
-    conn: AsyncConnection, dialect: str, rows: Sequence[dict[str, Any]], now: datetime
-) -> None:
-    """Insert change rows: dicts with ``pos``, ``c``, ``u``, ``t``, ``eid``, ``op`` and
-    ``payload`` (the record's JSON text, or ``None``), all at ``now``."""
-    if not rows:
-        return
-    payload = "CAST(:payload AS jsonb)" if dialect == "postgresql" else ":payload"
-    statement = text(
-        "INSERT INTO changes (position, connector_config_id, user_id, entity_type, external_id, "
-        f"operation, payload, changed_at) VALUES (:pos, :c, :u, :t, :eid, :op, {payload}, :now)"
-    ).bindparams(bindparam("now", type_=UTCDateTime()))
-    await conn.execute(statement, [{**row, "now": now} for row in rows])
 
 
 async def current_position(database: Database) -> int:
