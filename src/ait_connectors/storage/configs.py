@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..crypto import Cipher, aad
 from ..errors import AItError, ConfigurationError
-from .changes_log import tombstone_config
+from .changes_log import reserve, tombstone_config
 from .db import Database
 from .models import ConnectorConfigRow, OAuthTokenRow
 from .recent import Recent
@@ -310,6 +310,10 @@ class ConnectorConfigStore:
         """Delete the config. While it has connections (tokens) or synced records this raises
         :class:`ConfigInUseError` saying how many, unless ``cascade``: then they go too."""
         async with self.database.transaction(lock=True) as conn:
+            if cascade:
+                # The feed's counter before the config row, in the order a sync writer takes
+                # them (counter, then the config by its records' foreign key): no deadlock.
+                await reserve(conn, 0)
             # The row lock (BEGIN IMMEDIATE on SQLite) keeps new connections out until the
             # delete commits, so the counts are what is deleted.
             found = select(C.c.id).where(C.c.id == config_id)

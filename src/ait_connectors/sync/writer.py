@@ -202,11 +202,23 @@ class RecordWriter(ABC):
         """Mark deleted every live record no page of ``generation`` held; return how many."""
         if self.feed:
             return await self._sweep_with_feed(conn, key, state_id, generation, now)
-        result = await conn.execute(
+        result = await self._mark_deleted(conn, key, state_id, generation, now)
+        return int(result.rowcount)
+
+    async def _mark_deleted(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        now: datetime,
+        returning: str = "",
+    ) -> Any:
+        return await conn.execute(
             text(
                 "UPDATE records SET deleted_at = :now "
                 "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                f"AND deleted_at IS NULL AND external_id NOT IN ({self._SEEN_KEYS})"
+                f"AND deleted_at IS NULL AND external_id NOT IN ({self._SEEN_KEYS}){returning}"
             ).bindparams(bindparam("now", type_=UTCDateTime())),
             {
                 "s": state_id,
@@ -217,7 +229,6 @@ class RecordWriter(ABC):
                 "t": key.entity_type,
             },
         )
-        return int(result.rowcount)
 
     def __init__(self, *, feed: bool = True) -> None:
         self.feed = feed
@@ -231,28 +242,13 @@ class RecordWriter(ABC):
         now: datetime,
     ) -> int:
         base = await changes.reserve(conn, 0)  # the counter first: see changes
-        result = await conn.execute(
-            text(
-                "UPDATE records SET deleted_at = :now, change_position = :base + g.n "
-                "FROM (SELECT external_id AS eid, row_number() OVER (ORDER BY external_id) AS n "
-                "  FROM records WHERE connector_config_id = :c AND user_id = :u "
-                "  AND entity_type = :t AND deleted_at IS NULL "
-                f"  AND external_id NOT IN ({self._SEEN_KEYS})) AS g "
-                "WHERE records.connector_config_id = :c AND records.user_id = :u "
-                "AND records.entity_type = :t AND records.external_id = g.eid "
-                "RETURNING records.external_id, records.change_position"
-            ).bindparams(bindparam("now", type_=UTCDateTime())),
-            {
-                "s": state_id,
-                "g": generation,
-                "now": now,
-                "base": base,
-                "c": key.connector_config_id,
-                "u": key.user_id,
-                "t": key.entity_type,
-            },
+        # The plain sweep (one linear statement) returning what it marked; the positions are
+        # numbered here. A deleted row's change_position is left as it was: a snapshot leaves
+        # deleted rows out whatever their position.
+        result = await self._mark_deleted(
+            conn, key, state_id, generation, now, returning=" RETURNING external_id"
         )
-        gone = [_tombstone(key, eid, pos) for eid, pos in result]
+        gone = [_tombstone(key, eid, base + 1 + i) for i, (eid,) in enumerate(result)]
         await changes.advance(conn, base, len(gone))
         await changes.append_changes(conn, self.dialect, gone, now)
         return len(gone)
