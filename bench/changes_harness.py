@@ -234,11 +234,14 @@ async def consume(
 
 async def read_all(database: Any, limit: int = 5000) -> tuple[int, float]:
     """Read the whole feed from position 0 once: (changes, seconds)."""
-    read = feed_reader(database, limit)
-    count, cursor = 0, None
+    from ait_connectors.sync.changes_feed import ChangeFeed
+
+    feed = ChangeFeed(database)
+    count, cursor = 0, "0"
     started = time.perf_counter()
     while True:
-        items, cursor = await read(cursor)
-        if not items:
+        page = await feed.page(cursor, limit=limit)
+        if not page.changes:
             return count, time.perf_counter() - started
-        count += len(items)
+        count += len(page.changes)
+        cursor = page.next_cursor
