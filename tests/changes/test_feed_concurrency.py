@@ -20,8 +20,8 @@ from ait_connectors.storage.db import Database
 
 WRITERS = 8
 # Changes per writer here; the benchmark runs 10,000 (AIT_FEED_TEST_CHANGES to run it in CI).
-CHANGES = int(os.environ.get("AIT_FEED_TEST_CHANGES", "2000"))
-BATCH = 200
+CHANGES = int(os.environ.get("AIT_FEED_TEST_CHANGES", "1000"))
+BATCH = 100
 
 
 async def test_concurrent_writers_no_change_missed_or_repeated(
