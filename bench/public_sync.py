@@ -54,9 +54,13 @@ async def prepare(database_url: str, key: str, api_base_url: str) -> str:
         return config.id
 
 
-async def run(database_url: str, key: str, config_id: str, spawned_at: float) -> dict[str, Any]:
-    """One ``service.sync()`` of GitHub repositories; start-up is measured from the spawn."""
+async def run(
+    database_url: str, key: str, config_id: str, spawned_at: float, *, feed: bool = True
+) -> dict[str, Any]:
+    """One ``service.sync()`` of GitHub repositories; start-up is measured from the spawn.
+    ``feed=False``: without the changes feed (``bench/changes_bench.py`` measures its cost)."""
     from ait_connectors import Connectors
+    from ait_connectors.sync import SyncOptions
 
     async with await Connectors.open(_settings(database_url, key)) as connectors:
         service = await connectors.factory.get_service_by_config(config_id, USER)
@@ -64,7 +68,8 @@ async def run(database_url: str, key: str, config_id: str, spawned_at: float) ->
         rss_at_start = peak_rss_mb()  # imports, settings, database pool, vendor: before any page
         profile = _profiler()
         started, cpu = time.perf_counter(), cpu_seconds()
-        (result,) = await service.sync(["repositories"])
+        options = None if feed else SyncOptions(changes_feed=False)
+        (result,) = await service.sync(["repositories"], options=options)
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         if profile is not None:
             profile.disable()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .connections import ConnectionStatus, ConnectLink
     from .entities import Entity
     from .factory import ConnectorServiceFactory
+    from .sync.changes_feed import Change, ChangeFeed
     from .sync.config import SyncRunResult
 
 __all__ = ["Connectors", "default_base_url"]
@@ -58,6 +59,37 @@ class Connectors:
         from .factory import ConnectorServiceFactory
 
         return ConnectorServiceFactory(self.database, self.cipher, self.settings)
+
+    @cached_property
+    def feed(self) -> ChangeFeed:
+        """The changes feed: pages, snapshot, retention (:class:`.changes_feed.ChangeFeed`)."""
+        from datetime import timedelta
+
+        from .sync.changes_feed import ChangeFeed
+
+        return ChangeFeed(
+            self.database, retention=timedelta(days=self.settings.changes_retention_days)
+        )
+
+    def changes(
+        self,
+        since: str | None = None,
+        *,
+        provider: str | None = None,
+        entity_type: str | None = None,
+        user_id: str | None = None,
+        follow: bool = True,
+    ) -> AsyncIterator[Change]:
+        """Every change of the synced records after the cursor ``since`` (``None``: a snapshot of
+        the current records first, then the changes after it), in order, each exactly once:
+        ``async for change in connectors.changes(since=cursor): ...; cursor = change.cursor``.
+        With ``follow`` (the default) it waits for new changes forever; without, it ends at the
+        feed's current end. Raises ``FeedCursorExpiredError`` for a cursor older than the
+        retention window."""
+        from .sync.changes_feed import ChangeFilter
+
+        filters = ChangeFilter(provider=provider, entity_type=entity_type, user_id=user_id)
+        return self.feed.changes(since, filters=filters, follow=follow)
 
     @property
     def base_url(self) -> str:

@@ -64,6 +64,12 @@ class Settings(BaseModel):
     refresh_lock_timeout: float = Field(
         default=60.0, gt=0, description="Seconds to wait for another process's refresh."
     )
+    changes_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Days the changes feed keeps change rows and tombstones; an older cursor "
+        "must bootstrap again (HTTP 410).",
+    )
     sandbox: bool | None = Field(
         default=None, description="Serve the sandbox provider (default: on for embedded SQLite)."
     )

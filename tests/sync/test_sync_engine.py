@@ -373,7 +373,10 @@ async def test_public_sync_function_goes_through_the_runtimes_factory(
             built.append((cid, uid))
             return MockService(FakeConnection(vendor.url, cid, uid), database)
 
-    runtime = types.SimpleNamespace(factory=Factory(), database=database)
+    from ait_connectors.sync.changes_feed import ChangeFeed
+
+    # What SyncRuns uses of the runtime: its factory, database, and changes feed (pruned after).
+    runtime = types.SimpleNamespace(factory=Factory(), database=database, feed=ChangeFeed(database))
     results = await sync(config_id, "user-9", ["items"], connectors=runtime)  # type: ignore[arg-type]
 
     assert built == [(config_id, "user-9")]

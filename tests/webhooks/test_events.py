@@ -148,7 +148,8 @@ async def test_events_from_state_changes_reach_a_receiver_that_was_down(
     assert runs[again.run_id]["counts"]["unchanged"] == 2
     (changes,) = by_type["changes.available"]
     assert changes["run_id"] == first.run_id and changes["counts"]["added"] == 2
-    assert changes["positions"] is None  # wired when the changes feed is merged
+    # The feed positions of the run's two upserts (nothing else writes in this test).
+    assert changes["positions"]["to"] == changes["positions"]["from"] + 1 >= 2
     assert {d["user_id"] for d in by_type["connection.deleted"]} == {"alice", "early"}
 
     found, _ = await store.deliveries(created.info.id, limit=200)

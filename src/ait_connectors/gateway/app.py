@@ -26,6 +26,7 @@ from ..storage.api_keys import ApiKeyStore
 from ..sync.runs import SyncRuns
 from . import (
     routes_api,
+    routes_changes,
     routes_oauth,
     routes_page,
     routes_providers,
@@ -209,6 +210,7 @@ def create_app(
     app.include_router(routes_proxy.router)  # first: /api/proxy/… is never a vendor's route
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_changes.router)
     app.include_router(routes_providers.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_page.router)

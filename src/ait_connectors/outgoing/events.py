@@ -32,7 +32,6 @@ __all__ = [
     "SYNC_FINISHED",
     "DeliveryScheduler",
     "add_delivery_scheduler",
-    "changes_position_range",
     "emit",
     "emit_connection_event",
     "new_message_id",
@@ -151,20 +150,3 @@ async def emit_connection_event(
         **extra,
     }
     return await emit(conn, event_type, data)
-
-
-async def changes_position_range(
-    conn: AsyncConnection,
-    connector_config_id: str,
-    user_id: str,
-    entity_type: str,
-    run_id: str,
-) -> dict[str, Any] | None:
-    """WIRED AT MERGE WITH THE CHANGES FEED: the feed positions this run's changes occupy,
-    ``{"from": …, "to": …}``, read in the run's finishing transaction.
-
-    The feed (issue 16, branch ``feed``) is built in parallel; until it is merged there is no
-    position to report and ``changes.available`` carries ``"positions": null``. This is the one
-    place to wire it (e.g. the feed position at the run's start and its current position).
-    """
-    return None

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..storage.sync_state import ConnectionKey, RunCounts
-from .events import CHANGES_AVAILABLE, SYNC_FINISHED, changes_position_range, emit
+from .events import CHANGES_AVAILABLE, SYNC_FINISHED, emit
 
 __all__ = ["FinishedRun", "emit_run_finished"]
 
@@ -27,6 +27,9 @@ class FinishedRun:
     started_at: datetime
     finished_at: datetime
     error_code: str | None = None
+    #: The changes-feed positions the run's commits appended, first and last. A run resumed
+    #: after a crash reports the part this process wrote; the feed itself holds every change.
+    positions: tuple[int, int] | None = None
 
 
 async def emit_run_finished(conn: AsyncConnection, run: FinishedRun) -> None:
@@ -59,8 +62,8 @@ async def emit_run_finished(conn: AsyncConnection, run: FinishedRun) -> None:
     )
     if run.counts.rows_written == 0:
         return
-    positions = await changes_position_range(
-        conn, run.key.connector_config_id, run.key.user_id, run.key.entity_type, run.run_id
+    positions = (
+        {"from": run.positions[0], "to": run.positions[1]} if run.positions is not None else None
     )
     await emit(
         conn,

@@ -11,7 +11,7 @@ import builtins
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..crypto import Cipher, aad
 from ..errors import AItError, ConfigurationError
 from ..outgoing.events import CONNECTION_DELETED, emit_connection_event
+from .changes_log import reserve, tombstone_config
 from .db import Database
 from .models import ConnectorConfigRow, OAuthTokenRow
 from .recent import Recent
@@ -325,6 +326,10 @@ class ConnectorConfigStore:
         """Delete the config. While it has connections (tokens) or synced records this raises
         :class:`ConfigInUseError` saying how many, unless ``cascade``: then they go too."""
         async with self.database.transaction(lock=True) as conn:
+            if cascade:
+                # The feed's counter before the config row, in the order a sync writer takes
+                # them (counter, then the config by its records' foreign key): no deadlock.
+                await reserve(conn, 0)
             # The row lock (BEGIN IMMEDIATE on SQLite) keeps new connections out until the
             # delete commits, so the counts are what is deleted.
             found = select(C.c.id).where(C.c.id == config_id)
@@ -344,6 +349,8 @@ class ConnectorConfigStore:
             ).scalars()
             for user_id in list(users):  # the cascade deletes them: each is told
                 await emit_connection_event(conn, CONNECTION_DELETED, config_id, user_id)
+            if usage.records:  # consumers of the changes feed learn that they are gone
+                await tombstone_config(conn, config_id, datetime.now(UTC))
             await conn.execute(delete(C).where(C.c.id == config_id))
         self._for_provider.clear()
         return usage

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..outgoing import models as _webhook_models  # noqa: F401  (the outgoing webhook tables)
-from . import sync_models  # noqa: F401  (registers the sync tables on Base.metadata)
+from . import changes_models, sync_models  # noqa: F401  (register their tables on Base.metadata)
 from .models import Base
 
 target_metadata = Base.metadata

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -91,6 +92,9 @@ class RecordRow(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Position in the changes feed of the change that gave the row its current state (NULL: the
+    # row predates the feed); a snapshot at position P holds the rows at or below P.
+    change_position: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SyncStateRow(Base):

@@ -19,6 +19,7 @@ from ..entities import EntityRow
 from ..errors import AItError
 from ..pagination import Cursor, Page
 from ..storage.sync_state import ConnectionKey, RunCounts, SyncStateStore
+from . import changes
 from .config import EntityConfig
 from .progress import RunCounters, ScanStart
 from .writer import RecordWriter
@@ -65,6 +66,7 @@ class PageCommitter:
         run_id: str,
         counters: RunCounters,
         store_pages: bool,
+        listeners: changes.FeedListeners | None = None,
     ) -> None:
         self.writer = writer
         self.store = store
@@ -74,6 +76,7 @@ class PageCommitter:
         self.run_id = run_id
         self.counters = counters
         self.store_pages = store_pages
+        self.listeners = listeners
         self.seq = start.pages_in_scan  # the last page number handed out in this scan
         # One connection for all the run's page transactions: no pool checkout (and, on
         # PostgreSQL, no pre-ping round trip) per page.
@@ -124,6 +127,7 @@ class PageCommitter:
             last_seq = carried.pages[-1][0] if carried.pages else None
         conn = self.conn
         assert conn is not None
+        changes.take_range(conn)  # forget a rolled-back transaction's positions
         async with conn.begin():
             counts = await self._carry(conn, carried)
             deleted = 0
@@ -148,6 +152,25 @@ class PageCommitter:
         self.counters.apply(totals)
         self.counters.pages_skipped += len(carried.pages)
         self.counters.scan_completed = last
+        await self._announce(conn)
+
+    async def _announce(self, conn: AsyncConnection) -> None:
+        """Tell the feed's listeners (webhooks, waiting readers) what this commit appended."""
+        committed = changes.take_range(conn)
+        if committed is not None:
+            seen = self.counters.positions
+            self.counters.positions = (seen[0] if seen else committed[0], committed[1])
+        if committed is not None and self.listeners is not None:
+            key = self.key
+            await self.listeners.notify(
+                changes.ChangesCommitted(
+                    committed[0],
+                    committed[1],
+                    key.connector_config_id,
+                    key.user_id,
+                    key.entity_type,
+                )
+            )
 
     async def _carry(self, conn: AsyncConnection, carried: Carried) -> RunCounts:
         if not carried.pages:

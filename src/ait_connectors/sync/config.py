@@ -145,6 +145,8 @@ class SyncOptions:
     - ``progress_interval``: longest time (seconds) a page recognised as unchanged waits for its
       transaction, so that a re-sync's counts rise while it runs however fast pages arrive.
     - ``page_fingerprints``: skip pages whose body is byte-identical to one already stored.
+    - ``changes_feed``: append every write to the changes feed (off only to measure its cost:
+      consumers of the feed would miss what a run without it writes).
     - ``sleep``: how to wait (tests pass a fake).
     - ``clock``: monotonic seconds, for ``progress_interval`` (tests pass a fake).
     """
@@ -155,6 +157,7 @@ class SyncOptions:
     skip_batch: int = 50
     progress_interval: float = 0.25
     page_fingerprints: bool = True
+    changes_feed: bool = True
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
     clock: Callable[[], float] = field(default=time.monotonic)
 

@@ -39,6 +39,7 @@ from ..storage.db import Database
 from ..storage.sync_models import INTERRUPTED_CODE, STOPPED_MESSAGE, RunStatus
 from ..storage.sync_state import ConnectionKey, SyncStateStore
 from ..storage.types import new_id
+from .changes import listeners_for
 from .committer import PageCommitter
 from .config import EntityConfig, SyncOptions, SyncRunResult
 from .fetching import PageProducer
@@ -76,7 +77,7 @@ class SyncEngine(Generic[DS]):
         self.user_id = user_id
         self.provider = provider
         self.options = options or SyncOptions()
-        self.writer: RecordWriter = writer_for(database.dialect)
+        self.writer: RecordWriter = writer_for(database.dialect, feed=self.options.changes_feed)
         self.store = SyncStateStore(database.dialect)
 
     async def run(
@@ -213,6 +214,7 @@ class SyncEngine(Generic[DS]):
             # re-scan of part of the type and sweep it (``Page.sweep``).
             store_pages=use_fingerprints
             or (config.detect_deletions and (start.full_scan or _token_watermark(config))),
+            listeners=listeners_for(self.database),
         )
         # The scan is a page-for-page copy of the last completed one if this run started it,
         # carries every page, and the reference pages had distinct fingerprints.
@@ -300,6 +302,7 @@ class _Finisher:
                     self.started_at,
                     now,
                     code,
+                    counters.positions,
                 ),
             )
         return SyncRunResult(

@@ -41,6 +41,8 @@ class RunCounters:
     deleted: int = 0
     scan_completed: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: The first and last changes-feed positions this run's commits appended (``None``: none).
+    positions: tuple[int, int] | None = None
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < _MAX_WARNINGS:

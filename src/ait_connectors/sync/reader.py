@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
@@ -27,6 +27,7 @@ from sqlalchemy.sql import literal_column
 from ..entities import Entity
 from ..storage.db import Database
 from ..storage.sync_models import RecordRow, SyncStateRow
+from . import changes
 from .cursors import Cursor, CursorCodec, InvalidCursorError
 
 __all__ = ["InvalidCursorError", "JsonPage", "RecordPage", "RecordReader", "StoredRecord"]
@@ -357,11 +358,41 @@ class RecordReader:
         if entity_types is not None:
             record_where = and_(record_where, R.c.entity_type.in_(list(entity_types)))
             state_where = and_(state_where, state.c.entity_type.in_(list(entity_types)))
+        now = datetime.now(UTC)
         async with self.database.transaction() as conn:
-            result = await conn.execute(delete(R).where(record_where))
+            changes.take_range(conn)
+            base = await changes.reserve(conn, 0)  # the counter before any record row
+            gone = (
+                await conn.execute(
+                    delete(R)
+                    .where(record_where)
+                    .returning(R.c.entity_type, R.c.external_id, R.c.deleted_at)
+                )
+            ).all()
+            # Records already marked deleted had their tombstone when they were swept.
+            tombstones = [
+                {
+                    "pos": base + 1 + i,
+                    "c": connector_config_id,
+                    "u": user_id,
+                    "t": entity_type,
+                    "eid": external_id,
+                    "op": changes.DELETE,
+                    "payload": None,
+                }
+                for i, (entity_type, external_id) in enumerate(
+                    (t, x) for t, x, deleted in gone if deleted is None
+                )
+            ]
+            await changes.advance(conn, base, len(tombstones))
+            await changes.append_changes(conn, self.database.dialect, tombstones, now)
             # Cascades to sync_pages: the next sync starts from scratch.
             await conn.execute(delete(state).where(state_where))
-        return int(result.rowcount)
+            committed = changes.take_range(conn)  # announced once the block has committed
+        if committed is not None:
+            event = changes.ChangesCommitted(*committed, connector_config_id, user_id, None)
+            await changes.listeners_for(self.database).notify(event)
+        return len(gone)
 
 
 def _stored(model: type[E], row: Any) -> StoredRecord[E]:

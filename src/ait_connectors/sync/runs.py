@@ -370,6 +370,8 @@ class SyncRuns:
             return await service.sync(entity_types, options=options)
         finally:
             await service.aclose()
+            # Retention of the changes feed: after syncs, at most every few minutes a process.
+            await self.connectors.feed.prune_if_due()
 
     async def view(self, run_id: str, *, provider: str | None = None) -> RunView:
         """The progress of a run, from ``sync_runs`` plus this process's live details."""

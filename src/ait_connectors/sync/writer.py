@@ -14,7 +14,9 @@ Records are written only when new, changed (checksum differs) or coming back aft
   ``WHERE records.checksum IS NOT excluded.checksum``.
 
 Every method runs inside the caller's transaction (the engine commits a page's records, its
-``sync_pages`` row and the advanced cursor together).
+``sync_pages`` row and the advanced cursor together). With the changes feed on (``feed``), every
+record written or swept also gets its change row in that transaction, from the same statement on
+PostgreSQL (see :mod:`.changes` for the positions and why consumers never miss one).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..entities import EntityRow
 from ..storage.sync_state import ConnectionKey, RunCounts
 from ..storage.types import UTCDateTime
+from . import changes
 
 __all__ = ["ConnectionKey", "RecordWriter", "writer_for"]
 
@@ -41,7 +44,10 @@ def _chunks(rows: Sequence[EntityRow], size: int) -> list[Sequence[EntityRow]]:
 
 
 class RecordWriter(ABC):
-    """Dialect-specific bulk statements; all run in the caller's transaction."""
+    """Dialect-specific bulk statements; all run in the caller's transaction.
+
+    ``feed``: also append the changes feed (off only to measure what the feed costs).
+    """
 
     dialect: str
     #: The external ids the pages of generation ``:g`` of state ``:s`` held (a subquery for
@@ -194,11 +200,25 @@ class RecordWriter(ABC):
         now: datetime,
     ) -> int:
         """Mark deleted every live record no page of ``generation`` held; return how many."""
-        result = await conn.execute(
+        if self.feed:
+            return await self._sweep_with_feed(conn, key, state_id, generation, now)
+        result = await self._mark_deleted(conn, key, state_id, generation, now)
+        return int(result.rowcount)
+
+    async def _mark_deleted(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        now: datetime,
+        returning: str = "",
+    ) -> Any:
+        return await conn.execute(
             text(
                 "UPDATE records SET deleted_at = :now "
                 "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                f"AND deleted_at IS NULL AND external_id NOT IN ({self._SEEN_KEYS})"
+                f"AND deleted_at IS NULL AND external_id NOT IN ({self._SEEN_KEYS}){returning}"
             ).bindparams(bindparam("now", type_=UTCDateTime())),
             {
                 "s": state_id,
@@ -209,7 +229,29 @@ class RecordWriter(ABC):
                 "t": key.entity_type,
             },
         )
-        return int(result.rowcount)
+
+    def __init__(self, *, feed: bool = True) -> None:
+        self.feed = feed
+
+    async def _sweep_with_feed(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        state_id: str,
+        generation: int,
+        now: datetime,
+    ) -> int:
+        base = await changes.reserve(conn, 0)  # the counter first: see changes
+        # The plain sweep (one linear statement) returning what it marked; the positions are
+        # numbered here. A deleted row's change_position is left as it was: a snapshot leaves
+        # deleted rows out whatever their position.
+        result = await self._mark_deleted(
+            conn, key, state_id, generation, now, returning=" RETURNING external_id"
+        )
+        gone = [_tombstone(key, eid, base + 1 + i) for i, (eid,) in enumerate(result)]
+        await changes.advance(conn, base, len(gone))
+        await changes.append_changes(conn, self.dialect, gone, now)
+        return len(gone)
 
     async def mark_deleted(
         self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str], now: datetime
@@ -271,26 +313,50 @@ class RecordWriter(ABC):
         return f":{name}"
 
 
+def _tombstone(key: ConnectionKey, external_id: str, position: int) -> dict[str, Any]:
+    return {
+        "pos": position,
+        "c": key.connector_config_id,
+        "u": key.user_id,
+        "t": key.entity_type,
+        "eid": external_id,
+        "op": changes.DELETE,
+        "payload": None,
+    }
+
+
 class PostgresWriter(RecordWriter):
     dialect = "postgresql"
 
     _STAGE = (
         "CREATE TEMP TABLE IF NOT EXISTS ait_records_stage "
-        "(external_id text NOT NULL, checksum text NOT NULL, payload jsonb NOT NULL) "
+        "(external_id text NOT NULL, checksum text NOT NULL, payload jsonb NOT NULL, "
+        "position bigint) "
         "ON COMMIT DELETE ROWS"
     )
     _MERGE = (
         "INSERT INTO records AS r (connector_config_id, user_id, entity_type, external_id, "
-        "payload, checksum, scan_generation, first_seen_at, last_seen_at, updated_at, deleted_at) "
+        "payload, checksum, scan_generation, first_seen_at, last_seen_at, updated_at, deleted_at, "
+        "change_position) "
         "SELECT %(c)s, %(u)s, %(t)s, s.external_id, s.payload, s.checksum, %(g)s::integer, "
-        "%(now)s::timestamptz, %(now)s::timestamptz, %(now)s::timestamptz, NULL "
+        "%(now)s::timestamptz, %(now)s::timestamptz, %(now)s::timestamptz, NULL, s.position "
         "FROM ait_records_stage s "
         "ON CONFLICT (connector_config_id, user_id, entity_type, external_id) DO UPDATE SET "
         "payload = EXCLUDED.payload, checksum = EXCLUDED.checksum, "
         "scan_generation = EXCLUDED.scan_generation, last_seen_at = EXCLUDED.last_seen_at, "
-        "updated_at = EXCLUDED.updated_at, deleted_at = NULL "
+        "updated_at = EXCLUDED.updated_at, deleted_at = NULL, "
+        "change_position = EXCLUDED.change_position "
         "{where}"
         "RETURNING (xmax = 0) AS inserted"
+    )
+    # The same merge writing each written row's change from its RETURNING, in one statement.
+    _MERGE_FEED = (
+        "WITH m AS ({merge}, r.external_id, r.change_position, r.payload), "
+        "f AS (INSERT INTO changes (position, connector_config_id, user_id, entity_type, "
+        "external_id, operation, payload, changed_at) "
+        "SELECT m.change_position, %(c)s, %(u)s, %(t)s, m.external_id, 'upsert', m.payload, "
+        "%(now)s::timestamptz FROM m) "
+        "SELECT inserted FROM m"
     )
     _WHERE = "WHERE r.checksum IS DISTINCT FROM EXCLUDED.checksum OR r.deleted_at IS NOT NULL "
     _SEEN_KEYS = (
@@ -338,8 +404,11 @@ class PostgresWriter(RecordWriter):
         from psycopg.errors import UndefinedTable  # loaded with the driver: not on SQLite
 
         pg = await self._driver(conn)
+        # Positions before the statement that takes record row locks (see changes).
+        base = await changes.reserve(conn, len(rows)) if self.feed else None
         parts: list[str] = []
-        for row in rows:
+        null = "\\N"  # COPY's NULL
+        for i, row in enumerate(rows):
             payload = row.payload
             if "\\u0000" in payload:
                 # jsonb cannot hold NUL characters; the checksum still covers the original.
@@ -348,7 +417,8 @@ class PostgresWriter(RecordWriter):
             # newlines (json escapes them), so only backslashes need doubling in the payload.
             parts.append(
                 f"{_copy_escape(row.external_id)}\t{row.checksum}\t"
-                f"{payload.replace(chr(92), chr(92) * 2)}\n"
+                f"{payload.replace(chr(92), chr(92) * 2)}\t"
+                f"{null if base is None else base + 1 + i}\n"
             )
         raw = await conn.get_raw_connection()
         _track_stage(conn.sync_engine)
@@ -362,7 +432,7 @@ class PostgresWriter(RecordWriter):
             raw.info[_STAGE_USED] = True
             try:
                 async with cur.copy(
-                    "COPY ait_records_stage (external_id, checksum, payload) FROM STDIN"
+                    "COPY ait_records_stage (external_id, checksum, payload, position) FROM STDIN"
                 ) as copy:
                     await copy.write("".join(parts))
             except UndefinedTable:
@@ -370,8 +440,11 @@ class PostgresWriter(RecordWriter):
                 # next transaction create it again, and fail this one.
                 raw.info.pop(_STAGE_READY, None)
                 raise
+            merge = self._MERGE.format(where=self._WHERE if compare else "")
+            if base is not None:
+                merge = self._MERGE_FEED.format(merge=merge)
             await cur.execute(
-                self._MERGE.format(where=self._WHERE if compare else ""),
+                merge,
                 {
                     "c": key.connector_config_id,
                     "u": key.user_id,
@@ -491,12 +564,14 @@ class SqliteWriter(RecordWriter):
 
     _UPSERT = (
         "INSERT INTO records (connector_config_id, user_id, entity_type, external_id, payload, "
-        "checksum, scan_generation, first_seen_at, last_seen_at, updated_at, deleted_at) "
-        "VALUES (:c, :u, :t, :eid, :payload, :checksum, :g, :now, :now, :now, NULL) "
+        "checksum, scan_generation, first_seen_at, last_seen_at, updated_at, deleted_at, "
+        "change_position) "
+        "VALUES (:c, :u, :t, :eid, :payload, :checksum, :g, :now, :now, :now, NULL, :pos) "
         "ON CONFLICT (connector_config_id, user_id, entity_type, external_id) DO UPDATE SET "
         "payload = excluded.payload, checksum = excluded.checksum, "
         "scan_generation = excluded.scan_generation, last_seen_at = excluded.last_seen_at, "
-        "updated_at = excluded.updated_at, deleted_at = NULL "
+        "updated_at = excluded.updated_at, deleted_at = NULL, "
+        "change_position = excluded.change_position "
         "{where}"
     )
     _WHERE = "WHERE records.checksum IS NOT excluded.checksum OR records.deleted_at IS NOT NULL"
@@ -537,6 +612,9 @@ class SqliteWriter(RecordWriter):
         statement = text(self._UPSERT.format(where=self._WHERE if compare else "")).bindparams(
             bindparam("now", type_=UTCDateTime())
         )
+        # The lookup ran under this transaction's write lock (taken up front, see Database), so
+        # every row sent is written: each gets its change (the counter first: see changes).
+        base = await changes.reserve(conn, len(rows)) if self.feed else None
         params = [
             {
                 "c": key.connector_config_id,
@@ -547,10 +625,14 @@ class SqliteWriter(RecordWriter):
                 "checksum": row.checksum,
                 "g": generation,
                 "now": now,
+                "pos": None if base is None else base + 1 + i,
             }
-            for row in rows
+            for i, row in enumerate(rows)
         ]
         await conn.execute(statement, params)
+        if base is not None:
+            feed = [{**p, "op": changes.UPSERT} for p in params]
+            await changes.append_changes(conn, self.dialect, feed, now)
         # The lookup ran in this same transaction, so it says exactly which rows existed (and
         # every row sent differs from its stored version); executemany returns no rows.
         updated = sum(1 for row in rows if row.external_id in existing)
@@ -622,9 +704,14 @@ def _copy_escape(value: str) -> str:
     return value
 
 
-_WRITERS: dict[str, RecordWriter] = {"postgresql": PostgresWriter(), "sqlite": SqliteWriter()}
+_WRITERS: dict[tuple[str, bool], RecordWriter] = {
+    ("postgresql", True): PostgresWriter(),
+    ("sqlite", True): SqliteWriter(),
+    ("postgresql", False): PostgresWriter(feed=False),
+    ("sqlite", False): SqliteWriter(feed=False),
+}
 
 
-def writer_for(dialect: str) -> RecordWriter:
-    """The writer for ``Database.dialect``."""
-    return _WRITERS[dialect]
+def writer_for(dialect: str, *, feed: bool = True) -> RecordWriter:
+    """The writer for ``Database.dialect`` (``feed``: with the changes feed)."""
+    return _WRITERS[(dialect, feed)]
