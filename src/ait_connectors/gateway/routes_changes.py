@@ -24,7 +24,8 @@ from ..sync.changes_feed import (
     InvalidFeedCursorError,
 )
 from .auth import UserPrincipal, UserQuery
-from .errors import ErrorBody, GatewayError
+from .errors import GatewayError
+from .schemas import error_responses
 from .state import gateway_of
 
 __all__ = ["router"]
@@ -55,20 +56,24 @@ class ChangesPage(BaseModel):
     position: int = Field(description="The feed's committed position when the page was read.")
 
 
-def _error(text: str) -> dict[str, Any]:
-    return {"description": text, "content": {"application/json": {"schema": ErrorBody}}}
-
-
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A page of changes, or with `Accept: text/event-stream` a stream of "
         "`change` events whose `id` is the cursor after each (resume with `Last-Event-ID`).",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
-    400: _error("Invalid cursor, or a parameter out of range"),
-    401: _error("Missing or invalid credential"),
-    403: _error("A connect token asked for another user's changes"),
-    410: _error("The cursor is older than the retention window: start again without a cursor"),
+    **error_responses(
+        400,
+        401,
+        403,
+        410,
+        described={
+            400: "Invalid cursor, or a parameter out of range",
+            401: "Missing or invalid credential",
+            403: "A connect token asked for another user's changes",
+            410: "The cursor is older than the retention window: start again without a cursor",
+        },
+    ),
 }
 
 Cursor = Annotated[
