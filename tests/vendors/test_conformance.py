@@ -3,6 +3,7 @@
 from kit_declarations import GITHUB, SANDBOX, SPOTIFY
 from kit_linear import LINEAR
 from kit_notion import NOTION
+from kit_salesforce import SALESFORCE
 from kit_slack import SLACK
 from kit_x import X
 
@@ -15,3 +16,4 @@ TestNotionConformance = conformance_suite(NOTION)
 TestLinearConformance = conformance_suite(LINEAR)
 TestXConformance = conformance_suite(X)
 TestSlackConformance = conformance_suite(SLACK)
+TestSalesforceConformance = conformance_suite(SALESFORCE)
