@@ -101,7 +101,7 @@ def fill_params(url: str, values: Mapping[str, str]) -> str:
     def one(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
         if name in values:
-            return quote(values[name], safe="")
+            return quote(values[name], safe=":")  # host:port stays one; "/", "@", "?" never do
         return match.group(0)
 
     return _PLACEHOLDER.sub(one, url)
