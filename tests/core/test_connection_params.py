@@ -149,7 +149,7 @@ token_url = "https://p.test/t"
 """
     if name == "user_id":
         text += '[providers.p.connection_params.user_id]\nlabel = "U"\npattern = "x"\n'
-    with pytest.raises(ConfigurationError, match="does not declare|must be snake_case"):
+    with pytest.raises(ConfigurationError, match=r"does not declare|must be snake_case"):
         parse_catalogue(tomllib.loads(text))
 
 
@@ -165,7 +165,7 @@ def test_values_are_checked_so_no_host_can_be_injected(endpoint: TokenEndpoint) 
         assert "allowed:" in caught.value.message
     with pytest.raises(ConfigurationError, match="unknown connection parameter tennant"):
         validate_params("paramco", declared, {"token_host": "127.0.0.1:80", "tennant": "x"})
-    with pytest.raises(ConfigurationError, match="'token_host' .* is required"):
+    with pytest.raises(ConfigurationError, match=r"'token_host' .* is required"):
         validate_params("paramco", declared, {})
 
 
