@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,9 +38,9 @@ def org() -> Iterator[SalesforceMock]:
 @pytest.fixture
 async def salesforce(
     gateway: ThreadGateway, connectors: Connectors, org: SalesforceMock
-) -> AsyncIterator[ConnectorConfig]:
+) -> ConnectorConfig:
     org.authorize_hosts.clear()
-    yield await connectors.configs.create(
+    return await connectors.configs.create(
         "salesforce",
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
