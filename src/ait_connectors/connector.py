@@ -312,6 +312,8 @@ class BaseConnector:
                         await self.authenticator.revoke(
                             secret.get_secret_value(), token_type_hint=kind
                         )
+                        if self.provider.revoke.first_held_only:
+                            break
             except Exception as exc:  # the user asked to disconnect: never keep tokens for this
                 logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)

@@ -7,8 +7,8 @@ help.salesforce.com …remoteaccess_oauth_web_server_flow.htm and
 …remoteaccess_oauth_refresh_token_flow.htm):
 
 - ``GET /services/data/v62.0/query?q=`` and ``…/queryAll?q=`` with the SOQL the connector sends
-  (``SELECT fields FROM Object WHERE IsDeleted = false | SystemModstamp >= literal ORDER BY
-  SystemModstamp, Id``): ``{totalSize, done, records, nextRecordsUrl}``, records carrying
+  (``SELECT fields FROM Object WHERE [IsDeleted = false] [AND] [SystemModstamp >= literal]
+  ORDER BY SystemModstamp, Id``): ``{totalSize, done, records, nextRecordsUrl}``, records carrying
   ``attributes`` and only the selected fields; batches of ``page_cap`` records, the rest behind
   ``nextRecordsUrl`` (``/services/data/v62.0/query/<locator>-<offset>``, fetched with no
   parameters). ``query`` leaves deleted records out, ``queryAll`` includes them.
@@ -304,14 +304,16 @@ class SalesforceMock(MockServer):
             return _error(400, "MALFORMED_QUERY", "unexpected query")
         fields = [f.strip() for f in match["fields"].split(",")]
         where = match["where"]
-        since = _SINCE.match(where)
-        if where != "IsDeleted = false" and since is None:
+        live = where.startswith("IsDeleted = false")
+        rest = where.removeprefix("IsDeleted = false").removeprefix(" AND ")
+        since = _SINCE.match(rest)
+        if rest and since is None:
             return _error(400, "MALFORMED_QUERY", f"unexpected WHERE {where}")
         rows = []
         with self.lock:
             records = copy.deepcopy(self.data[match["object"]])
         for record in records:
-            if record.get("IsDeleted") and (not all_rows or since is None):
+            if record.get("IsDeleted") and (not all_rows or live):
                 continue
             if since is not None and _norm(record["SystemModstamp"]) < since.group(1)[:-1]:
                 continue

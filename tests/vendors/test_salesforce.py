@@ -149,8 +149,12 @@ async def test_disconnect_revokes_the_refresh_token(
     assert data is not None and data.refresh_token is not None
     fresh = await salesforce.factory.get_connector(salesforce.config.id, salesforce.user_id)
     assert await fresh.disconnect()
-    assert mock.revoked == [data.refresh_token.get_secret_value()]
+    assert mock.revoked == [data.refresh_token.get_secret_value()]  # its sessions end too
     assert await salesforce.tokens.get_oauth_data(salesforce.config.id, salesforce.user_id) is None
+    # Without a refresh token (the app does not allow the refresh_token scope): the session.
+    await salesforce.store_token("00D5g!only-a-session")
+    assert await fresh.disconnect()
+    assert mock.revoked[-1] == "00D5g!only-a-session"
 
 
 async def test_request_limit_exceeded_stops_with_state_saved_then_resumes(
@@ -169,6 +173,24 @@ async def test_request_limit_exceeded_stops_with_state_saved_then_resumes(
     resumed = (await run(salesforce, "accounts"))["accounts"]
     assert resumed.ok and resumed.added == 1  # from the saved cursor: only the last batch
     assert mock.requests(f"{VERSION_PATH}/query/")[-1].status == 200
+
+
+async def test_an_expired_query_locator_restarts_from_the_last_stamp(
+    salesforce: Setup, mock: SalesforceMock
+) -> None:
+    await _connect(salesforce, mock)
+    mock.page_cap = 2
+    mock.api_limit = mock.api_used + 1
+    stopped = (await run(salesforce, "leads"))["leads"]
+    assert stopped.status == "rate_limited" and stopped.added == 2
+    mock.api_limit = 15000
+    mock.locators.clear()  # an hour later the org has forgotten the locator
+    mock.clear_log()
+    resumed = (await run(salesforce, "leads"))["leads"]
+    assert resumed.ok and resumed.added == 3, resumed
+    expired, again = mock.requests(VERSION_PATH)[:2]
+    assert expired.status == 400 and "/query/" in expired.path
+    assert "IsDeleted = false AND SystemModstamp >= 2026-01-03T10:00:00Z" in again.query["q"]
 
 
 async def test_incremental_reads_deletions_and_the_overlap(

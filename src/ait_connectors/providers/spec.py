@@ -68,6 +68,9 @@ class RevokeSpec(BaseModel):
         "refresh_token",
         "access_token",
     )
+    # Revoke only the first of ``tokens`` the connection holds (Salesforce: revoking the refresh
+    # token ends its sessions too; without one, the access token is revoked instead).
+    first_held_only: bool = False
 
 
 class ProviderSpec(BaseModel):

@@ -80,12 +80,18 @@ class SalesforceDataSource:
         self, query: SObjectQuery, cursor: Cursor, watermark: Any
     ) -> Page[dict[str, Any]]:
         """One batch of ``query``: the first (``cursor`` ``None``) or the one ``cursor`` names."""
+        since = _time(watermark) if watermark is not None else None
         if cursor is None:
-            since = _time(watermark) if watermark is not None else None
-            url, params = "queryAll", {"q": query.soql(since)}
+            response = await self._get("queryAll", {"q": query.soql(since)})
         else:
-            url, params = self._next_url(cursor), None
-        response = await self._get(url, params)
+            try:
+                response = await self._get(self._next_url(cursor), None)
+            except _LocatorExpired:
+                resume = _time(cursor["after"]) if cursor.get("after") else None
+                if resume is None:
+                    raise
+                logger.info("%s: query locator expired; resuming from %s", query.sobject, resume)
+                response = await self._get("queryAll", {"q": query.soql(since, resume_at=resume)})
         payload = parse_json(response, self.provider)
         records = payload.get("records") if isinstance(payload, dict) else None
         if not isinstance(records, list) or not isinstance(payload.get("done"), bool):
@@ -95,14 +101,17 @@ class SalesforceDataSource:
                 status_code=response.status_code,
             )
         nxt = payload.get("nextRecordsUrl")
-        next_cursor = {"next": nxt} if not payload["done"] and isinstance(nxt, str) else None
+        items = [r for r in records if isinstance(r, dict)]
+        last = items[-1].get("SystemModstamp") if items else (cursor or {}).get("after")
+        next_cursor = (
+            {"next": nxt, "after": last} if not payload["done"] and isinstance(nxt, str) else None
+        )
         if not payload["done"] and next_cursor is None:
             raise VendorResponseError(
                 "VENDOR_MALFORMED_RESPONSE",
                 f"{self.provider.slug}: {query.sobject} query not done but no nextRecordsUrl",
                 status_code=response.status_code,
             )
-        items = [r for r in records if isinstance(r, dict)]
         return Page(items, next_cursor, raw=response.content, warnings=self._usage_warnings())
 
     def _next_url(self, cursor: Cursor) -> str:
@@ -127,14 +136,21 @@ class SalesforceDataSource:
         """Every answer: note the org's API usage; a spent allowance is a rate limit (raised
         here, where the error body is still whole)."""
         self._observe(response)
-        if response.status_code != 403:
+        if response.status_code not in (400, 403):
             return
         declared = response.headers.get("content-length", "")
         if not declared.isdigit() or int(declared) > 65_536:
             return
         await response.aread()
-        if _error_code(response) == "REQUEST_LIMIT_EXCEEDED":
+        code = _error_code(response)
+        if code == "REQUEST_LIMIT_EXCEEDED":
             raise self._limited()
+        if code == "INVALID_QUERY_LOCATOR":
+            raise _LocatorExpired(
+                "VENDOR_CLIENT_ERROR",
+                f"{self.provider.slug}: the query locator expired (INVALID_QUERY_LOCATOR)",
+                status_code=400,
+            )
 
     def _limited(self) -> RateLimitError:
         reset = datetime.now(UTC) + LIMIT_RETRY
@@ -160,6 +176,10 @@ class SalesforceDataSource:
             f"Salesforce API usage {used}/{limit} ({used * 100 // limit} % of the org's daily "
             "allowance)"
         ]
+
+
+class _LocatorExpired(VendorResponseError):
+    """A stored ``nextRecordsUrl`` Salesforce no longer knows."""
 
 
 def _error_code(response: httpx.Response) -> str | None:

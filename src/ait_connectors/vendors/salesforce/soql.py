@@ -6,6 +6,10 @@ after the watermark (``>=``, truncated to the second: records stamped in the wat
 are read again, unchanged ones are not written, and one committed in that second after the last
 scan read it is not missed), deleted ones included (``IsDeleted = true``: ``queryAll`` returns
 what is in the recycle bin, and deleting a record moves its ``SystemModstamp``).
+
+A query locator (``nextRecordsUrl``) expires when unused for a while (a scan stopped by the
+org's request limit resumes an hour later): the scan then restarts its query from the
+``SystemModstamp`` of the last record it stored, which the ordering makes safe.
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ class SObjectQuery:
         extra = [f for f in self.fields if f not in COMMON_FIELDS]
         return (*COMMON_FIELDS, *extra)
 
-    def soql(self, watermark: datetime | None) -> str:
-        where = (
-            "IsDeleted = false"
-            if watermark is None
-            else f"SystemModstamp >= {soql_datetime(watermark)}"
-        )
+    def soql(self, watermark: datetime | None, *, resume_at: datetime | None = None) -> str:
+        """The scan's query; ``resume_at``: the same scan again from that ``SystemModstamp``
+        (its query locator expired)."""
+        where = "IsDeleted = false" if watermark is None else ""
+        since = resume_at or watermark
+        if since is not None:
+            stamp = f"SystemModstamp >= {soql_datetime(since)}"
+            where = f"{where} AND {stamp}" if where else stamp
         return (
             f"SELECT {', '.join(self.selected)} FROM {self.sobject} WHERE {where} "
             "ORDER BY SystemModstamp, Id"
