@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -114,10 +114,16 @@ async def find_config(
 
 
 async def connect_link(
-    connectors: Connectors, provider: str, user_id: str, config_id: str | None = None
+    connectors: Connectors,
+    provider: str,
+    user_id: str,
+    config_id: str | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> ConnectLink:
+    """``params``: the provider's connection parameters (Salesforce ``login_host``), checked
+    against the catalogue; omitted ones take their default."""
     config = await find_config(connectors, provider, config_id)
-    connector = connectors.factory.build_connector(config, user_id)
+    connector = connectors.factory.build_connector(config, user_id, params=params or {})
     pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
     nonce = secrets.token_urlsafe(32)
     state = await connectors.states.create(
@@ -126,6 +132,7 @@ async def connect_link(
         user_id=user_id,
         code_verifier=pkce.verifier if pkce else None,
         browser_nonce=nonce,
+        connection_params=connector.connection_params,
     )
     url = connector.authenticator.authorization_url(
         state, code_challenge=pkce.challenge if pkce else None
@@ -153,7 +160,9 @@ async def finish_connect(
     if not code:
         raise AItError("MISSING_CODE", f"{provider} sent no authorization code: start again.")
     config = await find_config(connectors, provider, record.connector_config_id)
-    connector = connectors.factory.build_connector(config, record.user_id)
+    connector = connectors.factory.build_connector(
+        config, record.user_id, params=record.connection_params
+    )
     verifier = record.code_verifier.get_secret_value() if record.code_verifier else None
     await connector.connect(code, code_verifier=verifier)
     return await connection_status(connectors, provider, record.user_id, config.id)

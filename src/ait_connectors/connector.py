@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ import httpx
 import stamina
 
 from .errors import (
+    AItError,
     AuthorizationRequiredError,
     ConnectorOAuthNetworkError,
     ConnectorOAuthRefreshTokenExpiredError,
@@ -38,7 +39,7 @@ from .providers.spec import ProviderSpec
 from .storage.models import TokenStatus
 from .storage.tokens import OAuthData, RefreshLock, TokenStore
 
-__all__ = ["BaseConnector", "ConnectorAuth"]
+__all__ = ["PENDING_BASE", "BaseConnector", "ConnectorAuth"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ class BaseConnector:
     ``connect(code)`` completes an authorization; ``connect()`` returns a valid token set,
     refreshing it when needed. ``http_client()`` gives an ``httpx.AsyncClient`` for the vendor API
     that keeps itself authorised.
+
+    ``connection_params`` are the values the user supplied when connecting (validated against the
+    catalogue); ``authenticator_for`` rebuilds the authenticator for another set of them, used
+    when the stored connection turns out to hold different ones. ``api_base_url`` is the
+    connection's own API base once known (a provider whose token response names it: after
+    :meth:`load` or any token read), else the config's or the catalogue's.
     """
 
     def __init__(
@@ -80,17 +87,47 @@ class BaseConnector:
         api_base_url: str | None = None,
         skew: float = 60.0,
         timeout: float = 30.0,
+        connection_params: Mapping[str, str] | None = None,
+        authenticator_for: Callable[[dict[str, str]], ConnectorAuthenticator] | None = None,
+        vendor_options: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
         self.connector_config_id = connector_config_id
         self.user_id = user_id
         self.authenticator = authenticator
         self.tokens = tokens
-        self.api_base_url = api_base_url or (
+        self._static_base = api_base_url or (
             str(provider.api_base_url) if provider.api_base_url else None
         )
+        self._connection_base: str | None = None
+        self.connection_params = dict(connection_params or {})
+        self._authenticator_for = authenticator_for
+        #: The config's non-URL settings for its vendor (e.g. Salesforce ``sobjects``).
+        self.vendor_options = dict(vendor_options or {})
         self.skew = skew
         self.timeout = timeout
+
+    @property
+    def api_base_url(self) -> str | None:
+        """The API base of this connection: its own (from the token response) once known."""
+        return self._connection_base or self._static_base
+
+    async def load(self) -> OAuthData | None:
+        """Read the stored connection (no refresh, no network): its parameters and API base
+        become this connector's. ``None`` when it was never connected."""
+        data = await self.tokens.get_oauth_data(self.connector_config_id, self.user_id)
+        return self._adopt(data) if data is not None else None
+
+    def _adopt(self, data: OAuthData) -> OAuthData:
+        """Take the stored connection's API base and parameters (a token read or a refresh)."""
+        if self.provider.api_base_from_token is not None:
+            self._connection_base = data.api_base_url
+        stored = data.connection_params
+        if stored and stored != self.connection_params and self._authenticator_for is not None:
+            self.authenticator = self._authenticator_for(dict(stored))
+            self.connection_params = dict(stored)
+            self._static_base = self.authenticator.oauth.endpoints.api_base_url or self._static_base
+        return data
 
     def __repr__(self) -> str:
         return (
@@ -108,18 +145,20 @@ class BaseConnector:
         """With ``code``: exchange it and store the tokens. Without: a valid stored token set."""
         if code is not None:
             token = await self.authenticator.authenticate(code, code_verifier)
-            data = await self.tokens.save_oauth_data(self.connector_config_id, self.user_id, token)
+            data = await self.tokens.save_oauth_data(
+                self.connector_config_id, self.user_id, token, params=self.connection_params
+            )
             logger.info("connected %s for user %s", self.provider.slug, self.user_id)
-            return data
-        return await self._valid_token()
+            return self._adopt(data)
+        return self._adopt(await self._valid_token())
 
     async def get_access_token(self) -> str:
         """A valid access token (refreshed first when it is about to expire)."""
-        return (await self._valid_token()).access_token.get_secret_value()
+        return (await self.connect()).access_token.get_secret_value()
 
     async def refresh(self, *, rejected_token: str | None = None) -> OAuthData:
         """Refresh now, unless the token the API rejected was already replaced."""
-        return await self._valid_token(rejected_token=rejected_token, force=True)
+        return self._adopt(await self._valid_token(rejected_token=rejected_token, force=True))
 
     def _usable(self, data: OAuthData, *, force: bool, rejected_token: str | None) -> bool:
         if force:
@@ -202,6 +241,7 @@ class BaseConnector:
                 return self._check_status(current)
             except AuthorizationRequiredError as exc:
                 return exc
+        self._adopt(current)  # the refresh goes to the URLs of this connection's parameters
         if current.refresh_token is None:
             reason = (
                 "the access token was rejected and there is no refresh token"
@@ -262,6 +302,7 @@ class BaseConnector:
         data = await self.tokens.get_oauth_data(self.connector_config_id, self.user_id)
         if data is None:
             return False
+        self._adopt(data)
         if revoke:
             held = {"refresh_token": data.refresh_token, "access_token": data.access_token}
             try:
@@ -271,6 +312,8 @@ class BaseConnector:
                         await self.authenticator.revoke(
                             secret.get_secret_value(), token_type_hint=kind
                         )
+                        if self.provider.revoke.first_held_only:
+                            break
             except Exception as exc:  # the user asked to disconnect: never keep tokens for this
                 logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)
@@ -278,8 +321,11 @@ class BaseConnector:
     def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
         """An API client: base URL, the provider's headers, a timeout and ``ConnectorAuth``."""
         headers = {**self.provider.api_headers, **kwargs.pop("headers", {})}
+        base = self.api_base_url
+        if base is None and self.provider.api_base_from_token is not None:
+            base = PENDING_BASE  # rebased by ConnectorAuth once the connection's base is read
         return httpx.AsyncClient(
-            base_url=self.api_base_url or "",
+            base_url=base or "",
             auth=ConnectorAuth(self),
             timeout=kwargs.pop("timeout", self.timeout),
             headers=headers,
@@ -289,6 +335,46 @@ class BaseConnector:
 
 def _token(data: OAuthData) -> str:
     return data.access_token.get_secret_value()
+
+
+#: The base URL of a client built before the connection's own API base was read.
+PENDING_BASE = "https://connection-api-base.invalid"
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+def _to_connection_base(
+    connector: BaseConnector, request: httpx.Request, moved_from: str = PENDING_BASE
+) -> None:
+    """Send ``request`` to the connection's own API host, and only there.
+
+    For a provider whose token response names the API host, the bearer token must never go
+    anywhere else: a request built on :data:`PENDING_BASE` is moved onto the connection's base;
+    any other origin is refused before the token is attached. ``moved_from``: the base the
+    request was built on (the former base, when a refresh named a new one).
+    """
+    base = connector.api_base_url
+    if base is None:
+        raise AItError(
+            "API_BASE_UNKNOWN",
+            f"{connector.provider.name}: this connection has no API base URL stored; reconnect it",
+        )
+    target = httpx.URL(base)
+    url = request.url
+    moved_from = moved_from.rstrip("/")
+    if str(url).startswith(moved_from) and moved_from != str(target).rstrip("/"):
+        rest = str(url)[len(moved_from) :]
+        url = httpx.URL(str(target).rstrip("/") + rest)
+        request.url = url
+        request.headers["Host"] = url.netloc.decode("ascii")
+    if _origin(url) != _origin(target):
+        raise AItError(
+            "FOREIGN_API_HOST",
+            f"{connector.provider.name}: refusing to send this connection's token to "
+            f"{url.scheme}://{url.host}, which is not its API host",
+        )
 
 
 class ConnectorAuth(httpx.Auth):
@@ -320,12 +406,17 @@ class ConnectorAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self._current()
+        if self.connector.provider.api_base_from_token is not None:
+            _to_connection_base(self.connector, request)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
             self._held = None
+            before = self.connector.api_base_url
             data = await self.connector.refresh(rejected_token=token)
             self._held = data
+            if self.connector.provider.api_base_from_token is not None and before:
+                _to_connection_base(self.connector, request, moved_from=before)
             request.headers["Authorization"] = f"Bearer {_token(data)}"
             response = yield request
             if response.status_code == 401:

@@ -6,6 +6,7 @@ served stale.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .connector import BaseConnector
@@ -14,9 +15,10 @@ from .errors import ConfigurationError
 from .oauth.authenticator import ConnectorAuthenticator
 from .oauth.client import ConnectorOAuth
 from .providers import get_provider
+from .providers.params import validate_params
 from .registry import get_vendor
 from .settings import Settings, get_settings
-from .storage.configs import ConnectorConfig, ConnectorConfigStore
+from .storage.configs import OPTION_KEYS, ConnectorConfig, ConnectorConfigStore
 from .storage.db import Database
 from .storage.tokens import TokenStore
 
@@ -39,8 +41,15 @@ class ConnectorServiceFactory:
     def __repr__(self) -> str:
         return f"ConnectorServiceFactory({self.database!r})"
 
-    def build_connector(self, config: ConnectorConfig, user_id: str) -> BaseConnector:
-        """A connector for ``config`` (already loaded) and ``user_id``."""
+    def build_connector(
+        self, config: ConnectorConfig, user_id: str, params: Mapping[str, str] | None = None
+    ) -> BaseConnector:
+        """A connector for ``config`` (already loaded) and ``user_id``.
+
+        ``params``: connection parameters for a new connection (validated here against the
+        catalogue; a bad value raises :class:`ConfigurationError`). Without them, the stored
+        connection's are used once read (:meth:`BaseConnector.load`, or any token read).
+        """
         if not config.enabled:
             raise ConfigurationError(
                 f"Connector config {config.name!r} ({config.id}) is disabled; enable it first."
@@ -52,23 +61,40 @@ class ConnectorServiceFactory:
             authenticator_cls = ConnectorAuthenticator
         spec = get_provider(config.provider)
         oauth_config = config.oauth_config()
-        oauth = ConnectorOAuth(spec, oauth_config, timeout=self.settings.http_timeout)
+        values = (
+            validate_params(spec.slug, spec.connection_params, params) if params is not None else {}
+        )
+
+        def authenticator_for(values: dict[str, str]) -> ConnectorAuthenticator:
+            oauth = ConnectorOAuth(
+                spec, oauth_config, timeout=self.settings.http_timeout, params=values
+            )
+            return authenticator_cls(oauth)
+
+        authenticator = authenticator_for(values)
         return BaseConnector(
             provider=spec,
             connector_config_id=config.id,
             user_id=user_id,
-            authenticator=authenticator_cls(oauth),
+            authenticator=authenticator,
             tokens=self.tokens,
-            api_base_url=oauth.endpoints.api_base_url,
+            api_base_url=authenticator.oauth.endpoints.api_base_url,
             skew=self.settings.token_expiry_skew,
             timeout=self.settings.http_timeout,
+            connection_params=values,
+            authenticator_for=authenticator_for,
+            vendor_options={k: config.overrides[k] for k in OPTION_KEYS if k in config.overrides},
         )
 
     async def get_connector(self, config_id: str, user_id: str) -> BaseConnector:
-        return self.build_connector(await self.configs.get(config_id), user_id)
+        """The connector of a stored connection, its parameters and API base read."""
+        connector = self.build_connector(await self.configs.get(config_id), user_id)
+        await connector.load()
+        return connector
 
     async def get_service_by_config(self, config_id: str, user_id: str) -> ConnectorService[Any]:
         """Decrypt the config and build its vendor's service for ``user_id``."""
         config = await self.configs.get(config_id)
         connector = self.build_connector(config, user_id)
+        await connector.load()
         return get_vendor(config.provider).service_cls(connector=connector, database=self.database)

@@ -111,3 +111,35 @@ def test_connect_then_sync_the_sandbox(cli_env: dict[str, str]) -> None:
     assert "25 pages" in synced.stdout
     assert re.search(r"contacts\s*│\s*succeeded\s*│\s*25\s*│\s*2500", synced.stdout)
     assert_one_line_error(run(cli_env, "sync", "sandbox", "-e", "nope"), "Unknown entity type")
+
+
+def test_connect_takes_connection_parameters(cli_env: dict[str, str]) -> None:
+    added = subprocess.run(
+        [CLI, "configs", "add", "salesforce", "--client-id", "sf-id", "--client-secret-stdin"],
+        env=cli_env,
+        input="sf-secret\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    assert_one_line_error(
+        run(cli_env, "connect", "salesforce", "--param", "login_host=attacker.example"),
+        "is not a valid Salesforce login host",
+        "test.salesforce.com (Sandbox)",
+    )
+    # No terminal (CI): nothing is asked; the given host is in the link, then it times out.
+    sandbox = run(
+        cli_env,
+        "connect",
+        "salesforce",
+        "--param",
+        "login_host=test.salesforce.com",
+        "--no-browser",
+        "--timeout",
+        "1",
+    )
+    assert sandbox.returncode != 0
+    assert "https://test.salesforce.com/services/oauth2/authorize?" in sandbox.stdout
+    assert "code_challenge=" in sandbox.stdout

@@ -4,6 +4,7 @@ from kit_declarations import GITHUB, SANDBOX, SPOTIFY
 from kit_google import GOOGLE
 from kit_linear import LINEAR
 from kit_notion import NOTION
+from kit_salesforce import SALESFORCE
 from kit_slack import SLACK
 from kit_x import X
 
@@ -17,3 +18,4 @@ TestLinearConformance = conformance_suite(LINEAR)
 TestXConformance = conformance_suite(X)
 TestSlackConformance = conformance_suite(SLACK)
 TestGoogleConformance = conformance_suite(GOOGLE)
+TestSalesforceConformance = conformance_suite(SALESFORCE)

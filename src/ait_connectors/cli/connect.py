@@ -9,8 +9,10 @@ handles the callback and this command watches the database for the new tokens.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import webbrowser
+from typing import Any
 
 import typer
 from sqlalchemy import select
@@ -36,12 +38,21 @@ def connect(
     config_id: str | None = typer.Option(None, "--config-id", help="Default: the newest one."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Only print the link."),
     timeout: float = typer.Option(600.0, "--timeout", min=1, help="Seconds to wait."),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        metavar="NAME=VALUE",
+        help="A connection parameter (Salesforce: login_host=test.salesforce.com). Asked for "
+        "when missing and the terminal is interactive; else its default is used.",
+    ),
 ) -> None:
     """Connect a provider for a user: open the authorization link and wait for the callback."""
+    given = _parse_params(param)
 
     async def go(connectors: Connectors) -> str:
         config = await find_config(connectors, vendor, config_id)
-        connector = connectors.factory.build_connector(config, user)
+        params = _ask_missing(config.provider, given)
+        connector = connectors.factory.build_connector(config, user, params=params)
         before = await connectors.tokens.get_oauth_data(config.id, user)
         async with serving_gateway(connectors, config, for_callback=True) as served:
             pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
@@ -50,6 +61,7 @@ def connect(
                 connector_config_id=config.id,
                 user_id=user,
                 code_verifier=pkce.verifier if pkce else None,
+                connection_params=connector.connection_params,
             )
             url = connector.authenticator.authorization_url(
                 state, code_challenge=pkce.challenge if pkce else None
@@ -68,6 +80,33 @@ def connect(
 
     name = run_with(go)
     console.print(f"Connected [bold]{name}[/bold] for user [bold]{user}[/bold].")
+
+
+def _parse_params(values: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{value!r}: expected NAME=VALUE", param_hint="--param")
+        params[name.strip()] = text.strip()
+    return params
+
+
+def _ask_missing(provider: str, given: dict[str, str]) -> dict[str, str]:
+    """``given``, plus a prompt for each declared parameter not given (interactive only: CI
+    has no stdin, and then the catalogue's default applies or validation says what is
+    missing)."""
+    from ..providers import get_provider
+
+    declared: dict[str, Any] = dict(get_provider(provider).connection_params)
+    params = dict(given)
+    if not sys.stdin.isatty():
+        return params
+    for name, spec in declared.items():
+        if name not in params:
+            err_console.print(f"{spec.label} — allowed: {spec.allowed()}")
+            params[name] = typer.prompt(spec.label, default=spec.default or "", err=True)
+    return params
 
 
 async def _wait_for_tokens(

@@ -60,6 +60,10 @@ _STATE_TITLES = {
 }
 
 
+# The query parameters /auth itself takes; any other one is a connection parameter.
+_AUTH_QUERY = frozenset({"user_id", "redirect", "config_id", "token"})
+
+
 def _with_params(url: str, **params: str) -> str:
     sep = "&" if urlsplit(url).query else "?"
     return f"{url}{sep}{urlencode(params)}"
@@ -118,12 +122,27 @@ async def start_authorization(
     """Creates a one-time state (with a PKCE verifier when the provider supports PKCE) bound to
     the calling browser by a cookie, and redirects to the provider. Called with a credential in a
     header (a server starting the flow for its user), it answers the flow's start link instead:
-    the browser that opens it is the one that may finish the flow."""
+    the browser that opens it is the one that may finish the flow.
+
+    A provider with connection parameters (Salesforce ``login_host``: production, sandbox or a
+    My Domain host) takes them as further query parameters, each checked against the
+    catalogue's allowed values; an omitted one takes its default, a bad one answers 400."""
     gateway = gateway_of(request)
     user = principal.user(user_id)
     config = served_config(await resolve_config(gateway, vendor, config_id), gateway.base_url)
     redirect_after = check_redirect(gateway, principal, redirect)
-    connector = gateway.connectors.factory.build_connector(config, user)
+    given = {k: v for k, v in request.query_params.items() if k not in _AUTH_QUERY}
+    try:
+        connector = gateway.connectors.factory.build_connector(config, user, params=given)
+    except ConfigurationError as exc:
+        raise GatewayError(
+            400,
+            "INVALID_CONNECTION_PARAMS",
+            exc.message,
+            reason="connection_params",
+            title="Check the connection settings",
+            back_url="/connect",
+        ) from None
     pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
     nonce = new_nonce()
     state = await gateway.connectors.states.create(
@@ -133,6 +152,7 @@ async def start_authorization(
         code_verifier=pkce.verifier if pkce else None,
         redirect_after=redirect_after,
         browser_nonce=nonce,
+        connection_params=connector.connection_params,
     )
     if principal.via_header:
         url = start_link(gateway, vendor, state, nonce)
@@ -182,7 +202,7 @@ async def start_link_redirect(
         )
     except InvalidStateError as exc:
         raise _state_error(exc) from None
-    connector = await _connector(gateway, record.connector_config_id, record.user_id)
+    connector = await _connector(gateway, record)
     verifier = record.code_verifier.get_secret_value() if record.code_verifier else None
     url = connector.authenticator.authorization_url(
         state or "", code_challenge=s256_challenge(verifier) if verifier else None
@@ -203,11 +223,14 @@ def _state_error(exc: InvalidStateError) -> GatewayError:
     )
 
 
-async def _connector(gateway: GatewayState, config_id: str, user_id: str) -> BaseConnector:
+async def _connector(gateway: GatewayState, record: OAuthState) -> BaseConnector:
+    """The connector of a flow's state, with the connection parameters it was started with."""
     try:
-        stored = await gateway.connectors.configs.get(config_id)
+        stored = await gateway.connectors.configs.get(record.connector_config_id)
         config = served_config(stored, gateway.base_url)
-        return gateway.connectors.factory.build_connector(config, user_id)
+        return gateway.connectors.factory.build_connector(
+            config, record.user_id, params=record.connection_params
+        )
     except (ConnectorConfigNotFoundError, ConfigurationError) as exc:
         raise GatewayError(400, "CONFIG_UNAVAILABLE", str(exc), back_url="/connect") from None
 
@@ -294,7 +317,7 @@ async def authorization_callback(
             reason="missing_code",
             back_url="/connect",
         )
-    connector = await _connector(gateway, record.connector_config_id, record.user_id)
+    connector = await _connector(gateway, record)
     verifier = record.code_verifier.get_secret_value() if record.code_verifier else None
     try:
         await connector.connect(code, code_verifier=verifier)
@@ -306,11 +329,16 @@ async def authorization_callback(
             back_url="/connect",
         ) from None
     except ConnectorOAuthRequestError as exc:
+        refused = (
+            f"{exc.message}. Nothing was connected."
+            if exc.error == "untrusted_api_base"
+            else f"{vendor} refused the authorization code ({exc.error or exc.status_code}): "
+            "start the connection again."
+        )
         raise GatewayError(
             400,
             "CODE_EXCHANGE_FAILED",
-            f"{vendor} refused the authorization code ({exc.error or exc.status_code}): "
-            "start the connection again.",
+            refused,
             reason=exc.error,
             back_url="/connect",
         ) from None

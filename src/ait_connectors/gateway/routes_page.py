@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from ..errors import AItError
 from ..offering import ProviderEntry, offered_providers
+from ..providers import get_provider
 from ..registry import get_vendor, registered_vendors
 from .auth import SESSION_COOKIE, Principal, current_principal
 from .common import ConnectionInfo, connection_info, disconnect, list_connections, resolve_config
@@ -104,6 +105,7 @@ async def connect_page(
             },
             "others": others,
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
+            "connection_params": _connection_params,
             "selected": preview,
         },
         headers=_HEADERS,
@@ -156,6 +158,14 @@ async def _card(
             )
         )
     return card
+
+
+def _connection_params(slug: str) -> list[tuple[str, Any]]:
+    """The fields the provider asks for before the redirect (``[]`` for most providers)."""
+    try:
+        return list(get_provider(slug).connection_params.items())
+    except AItError:
+        return []
 
 
 def _notice(

@@ -42,6 +42,7 @@ from ait_connectors.errors import (
 )
 from ait_connectors.oauth.config import OAuthClientConfig, ResolvedOAuthConfig
 from ait_connectors.oauth.tokens import TokenResponse
+from ait_connectors.providers.params import check_api_base
 from ait_connectors.providers.spec import ProviderSpec
 
 __all__ = ["REFRESH_TOKEN_REJECTED_ERRORS", "ConnectorOAuth"]
@@ -186,10 +187,12 @@ class ConnectorOAuth:
         *,
         timeout: float = 30.0,
         http_client: httpx.AsyncClient | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> None:
         self._spec = spec
         self._config = config
-        self._endpoints = config.resolve(spec)
+        self._params = dict(params or {})
+        self._endpoints = config.resolve(spec, self._params)
         self._timeout = timeout
         self._given_http = http_client
         self._made_http: httpx.AsyncClient | None = None
@@ -245,6 +248,11 @@ class ConnectorOAuth:
         return self._endpoints
 
     @property
+    def params(self) -> dict[str, str]:
+        """The connection parameter values substituted into the URLs (validated by the caller)."""
+        return dict(self._params)
+
+    @property
     def supports_revocation(self) -> bool:
         """False when the provider has no revocation endpoint (:meth:`revoke` does nothing)."""
         return self._endpoints.revoke_url is not None
@@ -294,6 +302,7 @@ class ConnectorOAuth:
         spec = self._spec
         if not state:
             raise ConfigurationError("authorization_url: state must not be empty")
+        self._endpoints.require_params(spec.slug, self._endpoints.authorize_url)
         if spec.pkce == "required" and not code_challenge:
             raise ConfigurationError(
                 f"{spec.name} requires PKCE: pass code_challenge (see generate_pkce_pair())",
@@ -331,6 +340,7 @@ class ConnectorOAuth:
                 f"{spec.name} requires PKCE: pass the code_verifier stored with the state",
                 {"provider": spec.slug},
             )
+        self._endpoints.require_params(spec.slug, self._endpoints.token_url)
         grant: dict[str, str] = {"code": code}
         if code_verifier and spec.pkce != "unsupported":
             grant["code_verifier"] = code_verifier
@@ -358,6 +368,7 @@ class ConnectorOAuth:
         """
         if not refresh_token:
             raise ConfigurationError("refresh_access_token: the refresh token is empty")
+        self._endpoints.require_params(self._spec.slug, self._endpoints.token_url)
         token_url = self._endpoints.token_url
         sent_at = _request_time()
         payload = await self._call(
@@ -401,6 +412,7 @@ class ConnectorOAuth:
             return
         if not token:
             raise ConfigurationError("revoke: the token is empty")
+        self._endpoints.require_params(self._spec.slug, url)
         fields: dict[str, str] = {}
         auth = self._revoke_client_auth(fields)
         request = self._revoke_request(url, token, token_type_hint, fields)
@@ -604,6 +616,30 @@ class ConnectorOAuth:
             for name, path in self._spec.metadata_fields.items()
             if (value := _dig(payload, path)) is not None
         }
-        return TokenResponse.from_payload(
+        token = TokenResponse.from_payload(
             fields, now=sent_at, metadata=metadata, scope_separator=self._spec.scope_separator
         )
+        api_base = self._api_base(payload, refresh=refresh)
+        return token.model_copy(update={"api_base_url": api_base}) if api_base else token
+
+    def _api_base(self, payload: Mapping[str, Any], *, refresh: bool) -> str | None:
+        """The connection's API base named by the token response, checked (see
+        :func:`~ait_connectors.providers.params.check_api_base`); a refresh may omit it."""
+        rule = self._spec.api_base_from_token
+        if rule is None:
+            return None
+        value = _dig(payload, rule.field)
+        if value is None and refresh:
+            return None  # the stored one stays
+        override = self._config.api_base_url
+        named = None
+        if override is not None:
+            parts = httpx.URL(override)
+            named = f"{parts.scheme}://{parts.netloc.decode()}"
+        try:
+            return check_api_base(self._spec.slug, rule, value, named_origin=named)
+        except ConfigurationError as exc:
+            # Not the provider's error body: nothing of the response (it holds the token) kept.
+            raise ConnectorOAuthRequestError(
+                200, "", exc.message, error="untrusted_api_base"
+            ) from None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from pydantic import SecretStr
 
 from ait_connectors.errors import ConfigurationError
+from ait_connectors.providers.params import fill_params, placeholders
 from ait_connectors.providers.spec import ProviderSpec
 
 __all__ = ["OAuthClientConfig", "ResolvedOAuthConfig"]
@@ -35,6 +37,17 @@ class ResolvedOAuthConfig:
     api_base_url: str | None
     scopes: tuple[str, ...]
     revoke_skipped: str | None = None
+
+    def require_params(self, provider: str, url: str) -> None:
+        """Refuse to send anything to a URL that still holds a ``{placeholder}`` (a connection
+        parameter this connector was built without)."""
+        missing = sorted(placeholders(url) - {"client_id"})
+        if missing:
+            raise ConfigurationError(
+                f"{provider}: the connection parameter(s) {', '.join(missing)} are not known "
+                "for this connection: connect it again and supply them",
+                {"provider": provider},
+            )
 
 
 @dataclass(frozen=True)
@@ -83,26 +96,32 @@ class OAuthClientConfig:
         """True for a public client (no secret)."""
         return self.client_secret is None
 
-    def resolve(self, spec: ProviderSpec) -> ResolvedOAuthConfig:
-        """Effective URLs (config override, else catalogue) and scopes for ``spec``."""
+    def resolve(
+        self, spec: ProviderSpec, params: Mapping[str, str] | None = None
+    ) -> ResolvedOAuthConfig:
+        """Effective URLs (config override, else catalogue) and scopes for ``spec``, with the
+        connection's parameter values (already validated) substituted."""
+        values = dict(params or {})
 
         def pick(override: str | None, default: object | None) -> str | None:
             value = override if override is not None else default
             if value is None:
                 return None
-            return self._fill(str(value))
+            return self._fill(str(value), values)
 
-        revoke_url, skipped = self._revoke_url(spec)
+        revoke_url, skipped = self._revoke_url(spec, values)
         return ResolvedOAuthConfig(
-            authorize_url=self._fill(self.authorize_url or str(spec.authorize_url)),
-            token_url=self._fill(self.token_url or str(spec.token_url)),
+            authorize_url=self._fill(self.authorize_url or str(spec.authorize_url), values),
+            token_url=self._fill(self.token_url or str(spec.token_url), values),
             revoke_url=revoke_url,
             api_base_url=pick(self.api_base_url, spec.api_base_url),
             scopes=self.scopes if self.scopes is not None else tuple(spec.default_scopes),
             revoke_skipped=skipped,
         )
 
-    def _revoke_url(self, spec: ProviderSpec) -> tuple[str | None, str | None]:
+    def _revoke_url(
+        self, spec: ProviderSpec, values: Mapping[str, str]
+    ) -> tuple[str | None, str | None]:
         """``(url, None)``, or ``(None, why revocation is skipped)``.
 
         Revocation carries the client secret and the user's token, so it goes only to a host the
@@ -113,29 +132,34 @@ class OAuthClientConfig:
         the config overrides name. Otherwise it is skipped, never sent to the catalogue's host.
         """
         if self.revoke_url is not None:
-            return self._fill(self.revoke_url), None
+            return self._fill(self.revoke_url, values), None
         if spec.revoke_url is None:
             return None, None
-        catalogue_url = str(spec.revoke_url)
+        catalogue_url = fill_params(str(spec.revoke_url), values)
         overrides = [
             value for name in _ENDPOINT_OVERRIDES if (value := getattr(self, name)) is not None
         ]
         if not overrides:
-            return self._fill(catalogue_url), None
+            return self._fill(catalogue_url, values), None
         if self.api_base_url is not None and spec.api_base_url is not None:
-            moved = _rebase(catalogue_url, str(spec.api_base_url), self.api_base_url)
+            moved = _rebase(
+                catalogue_url,
+                fill_params(str(spec.api_base_url), values),
+                fill_params(self.api_base_url, values),
+            )
             if moved is not None:
-                return self._fill(moved), None
-        named_hosts = {_origin(value) for value in overrides}
+                return self._fill(moved, values), None
+        named_hosts = {_origin(fill_params(value, values)) for value in overrides}
         if _origin(catalogue_url) in named_hosts:
-            return self._fill(catalogue_url), None
+            return self._fill(catalogue_url, values), None
         return None, (
             f"this config overrides the provider's URLs but not revoke_url, and the catalogue's "
             f"revocation endpoint ({_origin(catalogue_url)}) is not a host the config names: "
             "set the config's revoke_url to revoke tokens at the provider"
         )
 
-    def _fill(self, url: str) -> str:
+    def _fill(self, url: str, values: Mapping[str, str]) -> str:
+        url = fill_params(url, values)
         return _CLIENT_ID_PLACEHOLDER.sub(lambda _: quote(self.client_id, safe=""), url)
 
 

@@ -25,6 +25,9 @@ class TokenResponse(BaseModel):
     expires_at: datetime | None = None
     scope: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The connection's own API base, when the provider's token response names it (Salesforce
+    # ``instance_url``), already checked against the catalogue's allowed hosts.
+    api_base_url: str | None = Field(default=None, repr=False)
 
     @classmethod
     def from_payload(

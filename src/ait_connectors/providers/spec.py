@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-__all__ = ["ClientAuthMethod", "ProviderSpec", "RateLimitHeaders", "RevokeSpec"]
+from .params import ApiBaseFromToken, ConnectionParam, placeholders
+
+__all__ = [
+    "ApiBaseFromToken",
+    "ClientAuthMethod",
+    "ConnectionParam",
+    "ProviderSpec",
+    "RateLimitHeaders",
+    "RevokeSpec",
+]
+
+# Names the URLs or the gateway's /auth route use themselves.
+_RESERVED_PARAMS = frozenset({"client_id", "user_id", "redirect", "config_id", "token"})
 
 ClientAuthMethod = Literal[
     "client_secret_basic",  # HTTP Basic client_id:client_secret, form body
@@ -55,6 +68,9 @@ class RevokeSpec(BaseModel):
         "refresh_token",
         "access_token",
     )
+    # Revoke only the first of ``tokens`` the connection holds (Salesforce: revoking the refresh
+    # token ends its sessions too; without one, the access token is revoked instead).
+    first_held_only: bool = False
 
 
 class ProviderSpec(BaseModel):
@@ -82,6 +98,29 @@ class ProviderSpec(BaseModel):
     api_headers: dict[str, str] = Field(default_factory=dict)
     rate_limit: RateLimitHeaders = Field(default_factory=RateLimitHeaders)
     docs_url: HttpUrl | None = None
+    # Fields the user or app supplies when connecting, substituted as ``{name}`` into the URLs.
+    connection_params: dict[str, ConnectionParam] = Field(default_factory=dict)
+    # The token response names the connection's API host (Salesforce ``instance_url``).
+    api_base_from_token: ApiBaseFromToken | None = None
+
+    @model_validator(mode="after")
+    def _placeholders_declared(self) -> ProviderSpec:
+        """Every ``{name}`` in a URL is a declared connection parameter (or ``client_id``)."""
+        for name in self.connection_params:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in _RESERVED_PARAMS:
+                raise ValueError(
+                    f"connection parameter name {name!r} must be snake_case and none of "
+                    f"{', '.join(sorted(_RESERVED_PARAMS))}"
+                )
+        for field in ("authorize_url", "token_url", "revoke_url", "api_base_url"):
+            value = getattr(self, field)
+            unknown = placeholders(str(value)) - set(self.connection_params) - {"client_id"}
+            if value is not None and unknown:
+                raise ValueError(
+                    f"{field} uses {', '.join(sorted(unknown))}, which connection_params "
+                    "does not declare"
+                )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -8,6 +8,7 @@ store is seen at once, one changed by another process (the CLI, another replica)
 from __future__ import annotations
 
 import builtins
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ C = cast(Table, ConnectorConfigRow.__table__)
 T = cast(Table, OAuthTokenRow.__table__)
 REC = cast(Table, RecordRow.__table__)
 OVERRIDE_KEYS = ("authorize_url", "token_url", "revoke_url", "api_base_url")
+#: Non-URL settings a config may carry for its vendor: ``sobjects``, further Salesforce object
+#: API names to sync (comma-separated).
+OPTION_KEYS = ("sobjects",)
+_SOBJECTS = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}(\s*,\s*[A-Za-z][A-Za-z0-9_]{0,79})*")
 PROVIDER_CONFIG_TTL = 1.0
 
 
@@ -362,13 +367,20 @@ async def _count(conn: Any, table: Table, config_id: str) -> int:
 
 
 def _check_overrides(overrides: dict[str, str]) -> dict[str, str]:
-    unknown = set(overrides) - set(OVERRIDE_KEYS)
+    unknown = set(overrides) - set(OVERRIDE_KEYS) - set(OPTION_KEYS)
     if unknown:
         raise ConfigurationError(
             f"Unknown connector config override(s): {', '.join(sorted(unknown))}; "
-            f"allowed: {', '.join(OVERRIDE_KEYS)}"
+            f"allowed: {', '.join(OVERRIDE_KEYS + OPTION_KEYS)}"
         )
     for key, value in overrides.items():
+        if key == "sobjects":
+            if value and not _SOBJECTS.fullmatch(str(value).strip()):
+                raise ConfigurationError(
+                    "Override sobjects must be comma-separated Salesforce object API names "
+                    f"(e.g. 'Campaign, Invoice__c'), got {str(value)[:80]!r}"
+                )
+            continue
         if not str(value).startswith(("http://", "https://")):
             raise ConfigurationError(f"Override {key} must be an http(s) URL, got {value!r}")
     return {k: str(v) for k, v in overrides.items() if v}

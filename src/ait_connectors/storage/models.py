@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .types import JSONType, UTCDateTime, new_id, utcnow
+from .types import JSONType, NullableJSON, UTCDateTime, new_id, utcnow
 
 __all__ = [
     "ApiKey",
@@ -111,6 +111,10 @@ class OAuthTokenRow(Base):
     # Set (and committed) before a refresh request leaves, cleared when its result is stored:
     # still set later means that refresh was interrupted (the process died mid-refresh).
     refresh_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: What the user supplied when connecting (Salesforce login host): validated, not secret.
+    connection_params: Mapped[dict[str, str] | None] = mapped_column(NullableJSON, nullable=True)
+    #: The connection's own API base from the token response (Salesforce ``instance_url``).
+    api_base_url_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -131,6 +135,8 @@ class OAuthStateRow(Base):
     redirect_after: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: SHA-256 of the nonce in the starting browser's cookie (``None``: not browser-bound).
     browser_nonce_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The connection parameters the flow was started with (validated), for the callback.
+    connection_params: Mapped[dict[str, str] | None] = mapped_column(NullableJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -43,6 +43,7 @@ class OAuthState:
     redirect_after: str | None
     created_at: datetime
     browser_bound: bool = False
+    connection_params: dict[str, str] = field(default_factory=dict)
 
 
 def hash_state(state: str) -> str:
@@ -66,6 +67,7 @@ class OAuthStateStore:
         code_verifier: str | None,
         redirect_after: str | None = None,
         browser_nonce: str | None = None,
+        connection_params: dict[str, str] | None = None,
         ttl: timedelta = STATE_TTL,
     ) -> str:
         """Store a new state and return its value (shown once, stored only as a hash).
@@ -90,6 +92,7 @@ class OAuthStateStore:
                     else None,
                     redirect_after=redirect_after,
                     browser_nonce_hash=hash_state(browser_nonce) if browser_nonce else None,
+                    connection_params=connection_params or None,
                     created_at=now,
                     expires_at=now + ttl,
                 )
@@ -150,6 +153,7 @@ class OAuthStateStore:
             redirect_after=row.redirect_after,
             created_at=row.created_at,
             browser_bound=row.browser_nonce_hash is not None,
+            connection_params=dict(row.connection_params or {}),
         )
 
 

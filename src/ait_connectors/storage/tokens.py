@@ -7,7 +7,7 @@ decrypts, and a ciphertext moved to another connection does not.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +52,9 @@ class OAuthData:
     updated_at: datetime
     last_refreshed_at: datetime | None
     refresh_started_at: datetime | None = None  # a refresh whose result was never stored
+    connection_params: dict[str, str] = field(default_factory=dict)
+    # The connection's own API base (Salesforce ``instance_url``); ``None``: the config's.
+    api_base_url: str | None = field(default=None, repr=False)
 
     def is_expired(self, *, skew: float, now: datetime | None = None) -> bool:
         """True when the access token is within ``skew`` seconds of its expiry (or past it)."""
@@ -104,6 +107,11 @@ class TokenStore:
             if row.refresh_token_enc
             else None
         )
+        api_base = (
+            self.cipher.decrypt(row.api_base_url_enc, aad=aad("oauth_tokens", "api_base_url", key))
+            if row.api_base_url_enc
+            else None
+        )
         return OAuthData(
             connector_config_id=row.connector_config_id,
             user_id=row.user_id,
@@ -119,18 +127,29 @@ class TokenStore:
             updated_at=row.updated_at,
             last_refreshed_at=row.last_refreshed_at,
             refresh_started_at=row.refresh_started_at,
+            connection_params=dict(row.connection_params or {}),
+            api_base_url=api_base,
         )
 
     async def save_oauth_data(
-        self, connector_config_id: str, user_id: str, token: TokenResponse
+        self,
+        connector_config_id: str,
+        user_id: str,
+        token: TokenResponse,
+        *,
+        params: Mapping[str, str] | None = None,
     ) -> OAuthData:
         """Insert or replace a connection's tokens atomically; status becomes ``active``.
 
-        A response without a refresh token keeps the stored one. A new connection (no row
-        before: version 1) emits ``connection.created`` in the same transaction.
+        A response without a refresh token (or without an API base) keeps the stored one;
+        ``params`` (the connection parameters, validated) replace the stored ones when given. A
+        new connection (no row before: version 1) emits ``connection.created`` in the same
+        transaction.
         """
         async with self.database.transaction() as conn:
-            await self._upsert(conn, connector_config_id, user_id, token, refreshed=False)
+            await self._upsert(
+                conn, connector_config_id, user_id, token, refreshed=False, params=params
+            )
             data = await self._read(conn, connector_config_id, user_id)
             assert data is not None
             if data.version == 1:
@@ -145,6 +164,7 @@ class TokenStore:
         token: TokenResponse,
         *,
         refreshed: bool,
+        params: Mapping[str, str] | None = None,
     ) -> None:
         now = utcnow()
         access_enc = self._encrypt(
@@ -172,6 +192,12 @@ class TokenStore:
             "version": 1,
             "last_refreshed_at": now if refreshed else None,
             "refresh_started_at": None,
+            "connection_params": dict(params) if params is not None else None,
+            "api_base_url_enc": (
+                self._encrypt("api_base_url", config_id, user_id, token.api_base_url)
+                if token.api_base_url
+                else None
+            ),
             "created_at": now,
             "updated_at": now,
         }
@@ -181,6 +207,7 @@ class TokenStore:
         updates: dict[str, Any] = {
             "access_token_enc": excluded.access_token_enc,
             "refresh_token_enc": func.coalesce(excluded.refresh_token_enc, T.c.refresh_token_enc),
+            "api_base_url_enc": func.coalesce(excluded.api_base_url_enc, T.c.api_base_url_enc),
             "token_type": excluded.token_type,
             "scope": func.coalesce(excluded.scope, T.c.scope),
             "expires_at": excluded.expires_at,
@@ -192,6 +219,8 @@ class TokenStore:
         }
         if token.metadata:
             updates["provider_metadata"] = excluded.provider_metadata
+        if params is not None:
+            updates["connection_params"] = excluded.connection_params
         if refreshed:
             updates["last_refreshed_at"] = excluded.last_refreshed_at
         stmt = stmt.on_conflict_do_update(

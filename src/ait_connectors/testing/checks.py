@@ -114,6 +114,23 @@ async def unauthorized_refreshes_once(h: Harness, entity_type: str) -> None:
     await _exact(h, entity_type)
 
 
+async def token_without_expiry_until_401(h: Harness, entity_type: str) -> None:
+    """A token stored without an expiry (no ``expires_in``) is used as is, never refreshed
+    ahead of time; the API's 401 then gets one refresh and one retry."""
+    await h.connect(no_expiry=True)
+    mark = len(h.proxy.log)
+    _ok(await h.sync(entity_type))
+    assert h.proxy.token_requests(mark) == [], "a token without expiry was refreshed ahead"
+    mark = len(h.proxy.log)
+    h.proxy.arm(answers={1: UNAUTHORIZED})
+    _ok(await h.sync(entity_type))
+    assert len(h.proxy.token_requests(mark)) == 1
+    api = h.proxy.api_log(mark)
+    (faulted,) = [e for e in api if e.fault]
+    assert _retry_of(api, faulted).status != 401
+    assert (await h.token()).status == "active"
+
+
 async def second_unauthorized_needs_reauth(h: Harness, entity_type: str) -> None:
     mark = len(h.proxy.log)
     h.proxy.arm(answers={2: UNAUTHORIZED}, sticky=True)  # the retry is refused too
@@ -287,6 +304,7 @@ CHECKS: dict[str, Check] = {
     "removal_swept_after_complete_scan": removal_swept_after_complete_scan,
     "unauthorized_refreshes_once": unauthorized_refreshes_once,
     "second_unauthorized_needs_reauth": second_unauthorized_needs_reauth,
+    "token_without_expiry_until_401": token_without_expiry_until_401,
     "refused_refresh_needs_reauth": refused_refresh_needs_reauth,
     "short_rate_limit_waited_out": short_rate_limit_waited_out,
     "long_rate_limit_stops": long_rate_limit_stops,

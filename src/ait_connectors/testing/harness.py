@@ -97,13 +97,16 @@ class Harness:
     def cipher(self) -> Cipher:
         return Cipher(bytes.fromhex(self.key_hex))
 
-    async def connect(self, *, refresh: str | None = None, user_id: str | None = None) -> Token:
-        """Store a fresh token of the mock (``refresh`` replaces its refresh token)."""
+    async def connect(
+        self, *, refresh: str | None = None, user_id: str | None = None, no_expiry: bool = False
+    ) -> Token:
+        """Store a fresh token of the mock (``refresh`` replaces its refresh token;
+        ``no_expiry``: stored without an expiry, as a token response without ``expires_in``)."""
         token = self.served.connect()
         if inspect.isawaitable(token):
             token = await token
         assert isinstance(token, Token)
-        expires = token.expires_in
+        expires = None if no_expiry else token.expires_in
         refresh = refresh or token.refresh
         await self.tokens.save_oauth_data(
             self.config.id,

@@ -222,7 +222,11 @@ class FaultProxy(BackgroundServer):
 
     def _mentions(self, response: Upstreamed) -> frozenset[str]:
         text = " ".join(v for _, v in response.headers) + response.body.decode("utf-8", "replace")
-        return frozenset(re.findall(re.escape(self.url) + r"(/[^?\"'<>\s]*)", text))
+        found = frozenset(re.findall(re.escape(self.url) + r"(/[^?\"'<>\s]*)", text))
+        if found or not self.api_prefix:
+            return found
+        # No absolute link: a next link may be a bare path (Salesforce ``nextRecordsUrl``).
+        return frozenset(re.findall(r'"(' + re.escape(self.api_prefix) + r'/[^?"\s]*)"', text))
 
     def _links_on(self, entry: Exchange) -> bool:
         """The response links to another request than its own (a next page, say)."""
@@ -236,17 +240,21 @@ class FaultProxy(BackgroundServer):
         return False
 
     def _family(self, entry: Exchange, since: int) -> list[Exchange]:
-        """Earlier page requests of the same list: same path, or linked to from one (another
-        request: other query parameters, or another body, where a GraphQL cursor travels)."""
-        return [
-            e
-            for e in self.log[since:]
-            if e is not entry
-            and e.api
-            and e.response is not None
-            and (e.query, e.body) != (entry.query, entry.body)
-            and (e.path == entry.path or entry.path in e.mentions)
-        ]
+        """Earlier page requests of the same list: same path, or linked to from one, also
+        through a chain of links (Salesforce's next links are other paths each time); each
+        another request (other query parameters, or another body, where a GraphQL cursor
+        travels)."""
+        paths = {entry.path}
+        family: list[Exchange] = []
+        for e in reversed(self.log[since:]):
+            if e is entry or not e.api or e.response is None:
+                continue
+            if e.path in paths or paths & e.mentions:
+                paths.add(e.path)
+                if (e.path, e.query, e.body) != (entry.path, entry.query, entry.body):
+                    family.append(e)
+        family.reverse()
+        return family
 
     def _is_page(self, plan: _Plan, entry: Exchange) -> bool:
         return plan.pages is None or plan.pages.search(entry.path) is not None

@@ -95,6 +95,11 @@ class VendorConformance:
     def test_unauthorized_refreshes_once(self, ait_sqlite_url: str, entity_type: str) -> None:
         self._run("unauthorized_refreshes_once", ait_sqlite_url, entity_type)
 
+    def test_token_without_expiry_until_401(self, ait_sqlite_url: str) -> None:
+        # About the token, not an entity type: one type (the first declared) is enough.
+        first = next(iter(self.kit.entities))
+        self._run("token_without_expiry_until_401", ait_sqlite_url, first)
+
     def test_second_unauthorized_needs_reauth(self, ait_sqlite_url: str, entity_type: str) -> None:
         self._run("second_unauthorized_needs_reauth", ait_sqlite_url, entity_type)
 

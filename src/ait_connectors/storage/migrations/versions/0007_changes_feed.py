@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0007_changes_feed"
-down_revision: str | None = "0004_oauth_state_browser_binding"
+down_revision: str | None = "0005_connection_params"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
