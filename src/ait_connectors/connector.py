@@ -26,11 +26,19 @@ from typing import Any
 
 import httpx
 import stamina
+from pydantic import SecretStr
 
 from .errors import (
     AuthorizationRequiredError,
     ConnectorOAuthNetworkError,
     ConnectorOAuthRefreshTokenExpiredError,
+)
+from .keyauth import (
+    API_KEY_TOKEN_TYPE,
+    KEY_REFUSED_REASON,
+    check_api_key,
+    key_headers,
+    validate_key,
 )
 from .oauth.authenticator import ConnectorAuthenticator
 from .oauth.tokens import TokenResponse
@@ -112,6 +120,39 @@ class BaseConnector:
             logger.info("connected %s for user %s", self.provider.slug, self.user_id)
             return data
         return await self._valid_token()
+
+    async def connect_api_key(self, key: str) -> OAuthData:
+        """Store a pasted API key after the provider's cheap check accepted it.
+
+        A malformed or refused key raises :class:`~ait_connectors.keyauth.InvalidApiKeyError`
+        and stores nothing (an existing connection is left as it was).
+        """
+        key = validate_key(self.provider, key)
+        checked = await check_api_key(self.provider, self.api_base_url, key, timeout=self.timeout)
+        metadata = {"auth": "api_key", **self.authenticator.api_key_metadata(key, checked)}
+        token = TokenResponse(
+            access_token=SecretStr(key), token_type=API_KEY_TOKEN_TYPE, metadata=metadata
+        )
+        data = await self.tokens.save_oauth_data(self.connector_config_id, self.user_id, token)
+        logger.info("connected %s with an API key for user %s", self.provider.slug, self.user_id)
+        return data
+
+    def request_headers(self, data: OAuthData) -> dict[str, str]:
+        """The headers that authenticate an API request of this connection."""
+        secret = data.access_token.get_secret_value()
+        if data.token_type == API_KEY_TOKEN_TYPE:
+            return key_headers(self.provider, secret)
+        return self.authenticator.request_headers(secret, data.metadata)
+
+    def refreshes(self, data: OAuthData) -> bool:
+        """Whether a 401 is worth a refresh (never for an API key, nor for a vendor whose API
+        calls do not use the OAuth token)."""
+        return data.token_type != API_KEY_TOKEN_TYPE and self.authenticator.refresh_on_unauthorized
+
+    def refused_reason(self, data: OAuthData) -> str:
+        if data.token_type == API_KEY_TOKEN_TYPE:
+            return KEY_REFUSED_REASON
+        return self.authenticator.refused_reason
 
     async def get_access_token(self) -> str:
         """A valid access token (refreshed first when it is about to expire)."""
@@ -262,15 +303,14 @@ class BaseConnector:
         data = await self.tokens.get_oauth_data(self.connector_config_id, self.user_id)
         if data is None:
             return False
-        if revoke:
-            held = {"refresh_token": data.refresh_token, "access_token": data.access_token}
+        # A pasted key cannot be revoked from here: the user rolls it at the provider.
+        if revoke and data.token_type != API_KEY_TOKEN_TYPE:
+            held = {
+                "refresh_token": _secret(data.refresh_token),
+                "access_token": _secret(data.access_token),
+            }
             try:
-                for kind in self.provider.revoke.tokens:  # the catalogue says which, in order
-                    secret = held[kind]
-                    if secret is not None:
-                        await self.authenticator.revoke(
-                            secret.get_secret_value(), token_type_hint=kind
-                        )
+                await self.authenticator.revoke_connection(held, data.metadata)
             except Exception as exc:  # the user asked to disconnect: never keep tokens for this
                 logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)
@@ -289,6 +329,10 @@ class BaseConnector:
 
 def _token(data: OAuthData) -> str:
     return data.access_token.get_secret_value()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 class ConnectorAuth(httpx.Auth):
@@ -310,31 +354,44 @@ class ConnectorAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("ConnectorAuth needs an httpx.AsyncClient")
 
-    async def _current(self) -> str:
+    async def _current(self) -> OAuthData:
         held = self._held
         if held is None or held.is_expired(skew=self.connector.skew):
             held = self._held = await self.connector.connect()
-        return _token(held)
+        return held
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._current()
-        request.headers["Authorization"] = f"Bearer {token}"
+        held = await self._current()
+        token = _token(held)
+        request.headers.update(self.connector.request_headers(held))
+        response = yield request
+        if response.status_code != 401:
+            return
+        self._held = None
+        connector = self.connector
+        if not connector.refreshes(held):
+            # An API key (or a vendor's platform key) has nothing to refresh: only the user can
+            # fix it. Ask for a reconnect at once, saying why.
+            reason = connector.refused_reason(held)
+            await connector.tokens.set_status(
+                connector.connector_config_id, connector.user_id, TokenStatus.NEEDS_REAUTH, reason
+            )
+            raise AuthorizationRequiredError(
+                f"{connector.provider.name} needs the user to reconnect: {reason}.", reason=reason
+            )
+        data = await connector.refresh(rejected_token=token)
+        self._held = data
+        request.headers.update(connector.request_headers(data))
         response = yield request
         if response.status_code == 401:
             self._held = None
-            data = await self.connector.refresh(rejected_token=token)
-            self._held = data
-            request.headers["Authorization"] = f"Bearer {_token(data)}"
-            response = yield request
-            if response.status_code == 401:
-                self._held = None
-                # A token refreshed a moment ago is refused too: only the user can fix that
-                # (access revoked, app uninstalled). Ask for a reconnect instead of retrying.
-                await self.connector.tokens.set_status(
-                    self.connector.connector_config_id,
-                    self.connector.user_id,
-                    TokenStatus.NEEDS_REAUTH,
-                    "the API refused a freshly refreshed token",
-                )
+            # A token refreshed a moment ago is refused too: only the user can fix that
+            # (access revoked, app uninstalled). Ask for a reconnect instead of retrying.
+            await connector.tokens.set_status(
+                connector.connector_config_id,
+                connector.user_id,
+                TokenStatus.NEEDS_REAUTH,
+                "the API refused a freshly refreshed token",
+            )

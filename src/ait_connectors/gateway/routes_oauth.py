@@ -116,6 +116,13 @@ async def start_authorization(
     config = served_config(await resolve_config(gateway, vendor, config_id), gateway.base_url)
     redirect_after = check_redirect(gateway, principal, redirect)
     connector = gateway.connectors.factory.build_connector(config, user)
+    if not connector.provider.uses_oauth:
+        raise GatewayError(
+            400,
+            "API_KEY_PROVIDER",
+            f"{connector.provider.name} is connected with an API key, not OAuth: paste the key "
+            f"on the Connect page, or POST it to /api/{vendor}/api-key.",
+        )
     pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
     nonce = new_nonce()
     state = await gateway.connectors.states.create(

@@ -47,6 +47,7 @@ class ProcessedPage:
     keys: Sequence[str]
     fingerprint: str | None
     next_cursor: Cursor
+    deleted: Sequence[str] = ()  # external ids the vendor reported deleted (``Page.deleted``)
 
 
 class PageCommitter:
@@ -124,12 +125,14 @@ class PageCommitter:
         assert conn is not None
         async with conn.begin():
             counts = await self._carry(conn, carried)
+            deleted = 0
             if page is not None:
                 counts += await self._write(conn, page, now)
+                if page.deleted:
+                    deleted = await self.writer.mark_deleted(conn, self.key, page.deleted, now)
             pages = len(carried.pages) + (page is not None)
-            deleted = 0
             if last:
-                deleted = await self._complete(conn, last_seq or 0, pending, now)
+                deleted += await self._complete(conn, last_seq or 0, pending, now)
             else:
                 await self.store.save_progress(
                     conn,

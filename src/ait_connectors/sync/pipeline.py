@@ -151,7 +151,9 @@ class PagePipeline:
             await self._submit(last=False)  # keep the progress of the pages carried before
             raise
         self.watermark.see(page_max, page.watermark)
-        processed = ProcessedPage(committer.next_seq(), rows, keys, fingerprint, page.next_cursor)
+        processed = ProcessedPage(
+            committer.next_seq(), rows, keys, fingerprint, page.next_cursor, page.deleted
+        )
         await self._submit(last=last, page=processed)
 
     def _batch_due(self) -> bool:

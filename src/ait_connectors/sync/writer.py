@@ -185,6 +185,31 @@ class RecordWriter(ABC):
         else:
             await conn.execute(text("DELETE FROM sync_pages WHERE state_id = :s"), {"s": state_id})
 
+    async def mark_deleted(
+        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str], now: datetime
+    ) -> int:
+        """Mark the live records among ``ids`` deleted (the vendor said so); return how many."""
+        total = 0
+        for start in range(0, len(ids), 500):
+            result = await conn.execute(
+                text(
+                    "UPDATE records SET deleted_at = :now "
+                    "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                    "AND deleted_at IS NULL AND external_id IN :ids"
+                ).bindparams(
+                    bindparam("now", type_=UTCDateTime()), bindparam("ids", expanding=True)
+                ),
+                {
+                    "now": now,
+                    "c": key.connector_config_id,
+                    "u": key.user_id,
+                    "t": key.entity_type,
+                    "ids": list(ids[start : start + 500]),
+                },
+            )
+            total += int(result.rowcount)
+        return total
+
     async def sweep(
         self,
         conn: AsyncConnection,
