@@ -4,6 +4,7 @@ from kit_declarations import GITHUB, SANDBOX, SPOTIFY
 from kit_linear import LINEAR
 from kit_notion import NOTION
 from kit_slack import SLACK
+from kit_stripe import STRIPE
 from kit_x import X
 
 from ait_connectors.testing import conformance_suite
@@ -15,3 +16,4 @@ TestNotionConformance = conformance_suite(NOTION)
 TestLinearConformance = conformance_suite(LINEAR)
 TestXConformance = conformance_suite(X)
 TestSlackConformance = conformance_suite(SLACK)
+TestStripeConformance = conformance_suite(STRIPE)
