@@ -239,7 +239,7 @@ class StripeMock(MockServer):
                     400,
                     {
                         "error": "invalid_grant",
-                        "error_description": f"Authorization code does not exist: {form.get('code')}",
+                        "error_description": "Authorization code does not exist",
                     },
                 )
             self.codes.discard(form["code"])

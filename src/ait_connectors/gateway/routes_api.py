@@ -20,6 +20,7 @@ from .common import connection_info, disconnect, list_connections, resolve_confi
 from .errors import ErrorBody, GatewayError
 from .routes_oauth import Vendor
 from .schemas import (
+    ApiKeyIn,
     ConfigCreate,
     ConfigDeleted,
     ConfigOut,
@@ -245,6 +246,30 @@ async def get_connection(
     gateway = gateway_of(request)
     user = principal.user(user_id)
     config = await resolve_config(gateway, vendor)
+    return (await connection_info(gateway, config, user)).as_dict()
+
+
+@router.post(
+    "/{vendor}/api-key",
+    tags=["connections"],
+    summary="Connect with a pasted API key (checked with the provider before it is stored)",
+    response_model=ConnectionOut,
+    responses=_errors(400, 403, 404, 409),
+)
+async def connect_api_key(
+    request: Request,
+    vendor: Vendor,
+    principal: UserPrincipal,
+    body: ApiKeyIn,
+    user_id: UserQuery = None,
+) -> dict[str, Any]:
+    """The key is checked with the provider's cheap request; a refused key answers 400
+    ``INVALID_API_KEY`` and stores nothing. The answer never contains the key."""
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    connector = gateway.connectors.factory.build_connector(config, user)
+    await connector.connect_api_key(body.api_key.get_secret_value())
     return (await connection_info(gateway, config, user)).as_dict()
 
 

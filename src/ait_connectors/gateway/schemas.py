@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 __all__ = [
     "ConfigCreate",
@@ -225,6 +225,16 @@ class ConnectionOut(BaseModel):
     last_sync: list[EntityProgressOut] = Field(default_factory=list)
     records: dict[str, int] = Field(default_factory=dict)
     active_run_id: str | None = None
+    auth: str | None = Field(None, description="How it was connected: oauth or api_key.")
+    livemode: bool | None = Field(
+        None, description="Live (true) or test (false) mode, for providers that have modes."
+    )
+
+
+class ApiKeyIn(BaseModel):
+    """A pasted API key (checked with the provider, then stored encrypted; never echoed)."""
+
+    api_key: SecretStr = Field(min_length=1, max_length=500)
 
 
 class DisconnectOut(BaseModel):
