@@ -5,7 +5,7 @@ checked before it is stored, stored encrypted in the token store, never shown, s
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -46,8 +46,8 @@ async def config(database: Database, cipher: Cipher, mock: KeyedMock) -> Connect
 
 
 @pytest.fixture
-async def factory(database: Database, cipher: Cipher) -> AsyncIterator[ConnectorServiceFactory]:
-    yield ConnectorServiceFactory(database, cipher)
+def factory(database: Database, cipher: Cipher) -> ConnectorServiceFactory:
+    return ConnectorServiceFactory(database, cipher)
 
 
 async def test_key_is_checked_then_stored_encrypted_and_never_shown(
