@@ -129,7 +129,8 @@ class BaseConnector:
         """
         key = validate_key(self.provider, key)
         checked = await check_api_key(self.provider, self.api_base_url, key, timeout=self.timeout)
-        metadata = {"auth": "api_key", **self.authenticator.api_key_metadata(key, checked)}
+        extra = getattr(self.authenticator, "api_key_metadata", None)
+        metadata = {"auth": "api_key", **(extra(key, checked) if extra else {})}
         token = TokenResponse(
             access_token=SecretStr(key), token_type=API_KEY_TOKEN_TYPE, metadata=metadata
         )
@@ -142,17 +143,23 @@ class BaseConnector:
         secret = data.access_token.get_secret_value()
         if data.token_type == API_KEY_TOKEN_TYPE:
             return key_headers(self.provider, secret)
-        return self.authenticator.request_headers(secret, data.metadata)
+        # Duck-typed authenticators (tests, older vendors) may lack the hooks: the defaults.
+        hook = getattr(self.authenticator, "request_headers", None)
+        if hook is None:
+            return {"Authorization": f"Bearer {secret}"}
+        headers: dict[str, str] = hook(secret, data.metadata)
+        return headers
 
     def refreshes(self, data: OAuthData) -> bool:
         """Whether a 401 is worth a refresh (never for an API key, nor for a vendor whose API
         calls do not use the OAuth token)."""
-        return data.token_type != API_KEY_TOKEN_TYPE and self.authenticator.refresh_on_unauthorized
+        refreshes = getattr(self.authenticator, "refresh_on_unauthorized", True)
+        return data.token_type != API_KEY_TOKEN_TYPE and bool(refreshes)
 
     def refused_reason(self, data: OAuthData) -> str:
         if data.token_type == API_KEY_TOKEN_TYPE:
             return KEY_REFUSED_REASON
-        return self.authenticator.refused_reason
+        return str(getattr(self.authenticator, "refused_reason", "the API refused the token"))
 
     async def get_access_token(self) -> str:
         """A valid access token (refreshed first when it is about to expire)."""
@@ -310,7 +317,11 @@ class BaseConnector:
                 "access_token": _secret(data.access_token),
             }
             try:
-                await self.authenticator.revoke_connection(held, data.metadata)
+                hook = getattr(self.authenticator, "revoke_connection", None)
+                if hook is not None:
+                    await hook(held, data.metadata)
+                else:
+                    await _revoke_tokens(self.authenticator, self.provider, held)
             except Exception as exc:  # the user asked to disconnect: never keep tokens for this
                 logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)
@@ -329,6 +340,15 @@ class BaseConnector:
 
 def _token(data: OAuthData) -> str:
     return data.access_token.get_secret_value()
+
+
+async def _revoke_tokens(
+    authenticator: Any, provider: ProviderSpec, held: dict[str, str | None]
+) -> None:
+    for kind in provider.revoke.tokens:  # the catalogue says which, in order
+        secret = held[kind]
+        if secret is not None:
+            await authenticator.revoke(secret, token_type_hint=kind)
 
 
 def _secret(value: SecretStr | None) -> str | None:
