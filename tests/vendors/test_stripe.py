@@ -251,3 +251,19 @@ def test_cli_reads_the_key_from_one_source_only(
         _read_key(True, tmp_path / "k", None)
     with pytest.raises(typer.BadParameter, match="not set"):
         _read_key(False, None, "UNSET_VARIABLE_FOR_THE_TEST")
+
+
+async def test_an_account_that_disconnected_the_platform_needs_a_reconnect(
+    db: Database, cipher: Cipher, mock: StripeMock
+) -> None:
+    config = await _config(db, cipher, mock)
+    factory = ConnectorServiceFactory(db, cipher)
+    await factory.build_connector(config, USER).connect(mock.new_code())
+    mock.accounts.clear()  # the user removed the platform in their Stripe Dashboard
+    mock.clear_log()
+    failed = (await _sync(db, cipher, config, "customers"))["customers"]
+    assert failed.error_code == "AUTHORIZATION_REQUIRED", failed
+    assert len(mock.log) == 1 and mock.requests("/oauth/") == []  # no refresh, no retry
+    stored = await factory.tokens.get_oauth_data(config.id, USER)
+    assert stored is not None and stored.status == "needs_reauth"
+    assert "disconnected the platform" in (stored.status_reason or "")

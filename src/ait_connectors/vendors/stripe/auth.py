@@ -6,19 +6,24 @@
   key was rolled, or the account disconnected the platform; the user must reconnect.
 - Disconnect deauthorizes the account: ``POST {revoke_url}`` (``/oauth/deauthorize``) with
   ``client_id`` and ``stripe_user_id``, authenticated with the platform's secret key.
+- A connected account that disconnected the platform answers the ``Stripe-Account`` calls with
+  the error code ``account_invalid`` (docs.stripe.com/error-codes), not 401:
+  :class:`StripeAccountAuth` shows the connection's auth flow that answer as the 401 it means,
+  so the connection asks for a reconnect. The data source still sees Stripe's real answer.
 - A pasted key's mode (test or live) is read from its prefix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import AsyncGenerator, Generator, Mapping
 from typing import Any, ClassVar
 
 import httpx
 
 from ait_connectors.vendor import ConfigurationError, ConnectorAuthenticator
 
-__all__ = ["StripeAuthenticator", "key_mode"]
+__all__ = ["StripeAccountAuth", "StripeAuthenticator", "key_mode"]
 
 LIVE_PREFIXES = ("sk_live_", "rk_live_")
 TEST_PREFIXES = ("sk_test_", "rk_test_")
@@ -82,3 +87,47 @@ class StripeAuthenticator(ConnectorAuthenticator):
             raise ConfigurationError(
                 f"Stripe refused to deauthorize {account} (HTTP {response.status_code})"
             )
+
+
+_MAX_ERROR_BODY = 4096  # an error body is small; a page is never read here
+
+
+def _account_invalid(response: httpx.Response) -> bool:
+    if response.status_code not in (400, 401, 403) or len(response.content) > _MAX_ERROR_BODY:
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("code") == "account_invalid"
+
+
+class StripeAccountAuth(httpx.Auth):
+    """Wraps the connection's auth flow; an ``account_invalid`` answer reaches it as a 401."""
+
+    def __init__(self, inner: httpx.Auth) -> None:
+        self.inner = inner
+
+    def __repr__(self) -> str:
+        return f"StripeAccountAuth({self.inner!r})"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("StripeAccountAuth needs an httpx.AsyncClient")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self.inner.async_auth_flow(request)
+        outgoing = await flow.__anext__()
+        while True:
+            response = yield outgoing
+            shown = response
+            if response.status_code in (400, 401, 403):
+                await response.aread()
+                if _account_invalid(response):
+                    shown = httpx.Response(401, request=response.request)
+            try:
+                outgoing = await flow.asend(shown)
+            except StopAsyncIteration:
+                return

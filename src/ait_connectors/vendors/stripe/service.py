@@ -28,6 +28,7 @@ import httpx
 
 from ait_connectors.vendor import ConnectorService, Entity, EntityType, Incremental
 
+from .auth import StripeAccountAuth
 from .data_source import StripeDataSource, watermark_expired
 from .entities import (
     StripeCharge,
@@ -72,4 +73,8 @@ class ConnectorStripeService(ConnectorService[StripeDataSource]):
     prices = _entity(StripePrice, "prices")
 
     def create_data_source(self, client: httpx.AsyncClient) -> StripeDataSource:
+        """A :class:`StripeDataSource` on the connection's client, whose auth flow also takes
+        Stripe's ``account_invalid`` (a disconnected account) for the 401 it means."""
+        if client.auth is not None and not isinstance(client.auth, StripeAccountAuth):
+            client.auth = StripeAccountAuth(client.auth)
         return StripeDataSource(client, self.connector.provider, clock=type(self).clock)
