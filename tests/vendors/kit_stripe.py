@@ -38,7 +38,7 @@ def serve_stripe() -> Iterator[Served]:
             client_id=CLIENT_ID,
             client_secret=PLATFORM_KEY,
             overrides={"revoke_url": "/oauth/deauthorize"},
-            page_size={"limit": 2},
+            page_size={"limit": 1},  # five pages a type: a kill lands mid-scan
         )
     finally:
         mock.stop()
