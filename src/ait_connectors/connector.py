@@ -26,12 +26,20 @@ from typing import Any
 
 import httpx
 import stamina
+from pydantic import SecretStr
 
 from .errors import (
     AItError,
     AuthorizationRequiredError,
     ConnectorOAuthNetworkError,
     ConnectorOAuthRefreshTokenExpiredError,
+)
+from .keyauth import (
+    API_KEY_TOKEN_TYPE,
+    KEY_REFUSED_REASON,
+    check_api_key,
+    key_headers,
+    validate_key,
 )
 from .oauth.authenticator import ConnectorAuthenticator
 from .oauth.tokens import TokenResponse
@@ -151,6 +159,46 @@ class BaseConnector:
             logger.info("connected %s for user %s", self.provider.slug, self.user_id)
             return self._adopt(data)
         return self._adopt(await self._valid_token())
+
+    async def connect_api_key(self, key: str) -> OAuthData:
+        """Store a pasted API key after the provider's cheap check accepted it.
+
+        A malformed or refused key raises :class:`~ait_connectors.keyauth.InvalidApiKeyError`
+        and stores nothing (an existing connection is left as it was).
+        """
+        key = validate_key(self.provider, key)
+        checked = await check_api_key(self.provider, self.api_base_url, key, timeout=self.timeout)
+        extra = getattr(self.authenticator, "api_key_metadata", None)
+        metadata = {"auth": "api_key", **(extra(key, checked) if extra else {})}
+        token = TokenResponse(
+            access_token=SecretStr(key), token_type=API_KEY_TOKEN_TYPE, metadata=metadata
+        )
+        data = await self.tokens.save_oauth_data(self.connector_config_id, self.user_id, token)
+        logger.info("connected %s with an API key for user %s", self.provider.slug, self.user_id)
+        return data
+
+    def request_headers(self, data: OAuthData) -> dict[str, str]:
+        """The headers that authenticate an API request of this connection."""
+        secret = data.access_token.get_secret_value()
+        if data.token_type == API_KEY_TOKEN_TYPE:
+            return key_headers(self.provider, secret)
+        # Duck-typed authenticators (tests, older vendors) may lack the hooks: the defaults.
+        hook = getattr(self.authenticator, "request_headers", None)
+        if hook is None:
+            return {"Authorization": f"Bearer {secret}"}
+        headers: dict[str, str] = hook(secret, data.metadata)
+        return headers
+
+    def refreshes(self, data: OAuthData) -> bool:
+        """Whether a 401 is worth a refresh (never for an API key, nor for a vendor whose API
+        calls do not use the OAuth token)."""
+        refreshes = getattr(self.authenticator, "refresh_on_unauthorized", True)
+        return data.token_type != API_KEY_TOKEN_TYPE and bool(refreshes)
+
+    def refused_reason(self, data: OAuthData) -> str:
+        if data.token_type == API_KEY_TOKEN_TYPE:
+            return KEY_REFUSED_REASON
+        return str(getattr(self.authenticator, "refused_reason", "the API refused the token"))
 
     async def get_access_token(self) -> str:
         """A valid access token (refreshed first when it is about to expire)."""
@@ -303,17 +351,18 @@ class BaseConnector:
         if data is None:
             return False
         self._adopt(data)
-        if revoke:
-            held = {"refresh_token": data.refresh_token, "access_token": data.access_token}
+        # A pasted key cannot be revoked from here: the user rolls it at the provider.
+        if revoke and data.token_type != API_KEY_TOKEN_TYPE:
+            held = {
+                "refresh_token": _secret(data.refresh_token),
+                "access_token": _secret(data.access_token),
+            }
             try:
-                for kind in self.provider.revoke.tokens:  # the catalogue says which, in order
-                    secret = held[kind]
-                    if secret is not None:
-                        await self.authenticator.revoke(
-                            secret.get_secret_value(), token_type_hint=kind
-                        )
-                        if self.provider.revoke.first_held_only:
-                            break
+                hook = getattr(self.authenticator, "revoke_connection", None)
+                if hook is not None:
+                    await hook(held, data.metadata)
+                else:
+                    await _revoke_tokens(self.authenticator, self.provider, held)
             except Exception as exc:  # the user asked to disconnect: never keep tokens for this
                 logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)
@@ -377,6 +426,21 @@ def _to_connection_base(
         )
 
 
+async def _revoke_tokens(
+    authenticator: Any, provider: ProviderSpec, held: dict[str, str | None]
+) -> None:
+    for kind in provider.revoke.tokens:  # the catalogue says which, in order
+        secret = held[kind]
+        if secret is not None:
+            await authenticator.revoke(secret, token_type_hint=kind)
+            if provider.revoke.first_held_only:
+                break
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 class ConnectorAuth(httpx.Auth):
     """Adds the bearer token; on a 401 refreshes once and retries the request once.
 
@@ -396,36 +460,50 @@ class ConnectorAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("ConnectorAuth needs an httpx.AsyncClient")
 
-    async def _current(self) -> str:
+    async def _current(self) -> OAuthData:
         held = self._held
         if held is None or held.is_expired(skew=self.connector.skew):
             held = self._held = await self.connector.connect()
-        return _token(held)
+        return held
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._current()
-        if self.connector.provider.api_base_from_token is not None:
-            _to_connection_base(self.connector, request)
-        request.headers["Authorization"] = f"Bearer {token}"
+        held = await self._current()
+        token = _token(held)
+        connector = self.connector
+        rebased = connector.provider.api_base_from_token is not None
+        if rebased:
+            _to_connection_base(connector, request)
+        request.headers.update(connector.request_headers(held))
+        response = yield request
+        if response.status_code != 401:
+            return
+        self._held = None
+        if not connector.refreshes(held):
+            # An API key (or a vendor's platform key) has nothing to refresh: only the user can
+            # fix it. Ask for a reconnect at once, saying why.
+            reason = connector.refused_reason(held)
+            await connector.tokens.set_status(
+                connector.connector_config_id, connector.user_id, TokenStatus.NEEDS_REAUTH, reason
+            )
+            raise AuthorizationRequiredError(
+                f"{connector.provider.name} needs the user to reconnect: {reason}.", reason=reason
+            )
+        before = connector.api_base_url
+        data = await connector.refresh(rejected_token=token)
+        self._held = data
+        if rebased and before:
+            _to_connection_base(connector, request, moved_from=before)
+        request.headers.update(connector.request_headers(data))
         response = yield request
         if response.status_code == 401:
             self._held = None
-            before = self.connector.api_base_url
-            data = await self.connector.refresh(rejected_token=token)
-            self._held = data
-            if self.connector.provider.api_base_from_token is not None and before:
-                _to_connection_base(self.connector, request, moved_from=before)
-            request.headers["Authorization"] = f"Bearer {_token(data)}"
-            response = yield request
-            if response.status_code == 401:
-                self._held = None
-                # A token refreshed a moment ago is refused too: only the user can fix that
-                # (access revoked, app uninstalled). Ask for a reconnect instead of retrying.
-                await self.connector.tokens.set_status(
-                    self.connector.connector_config_id,
-                    self.connector.user_id,
-                    TokenStatus.NEEDS_REAUTH,
-                    "the API refused a freshly refreshed token",
-                )
+            # A token refreshed a moment ago is refused too: only the user can fix that
+            # (access revoked, app uninstalled). Ask for a reconnect instead of retrying.
+            await connector.tokens.set_status(
+                connector.connector_config_id,
+                connector.user_id,
+                TokenStatus.NEEDS_REAUTH,
+                "the API refused a freshly refreshed token",
+            )

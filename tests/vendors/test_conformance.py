@@ -6,6 +6,7 @@ from kit_linear import LINEAR
 from kit_notion import NOTION
 from kit_salesforce import SALESFORCE
 from kit_slack import SLACK
+from kit_stripe import STRIPE
 from kit_x import X
 
 from ait_connectors.testing import conformance_suite
@@ -19,3 +20,4 @@ TestXConformance = conformance_suite(X)
 TestSlackConformance = conformance_suite(SLACK)
 TestGoogleConformance = conformance_suite(GOOGLE)
 TestSalesforceConformance = conformance_suite(SALESFORCE)
+TestStripeConformance = conformance_suite(STRIPE)

@@ -4,20 +4,26 @@ Prints (and opens) the authorization link, then waits for the callback: on loopb
 the gateway itself on the redirect URI's port for the duration (so the ordinary callback route
 handles it); if a gateway already listens there, or the redirect URI is not local, that gateway
 handles the callback and this command watches the database for the new tokens.
+
+A provider that takes API keys is connected with the key instead (``--api-key-stdin``,
+``--key-file PATH`` or ``--key-env NAME``; never on the command line, where ``ps`` and the
+shell history would show it): the key is checked with the provider, then stored encrypted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import webbrowser
+from pathlib import Path
 from typing import Any
 
 import typer
 from sqlalchemy import select
 
-from ..errors import AItError
+from ..errors import AItError, ConfigurationError
 from ..oauth.pkce import generate_pkce_pair
 from ..runtime import Connectors
 from ..storage.models import OAuthStateRow
@@ -45,14 +51,34 @@ def connect(
         help="A connection parameter (Salesforce: login_host=test.salesforce.com). Asked for "
         "when missing and the terminal is interactive; else its default is used.",
     ),
+    api_key_stdin: bool = typer.Option(
+        False, "--api-key-stdin", help="Connect with an API key read from standard input."
+    ),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="Connect with the API key in this file (CI: a mounted secret)."
+    ),
+    key_env: str | None = typer.Option(
+        None, "--key-env", help="Connect with the API key in this environment variable."
+    ),
 ) -> None:
-    """Connect a provider for a user: open the authorization link and wait for the callback."""
+    """Connect a provider for a user: open the authorization link and wait for the callback,
+    or check and store an API key (for providers that take keys)."""
     given = _parse_params(param)
+    key = _read_key(api_key_stdin, key_file, key_env)
 
     async def go(connectors: Connectors) -> str:
         config = await find_config(connectors, vendor, config_id)
+        if key is not None:
+            connector = connectors.factory.build_connector(config, user)
+            await connector.connect_api_key(key)
+            return connector.provider.name
         params = _ask_missing(config.provider, given)
         connector = connectors.factory.build_connector(config, user, params=params)
+        if not connector.provider.uses_oauth:
+            raise ConfigurationError(
+                f"{connector.provider.name} is connected with an API key: give it with "
+                "--api-key-stdin, --key-file PATH or --key-env NAME."
+            )
         before = await connectors.tokens.get_oauth_data(config.id, user)
         async with serving_gateway(connectors, config, for_callback=True) as served:
             pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
@@ -107,6 +133,34 @@ def _ask_missing(provider: str, given: dict[str, str]) -> dict[str, str]:
             err_console.print(f"{spec.label} — allowed: {spec.allowed()}")
             params[name] = typer.prompt(spec.label, default=spec.default or "", err=True)
     return params
+
+
+def _read_key(stdin: bool, path: Path | None, env: str | None) -> str | None:
+    """The API key from the one source given (``None``: no key, the OAuth flow)."""
+    given = [name for name, on in (("stdin", stdin), ("file", path), ("env", env)) if on]
+    if len(given) > 1:
+        raise typer.BadParameter(
+            "give the API key one way: --api-key-stdin, --key-file or --key-env"
+        )
+    if stdin:
+        key = sys.stdin.readline().strip()
+        if not key:
+            raise typer.BadParameter("--api-key-stdin was given but standard input was empty")
+        return key
+    if path is not None:
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read --key-file {path}: {exc.strerror}") from None
+        if not key:
+            raise typer.BadParameter(f"--key-file {path} is empty")
+        return key
+    if env is not None:
+        key = os.environ.get(env, "").strip()
+        if not key:
+            raise typer.BadParameter(f"the environment variable {env} (--key-env) is not set")
+        return key
+    return None
 
 
 async def _wait_for_tokens(

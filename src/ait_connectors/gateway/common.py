@@ -8,9 +8,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
+from ..keyauth import API_KEY_TOKEN_TYPE
 from ..providers import get_provider, load_catalogue
 from ..registry import registered_vendors
 from ..storage.configs import ConnectorConfig
+from ..storage.tokens import OAuthData
 from ..sync.reader import RecordReader
 from .auth import Principal
 from .errors import GatewayError
@@ -112,6 +114,8 @@ class ConnectionInfo:
     last_sync: list[Any]
     records: dict[str, int]
     active_run_id: str | None
+    auth: str | None = None  # "oauth" or "api_key" (how this connection was made)
+    livemode: bool | None = None  # the provider's test/live mode, when it has one (Stripe)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +131,8 @@ class ConnectionInfo:
             "last_sync": [p.as_dict() for p in self.last_sync],
             "records": self.records,
             "active_run_id": self.active_run_id,
+            "auth": self.auth,
+            "livemode": self.livemode,
         }
 
 
@@ -151,7 +157,20 @@ async def connection_info(
         last_sync=await gateway.runs.latest(config.id, user_id),
         records=await gateway.runs.record_counts(config.id, user_id),
         active_run_id=gateway.runs.active_run_id(config.id, user_id),
+        auth=_auth_of(data),
+        livemode=_livemode(data),
     )
+
+
+def _auth_of(data: OAuthData | None) -> str | None:
+    if data is None:
+        return None
+    return "api_key" if data.token_type == API_KEY_TOKEN_TYPE else "oauth"
+
+
+def _livemode(data: OAuthData | None) -> bool | None:
+    value = data.metadata.get("livemode") if data is not None else None
+    return value if isinstance(value, bool) else None
 
 
 async def list_connections(gateway: GatewayState, user_id: str) -> list[ConnectionInfo]:

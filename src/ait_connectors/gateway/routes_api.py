@@ -21,6 +21,7 @@ from .content import JSON_BODY
 from .errors import GatewayError
 from .routes_oauth import Vendor
 from .schemas import (
+    ApiKeyIn,
     ConfigCreate,
     ConfigDeleted,
     ConfigOut,
@@ -62,6 +63,11 @@ _FOR_USER = {
     409: "The provider's connector config is disabled",
 }
 _EXISTS = {409: "Another config of this owner has this name"}
+_API_KEY = {
+    **_FOR_USER,
+    400: "INVALID_API_KEY: the provider refused the key, or it is malformed (nothing stored); "
+    "or user_id is missing with an API key",
+}
 _SYNC = {
     **_FOR_USER,
     400: "With an API key, user_id is required; or an entity type the provider does not have",
@@ -273,6 +279,30 @@ async def get_connection(
     gateway = gateway_of(request)
     user = principal.user(user_id)
     config = await resolve_config(gateway, vendor)
+    return (await connection_info(gateway, config, user)).as_dict()
+
+
+@router.post(
+    "/{vendor}/api-key",
+    tags=["connections"],
+    summary="Connect with a pasted API key (checked with the provider before it is stored)",
+    response_model=ConnectionOut,
+    responses=error_responses(400, 401, 403, 404, 409, 415, described=_API_KEY),
+)
+async def connect_api_key(
+    request: Request,
+    vendor: Vendor,
+    principal: UserPrincipal,
+    body: ApiKeyIn,
+    user_id: UserQuery = None,
+) -> dict[str, Any]:
+    """The key is checked with the provider's cheap request; a refused key answers 400
+    ``INVALID_API_KEY`` and stores nothing. The answer never contains the key."""
+    gateway = gateway_of(request)
+    user = principal.user(user_id)
+    config = await resolve_config(gateway, vendor)
+    connector = gateway.connectors.factory.build_connector(config, user)
+    await connector.connect_api_key(body.api_key.get_secret_value())
     return (await connection_info(gateway, config, user)).as_dict()
 
 

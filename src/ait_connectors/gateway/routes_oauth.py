@@ -143,6 +143,13 @@ async def start_authorization(
             title="Check the connection settings",
             back_url="/connect",
         ) from None
+    if not connector.provider.uses_oauth:
+        raise GatewayError(
+            400,
+            "API_KEY_PROVIDER",
+            f"{connector.provider.name} is connected with an API key, not OAuth: paste the key "
+            f"on the Connect page, or POST it to /api/{vendor}/api-key.",
+        )
     pkce = generate_pkce_pair() if connector.provider.pkce != "unsupported" else None
     nonce = new_nonce()
     state = await gateway.connectors.states.create(

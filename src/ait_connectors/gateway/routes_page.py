@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from ..errors import AItError
 from ..offering import ProviderEntry, offered_providers
 from ..providers import get_provider
+from ..providers.spec import ApiKeySpec
 from ..registry import get_vendor, registered_vendors
 from .auth import SESSION_COOKIE, Principal, current_principal
 from .common import ConnectionInfo, connection_info, disconnect, list_connections, resolve_config
@@ -107,9 +108,23 @@ async def connect_page(
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
             "connection_params": _connection_params,
             "selected": preview,
+            "auth_modes": {card.slug: _auth_modes(card.slug) for card in cards},
         },
         headers=_HEADERS,
     )
+
+
+@dataclass(frozen=True)
+class AuthModes:
+    """How a card's provider can be connected: OAuth (a Connect link) and/or a pasted key."""
+
+    oauth: bool
+    api_key: ApiKeySpec | None
+
+
+def _auth_modes(slug: str) -> AuthModes:
+    spec = get_provider(slug)
+    return AuthModes(spec.uses_oauth, spec.api_key)
 
 
 @dataclass(frozen=True)
@@ -239,6 +254,21 @@ async def page_sync(request: Request, vendor: Vendor) -> Response:
     except AItError as exc:
         raise from_ait_error(exc) from None
     return RedirectResponse("/connect", status_code=303)
+
+
+@router.post("/connect/{vendor}/api-key")
+async def page_api_key(request: Request, vendor: Vendor) -> Response:
+    """The Connect page's API-key form: check the key with the provider, then store it."""
+    gateway, _, user, form = await _form_action(request)
+    config = await resolve_config(gateway, vendor)
+    connector = gateway.connectors.factory.build_connector(config, user)
+    try:
+        await connector.connect_api_key(form.get("api_key", ""))
+    except AItError as exc:  # the message never contains the key
+        raise GatewayError(
+            400, exc.code, exc.message, title="API key not accepted", back_url="/connect"
+        ) from None
+    return RedirectResponse(f"/connect?connected={quote(vendor)}", status_code=303)
 
 
 @router.get("/connect/{vendor}/disconnect", response_class=HTMLResponse)

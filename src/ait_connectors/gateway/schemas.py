@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
 __all__ = [
     "HTML_PAGE",
@@ -315,6 +315,16 @@ class ConnectionOut(BaseModel):
     last_sync: list[EntityProgressOut] = Field(default_factory=list)
     records: dict[str, int] = Field(default_factory=dict)
     active_run_id: str | None = None
+    auth: str | None = Field(None, description="How it was connected: oauth or api_key.")
+    livemode: bool | None = Field(
+        None, description="Live (true) or test (false) mode, for providers that have modes."
+    )
+
+
+class ApiKeyIn(BaseModel):
+    """A pasted API key (checked with the provider, then stored encrypted; never echoed)."""
+
+    api_key: SecretStr = Field(min_length=1, max_length=500)
 
 
 class DisconnectOut(BaseModel):

@@ -8,8 +8,9 @@ it only for OAuth that no catalogue field can express, overriding :meth:`authent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -22,7 +23,15 @@ __all__ = ["ConnectorAuthenticator"]
 
 
 class ConnectorAuthenticator:
-    """Turns an authorization code or a refresh token into a :class:`TokenResponse`."""
+    """Turns an authorization code or a refresh token into a :class:`TokenResponse`.
+
+    Class attributes a vendor may set: ``refresh_on_unauthorized`` (false when API calls do not
+    carry the OAuth token, so a 401 is not cured by a refresh) and ``refused_reason`` (what the
+    connection's status then says).
+    """
+
+    refresh_on_unauthorized: ClassVar[bool] = True
+    refused_reason: ClassVar[str] = "the API refused the connection's credentials"
 
     def __init__(self, oauth: ConnectorOAuth) -> None:
         self._oauth = oauth
@@ -78,6 +87,24 @@ class ConnectorAuthenticator:
     ) -> None:
         """Revoke ``token`` at the provider (a no-op when it has no revocation endpoint)."""
         await self._oauth.revoke(token, token_type_hint=token_type_hint)
+
+    def request_headers(self, access_token: str, metadata: Mapping[str, Any]) -> dict[str, str]:
+        """The headers that authenticate an API call of an OAuth connection (a bearer token)."""
+        return {"Authorization": f"Bearer {access_token}"}
+
+    def api_key_metadata(self, key: str, checked: Any) -> dict[str, Any]:
+        """Non-secret facts to keep with a pasted API key (``checked``: the check's JSON)."""
+        return {}
+
+    async def revoke_connection(
+        self, tokens: Mapping[str, str | None], metadata: Mapping[str, Any]
+    ) -> None:
+        """End the authorization at the provider on disconnect: by default revoke the tokens the
+        catalogue names (``revoke.tokens``), in order."""
+        for kind in self.spec.revoke.tokens:
+            secret = tokens.get(kind)
+            if secret is not None:
+                await self.revoke(secret, token_type_hint=kind)
 
     async def aclose(self) -> None:
         """Close the underlying OAuth client."""

@@ -111,8 +111,9 @@ class OAuthClientConfig:
 
         revoke_url, skipped = self._revoke_url(spec, values)
         return ResolvedOAuthConfig(
-            authorize_url=self._fill(self.authorize_url or str(spec.authorize_url), values),
-            token_url=self._fill(self.token_url or str(spec.token_url), values),
+            # An API-key provider has no OAuth endpoints: "" (nothing is ever sent there).
+            authorize_url=pick(self.authorize_url, spec.authorize_url) or "",
+            token_url=pick(self.token_url, spec.token_url) or "",
             revoke_url=revoke_url,
             api_base_url=pick(self.api_base_url, spec.api_base_url),
             scopes=self.scopes if self.scopes is not None else tuple(spec.default_scopes),

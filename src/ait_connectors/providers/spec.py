@@ -11,6 +11,8 @@ from .params import ApiBaseFromToken, ConnectionParam, placeholders
 
 __all__ = [
     "ApiBaseFromToken",
+    "ApiKeySpec",
+    "AuthMode",
     "ClientAuthMethod",
     "ConnectionParam",
     "ProviderSpec",
@@ -73,6 +75,34 @@ class RevokeSpec(BaseModel):
     first_held_only: bool = False
 
 
+AuthMode = Literal["oauth2", "api_key"]
+
+
+class ApiKeySpec(BaseModel):
+    """How a provider takes a pasted API key, and the cheap request that checks one.
+
+    ``header`` carries ``format`` with ``{key}`` replaced (``Authorization: Bearer {key}``);
+    ``format = "basic"`` sends HTTP Basic with the key as user name and an empty password.
+    ``check_path`` (relative to ``api_base_url``) is requested with the key before it is
+    stored: a 401/403 there means the key is wrong and nothing is stored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    header: str = "Authorization"
+    format: str = "Bearer {key}"
+    check_path: str
+    key_pattern: str | None = None  # a regex the key must match (checked before any request)
+    label: str = "API key"
+    help: str | None = None  # one line the Connect page shows under the field
+
+    @model_validator(mode="after")
+    def _has_key(self) -> ApiKeySpec:
+        if self.format != "basic" and "{key}" not in self.format:
+            raise ValueError('api_key.format must contain "{key}" (or be "basic")')
+        return self
+
+
 class ProviderSpec(BaseModel):
     """Facts about a provider; one catalogue entry. Vendor code never hard-codes these."""
 
@@ -80,8 +110,12 @@ class ProviderSpec(BaseModel):
 
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str
-    authorize_url: HttpUrl
-    token_url: HttpUrl
+    # "api_key": connected by pasting a key (``api_key``); no OAuth endpoints needed. An
+    # "oauth2" provider may also take keys (an ``api_key`` block): Stripe's own-account keys.
+    auth_mode: AuthMode = "oauth2"
+    api_key: ApiKeySpec | None = None
+    authorize_url: HttpUrl | None = None
+    token_url: HttpUrl | None = None
     revoke_url: HttpUrl | None = None
     revoke: RevokeSpec = Field(default_factory=RevokeSpec)
     api_base_url: HttpUrl | None = None
@@ -121,6 +155,23 @@ class ProviderSpec(BaseModel):
                     "does not declare"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _auth_mode_complete(self) -> ProviderSpec:
+        if self.auth_mode == "api_key" and self.api_key is None:
+            raise ValueError('auth_mode "api_key" needs an [providers.<slug>.api_key] table')
+        if self.auth_mode == "oauth2" and (self.authorize_url is None or self.token_url is None):
+            raise ValueError("an OAuth provider needs authorize_url and token_url")
+        return self
+
+    @property
+    def accepts_api_keys(self) -> bool:
+        """Whether a user may connect by pasting an API key."""
+        return self.api_key is not None
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self.auth_mode == "oauth2"
 
     @model_validator(mode="before")
     @classmethod

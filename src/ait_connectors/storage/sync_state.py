@@ -166,6 +166,12 @@ class SyncStateStore:
         )
         return int(result.rowcount)
 
+    async def drop_watermark(self, conn: AsyncConnection, state_id: str) -> None:
+        """Forget the incremental watermark (it expired): the next scans are full ones."""
+        await conn.execute(
+            text("UPDATE sync_state SET watermark = NULL WHERE id = :s"), {"s": state_id}
+        )
+
     async def start_scan(
         self, conn: AsyncConnection, state_id: str, generation: int, now: datetime
     ) -> None:

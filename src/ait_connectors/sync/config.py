@@ -46,10 +46,14 @@ class Incremental:
       a completed scan. Without it, the watermark is whatever pages return as ``Page.watermark``
       (a sync token on the last page).
     - ``initial``: the watermark of the very first scan (``None`` = a full scan).
+    - ``expired``: ``expired(watermark)`` is true when the vendor can no longer answer changes
+      since that watermark (Stripe keeps events 30 days): a new scan then starts without it, as
+      a full scan (which may sweep deletions), and the stored watermark is dropped.
     """
 
     field: str | None = None
     initial: Any = None
+    expired: Callable[[Any], bool] | None = None
 
 
 @dataclass(frozen=True)

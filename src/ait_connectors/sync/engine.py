@@ -155,8 +155,19 @@ class SyncEngine(Generic[DS]):
             await store.interrupt_stale_runs(conn, key, now)
             generation, pending, pages_in_scan = row.generation, row.pending_watermark, 0
             watermark = row.watermark
-            if watermark is None and config.incremental is not None:
-                watermark = config.incremental.initial
+            incremental = config.incremental
+            if watermark is None and incremental is not None:
+                watermark = incremental.initial
+            if (
+                row.cursor is None
+                and watermark is not None
+                and incremental is not None
+                and incremental.expired is not None
+                and incremental.expired(watermark)
+            ):
+                # Decided once per scan and stored: a resumed scan stays a full one.
+                watermark = None
+                await store.drop_watermark(conn, row.id)
             if row.cursor is None:
                 # A new scan. Pages of an unfinished older generation (none committed, or the
                 # cursor was dropped) are useless now; the last completed one stays as reference.

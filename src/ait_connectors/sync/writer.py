@@ -191,6 +191,23 @@ class RecordWriter(ABC):
         else:
             await conn.execute(text("DELETE FROM sync_pages WHERE state_id = :s"), {"s": state_id})
 
+    async def mark_deleted(
+        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str], now: datetime
+    ) -> int:
+        """Mark the live records among ``ids`` deleted (tombstones a vendor reported)."""
+        total = 0
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            total += await self._delete_where(
+                conn,
+                key,
+                now,
+                "external_id IN :ids",
+                {"ids": unique[start : start + 500]},
+                bindparam("ids", expanding=True),
+            )
+        return total
+
     async def sweep(
         self,
         conn: AsyncConnection,
@@ -200,80 +217,7 @@ class RecordWriter(ABC):
         now: datetime,
     ) -> int:
         """Mark deleted every live record no page of ``generation`` held; return how many."""
-        if self.feed:
-            return await self._sweep_with_feed(conn, key, state_id, generation, now)
-        result = await self._mark_deleted(conn, key, state_id, generation, now)
-        return int(result.rowcount)
-
-    async def _mark_deleted(
-        self,
-        conn: AsyncConnection,
-        key: ConnectionKey,
-        state_id: str,
-        generation: int,
-        now: datetime,
-        returning: str = "",
-    ) -> Any:
-        return await conn.execute(
-            text(
-                "UPDATE records SET deleted_at = :now "
-                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                f"AND deleted_at IS NULL AND external_id NOT IN ({self._SEEN_KEYS}){returning}"
-            ).bindparams(bindparam("now", type_=UTCDateTime())),
-            {
-                "s": state_id,
-                "g": generation,
-                "now": now,
-                "c": key.connector_config_id,
-                "u": key.user_id,
-                "t": key.entity_type,
-            },
-        )
-
-    def __init__(self, *, feed: bool = True) -> None:
-        self.feed = feed
-
-    async def _sweep_with_feed(
-        self,
-        conn: AsyncConnection,
-        key: ConnectionKey,
-        state_id: str,
-        generation: int,
-        now: datetime,
-    ) -> int:
-        base = await changes.reserve(conn, 0)  # the counter first: see changes
-        # The plain sweep (one linear statement) returning what it marked; the positions are
-        # numbered here. A deleted row's change_position is left as it was: a snapshot leaves
-        # deleted rows out whatever their position.
-        result = await self._mark_deleted(
-            conn, key, state_id, generation, now, returning=" RETURNING external_id"
-        )
-        gone = [_tombstone(key, eid, base + 1 + i) for i, (eid,) in enumerate(result)]
-        await changes.advance(conn, base, len(gone))
-        await changes.append_changes(conn, self.dialect, gone, now)
-        return len(gone)
-
-    async def mark_deleted(
-        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str], now: datetime
-    ) -> int:
-        """Mark the live records among ``ids`` deleted (tombstones a vendor reported)."""
-        if not ids:
-            return 0
-        result = await conn.execute(
-            text(
-                "UPDATE records SET deleted_at = :now "
-                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                "AND deleted_at IS NULL AND external_id IN :ids"
-            ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("ids", expanding=True)),
-            {
-                "now": now,
-                "c": key.connector_config_id,
-                "u": key.user_id,
-                "t": key.entity_type,
-                "ids": list(dict.fromkeys(ids)),
-            },
-        )
-        return int(result.rowcount)
+        return await self.sweep_prefix(conn, key, state_id, generation, "", now)
 
     async def sweep_prefix(
         self,
@@ -285,28 +229,53 @@ class RecordWriter(ABC):
         now: datetime,
     ) -> int:
         """:meth:`sweep` limited to external ids starting with ``prefix`` (``""``: all)."""
-        if not prefix:
-            return await self.sweep(conn, key, state_id, generation, now)
-        # substr, not LIKE: ids hold '_' and '%' (calendar ids are e-mail addresses).
+        condition = f"external_id NOT IN ({self._SEEN_KEYS})"
+        params: dict[str, Any] = {"s": state_id, "g": generation}
+        if prefix:
+            # substr, not LIKE: ids hold '_' and '%' (calendar ids are e-mail addresses).
+            condition = f"substr(external_id, 1, :n) = :p AND {condition}"
+            params.update(n=len(prefix), p=prefix)
+        return await self._delete_where(conn, key, now, condition, params)
+
+    def __init__(self, *, feed: bool = True) -> None:
+        self.feed = feed
+
+    async def _delete_where(
+        self,
+        conn: AsyncConnection,
+        key: ConnectionKey,
+        now: datetime,
+        condition: str,
+        params: dict[str, Any],
+        *binds: Any,
+    ) -> int:
+        """Mark deleted the live records of ``key`` matching ``condition``; return how many.
+        With the feed on, each gets a delete change in the same transaction: the counter is
+        taken first (see :mod:`.changes`), the positions numbered from what the one linear
+        ``UPDATE … RETURNING`` marked. A deleted row's ``change_position`` is left as it was:
+        a snapshot leaves deleted rows out whatever their position."""
+        base = await changes.reserve(conn, 0) if self.feed else 0
         result = await conn.execute(
             text(
                 "UPDATE records SET deleted_at = :now "
                 "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                "AND deleted_at IS NULL AND substr(external_id, 1, :n) = :p "
-                f"AND external_id NOT IN ({self._SEEN_KEYS})"
-            ).bindparams(bindparam("now", type_=UTCDateTime())),
+                f"AND deleted_at IS NULL AND {condition}"
+                + (" RETURNING external_id" if self.feed else "")
+            ).bindparams(bindparam("now", type_=UTCDateTime()), *binds),
             {
-                "s": state_id,
-                "g": generation,
                 "now": now,
                 "c": key.connector_config_id,
                 "u": key.user_id,
                 "t": key.entity_type,
-                "n": len(prefix),
-                "p": prefix,
+                **params,
             },
         )
-        return int(result.rowcount)
+        if not self.feed:
+            return int(result.rowcount)
+        gone = [_tombstone(key, eid, base + 1 + i) for i, (eid,) in enumerate(result)]
+        await changes.advance(conn, base, len(gone))
+        await changes.append_changes(conn, self.dialect, gone, now)
+        return len(gone)
 
     @staticmethod
     def _json_param(name: str) -> str:
@@ -457,61 +426,6 @@ class PostgresWriter(RecordWriter):
         inserted = sum(1 for (flag,) in flags if flag)
         return inserted, len(flags) - inserted
 
-    async def mark_deleted(
-        self, conn: AsyncConnection, key: ConnectionKey, ids: Sequence[str], now: datetime
-    ) -> int:
-        """Mark the live records among ``ids`` deleted (tombstones a vendor reported)."""
-        if not ids:
-            return 0
-        result = await conn.execute(
-            text(
-                "UPDATE records SET deleted_at = :now "
-                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                "AND deleted_at IS NULL AND external_id IN :ids"
-            ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("ids", expanding=True)),
-            {
-                "now": now,
-                "c": key.connector_config_id,
-                "u": key.user_id,
-                "t": key.entity_type,
-                "ids": list(dict.fromkeys(ids)),
-            },
-        )
-        return int(result.rowcount)
-
-    async def sweep_prefix(
-        self,
-        conn: AsyncConnection,
-        key: ConnectionKey,
-        state_id: str,
-        generation: int,
-        prefix: str,
-        now: datetime,
-    ) -> int:
-        """:meth:`sweep` limited to external ids starting with ``prefix`` (``""``: all)."""
-        if not prefix:
-            return await self.sweep(conn, key, state_id, generation, now)
-        # substr, not LIKE: ids hold '_' and '%' (calendar ids are e-mail addresses).
-        result = await conn.execute(
-            text(
-                "UPDATE records SET deleted_at = :now "
-                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
-                "AND deleted_at IS NULL AND substr(external_id, 1, :n) = :p "
-                f"AND external_id NOT IN ({self._SEEN_KEYS})"
-            ).bindparams(bindparam("now", type_=UTCDateTime())),
-            {
-                "s": state_id,
-                "g": generation,
-                "now": now,
-                "c": key.connector_config_id,
-                "u": key.user_id,
-                "t": key.entity_type,
-                "n": len(prefix),
-                "p": prefix,
-            },
-        )
-        return int(result.rowcount)
-
     @staticmethod
     def _json_param(name: str) -> str:
         return f"CAST(:{name} AS jsonb)"
@@ -544,19 +458,20 @@ class PostgresWriter(RecordWriter):
         )
         return int(result.rowcount)
 
-    async def sweep(
+    async def sweep_prefix(
         self,
         conn: AsyncConnection,
         key: ConnectionKey,
         state_id: str,
         generation: int,
+        prefix: str,
         now: datetime,
     ) -> int:
         # NOT IN over the seen keys runs as one hashed subplan (linear). PostgreSQL picks that
         # only while it expects the key set to fit in work_mem, so give this transaction room;
         # an anti-join planned from stale statistics can turn quadratic instead.
         await conn.execute(text("SET LOCAL work_mem = '256MB'"))
-        return await super().sweep(conn, key, state_id, generation, now)
+        return await super().sweep_prefix(conn, key, state_id, generation, prefix, now)
 
 
 class SqliteWriter(RecordWriter):

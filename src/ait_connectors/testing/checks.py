@@ -90,6 +90,9 @@ async def removal_swept_after_complete_scan(h: Harness, entity_type: str) -> Non
     if await _sweeps(h, entity_type):
         assert done.deleted == 1 and len(deleted) == 1 and deleted <= before
         await _exact(h, entity_type)
+    elif h.entity(entity_type).reports_deletions:  # the vendor's change feed said so
+        assert done.deleted == 1 and len(deleted) == 1 and deleted <= before, done
+        await _exact(h, entity_type)
     else:  # an incremental scan cannot tell "removed" from "unchanged": it never sweeps
         assert done.deleted == 0 and deleted == set()
         assert await h.stored(entity_type) == before
@@ -139,6 +142,22 @@ async def second_unauthorized_needs_reauth(h: Harness, entity_type: str) -> None
     assert len(h.proxy.token_requests(mark)) == 1, "refreshed more than once"
     assert len([e for e in h.proxy.api_log(mark) if e.fault]) == 2, "not one retry"
     assert (await h.token()).status == "needs_reauth"
+
+
+async def unauthorized_needs_reconnect(h: Harness, entity_type: str) -> None:
+    """A vendor without refresh (``VendorKit.refreshes`` false): a 401 asks for a reconnect at
+    once, saying why, with no token request and no retry; the next sync calls nobody."""
+    mark = len(h.proxy.log)
+    h.proxy.arm(answers={1: UNAUTHORIZED})
+    result = await h.sync(entity_type)
+    assert result.status == "failed" and result.error_code == "AUTHORIZATION_REQUIRED", result
+    assert h.proxy.token_requests(mark) == [], "refreshed a token that cannot be refreshed"
+    assert len([e for e in h.proxy.api_log(mark) if e.fault]) == 1, "retried the 401"
+    token = await h.token()
+    assert token.status == "needs_reauth" and token.status_reason, token
+    mark = len(h.proxy.log)
+    again = await h.sync(entity_type)
+    assert again.error_code == "AUTHORIZATION_REQUIRED" and len(h.proxy.log) == mark
 
 
 async def refused_refresh_needs_reauth(h: Harness, entity_type: str) -> None:
@@ -306,6 +325,7 @@ CHECKS: dict[str, Check] = {
     "second_unauthorized_needs_reauth": second_unauthorized_needs_reauth,
     "token_without_expiry_until_401": token_without_expiry_until_401,
     "refused_refresh_needs_reauth": refused_refresh_needs_reauth,
+    "unauthorized_needs_reconnect": unauthorized_needs_reconnect,
     "short_rate_limit_waited_out": short_rate_limit_waited_out,
     "long_rate_limit_stops": long_rate_limit_stops,
     "foreign_next_link_refused": foreign_next_link_refused,

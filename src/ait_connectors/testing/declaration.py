@@ -31,11 +31,13 @@ __all__ = ["EntityKit", "Served", "Token", "VendorKit"]
 
 @dataclass(frozen=True)
 class Token:
-    """A token pair the served mock accepts (the refresh token must be refreshable)."""
+    """A token pair the served mock accepts (the refresh token must be refreshable);
+    ``metadata`` is stored with it (e.g. Stripe's ``stripe_user_id``)."""
 
     access: str
     refresh: str | None = None
     expires_in: float | None = 3600.0
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +77,8 @@ class EntityKit:
     - ``pages``: a regex matching the API paths of this type's own pages (needed for walks,
       whose parent listings are not this type's pages); default: every API request.
     - ``url_cursors``: next links are URLs (false: opaque cursors, no origin to check).
+    - ``reports_deletions``: an incremental scan learns of removals from the vendor (a change
+      feed with deletions, ``Page.deleted``): it must mark exactly the removed record deleted.
     """
 
     items: Callable[[Any], list[dict[str, Any]]]
@@ -83,15 +87,22 @@ class EntityKit:
     optional: tuple[str, ...] = ()
     pages: str | None = None
     url_cursors: bool = True
+    reports_deletions: bool = False
 
 
 @dataclass(frozen=True)
 class VendorKit:
-    """A vendor's conformance declaration: pass it to :func:`conformance_suite`."""
+    """A vendor's conformance declaration: pass it to :func:`conformance_suite`.
+
+    ``refreshes``: a 401 is answered with one refresh and one retry (false: the vendor's API
+    calls do not carry a refreshable token, e.g. Stripe's platform key + ``Stripe-Account``;
+    then a 401 must ask for a reconnect at once, with no token request).
+    """
 
     vendor: str
     serve: Callable[[], AbstractContextManager[Served]]
     entities: Mapping[str, EntityKit]
+    refreshes: bool = True
 
     def __post_init__(self) -> None:
         if not self.entities:

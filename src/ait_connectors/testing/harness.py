@@ -115,6 +115,7 @@ class Harness:
                 access_token=SecretStr(token.access),
                 refresh_token=SecretStr(refresh) if refresh else None,
                 expires_at=datetime.now(UTC) + timedelta(seconds=expires) if expires else None,
+                metadata=dict(token.metadata),
             ),
         )
         return token

@@ -32,6 +32,7 @@ class Logged:
     headers: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
     body: bytes = b""  # the raw request body (a JSON body is not a form: GraphQL, Notion)
+    raw_query: str = ""  # ``query`` keeps a repeated parameter's last value only (``types[]``)
 
 
 @dataclass
@@ -169,6 +170,7 @@ class MockServer(BackgroundServer):
                     headers={k.lower(): v for k, v in self.headers.items()},
                     form=form,
                     body=raw,
+                    raw_query=parts.query,
                 )
                 with server.lock:
                     server.log.append(entry)

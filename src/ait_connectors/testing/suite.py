@@ -28,6 +28,15 @@ __all__ = ["PENDING", "VendorConformance", "conformance_suite", "run_check"]
 
 #: Checks that wait for work on another branch: check name -> reason (``xfail(strict=True)``).
 PENDING: dict[str, str] = {}
+#: Checks of a vendor whose 401 is cured by a refresh; ``unauthorized_needs_reconnect`` stands
+#: in for them when the kit says ``refreshes=False``.
+_REFRESH_CHECKS = frozenset(
+    {
+        "unauthorized_refreshes_once",
+        "second_unauthorized_needs_reauth",
+        "refused_refresh_needs_reauth",
+    }
+)
 
 
 class VendorConformance:
@@ -45,6 +54,10 @@ class VendorConformance:
         for entity_type, entity in self.kit.entities.items():
             if check == "foreign_next_link_refused" and not entity.url_cursors:
                 continue  # opaque cursors: no origin a next link could change
+            if check in _REFRESH_CHECKS and not self.kit.refreshes:
+                continue  # nothing to refresh: unauthorized_needs_reconnect checks the 401
+            if check == "unauthorized_needs_reconnect" and self.kit.refreshes:
+                continue  # a 401 is cured by a refresh: the refresh checks apply
             reason = (
                 PENDING.get(check)
                 or self.pending.get(f"{check}:{entity_type}")
@@ -105,6 +118,9 @@ class VendorConformance:
 
     def test_refused_refresh_needs_reauth(self, ait_sqlite_url: str, entity_type: str) -> None:
         self._run("refused_refresh_needs_reauth", ait_sqlite_url, entity_type)
+
+    def test_unauthorized_needs_reconnect(self, ait_sqlite_url: str, entity_type: str) -> None:
+        self._run("unauthorized_needs_reconnect", ait_sqlite_url, entity_type)
 
     def test_short_rate_limit_waited_out(self, ait_sqlite_url: str, entity_type: str) -> None:
         self._run("short_rate_limit_waited_out", ait_sqlite_url, entity_type)
