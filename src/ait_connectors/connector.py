@@ -41,7 +41,7 @@ from .keyauth import (
     key_headers,
     validate_key,
 )
-from .oauth.authenticator import ConnectorAuthenticator
+from .oauth.authenticator import ConnectorAuthenticator, revoke_tokens
 from .oauth.tokens import TokenResponse
 from .providers.spec import ProviderSpec
 from .storage.models import TokenStatus
@@ -362,7 +362,7 @@ class BaseConnector:
                 if hook is not None:
                     await hook(held, data.metadata)
                 else:
-                    await _revoke_tokens(self.authenticator, self.provider, held)
+                    await revoke_tokens(self.authenticator, self.provider, held)
             except Exception as exc:  # the user asked to disconnect: never keep tokens for this
                 logger.warning("revoking the %s token failed: %s", self.provider.slug, exc)
         return await self.tokens.clear_oauth_data(self.connector_config_id, self.user_id)
@@ -424,17 +424,6 @@ def _to_connection_base(
             f"{connector.provider.name}: refusing to send this connection's token to "
             f"{url.scheme}://{url.host}, which is not its API host",
         )
-
-
-async def _revoke_tokens(
-    authenticator: Any, provider: ProviderSpec, held: dict[str, str | None]
-) -> None:
-    for kind in provider.revoke.tokens:  # the catalogue says which, in order
-        secret = held[kind]
-        if secret is not None:
-            await authenticator.revoke(secret, token_type_hint=kind)
-            if provider.revoke.first_held_only:
-                break
 
 
 def _secret(value: SecretStr | None) -> str | None:

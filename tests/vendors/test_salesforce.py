@@ -5,7 +5,6 @@ deletions through ``queryAll``, and objects a config adds."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -204,16 +203,16 @@ async def test_incremental_reads_deletions_and_the_overlap(
     mock.clear_log()
     mock.data["Contact"][-1].update(IsDeleted=True, SystemModstamp="2030-01-01T00:00:00.000+0000")
     again = (await run(salesforce, "contacts"))["contacts"]
-    assert again.ok and again.updated == 1 and again.deleted == 0
+    assert again.ok and again.updated == 0 and again.deleted == 1
     (since,) = [r.query["q"] for r in mock.requests(f"{VERSION_PATH}/queryAll")]
     # >= the newest SystemModstamp seen (two records share it): none is skipped at the edge.
     assert "WHERE SystemModstamp >= 2026-01-05T10:00:00Z" in since
-    payloads = await rows(
-        salesforce.database, "SELECT payload FROM records WHERE entity_type = 'contacts'"
+    found = await rows(
+        salesforce.database,
+        "SELECT external_id, deleted_at IS NOT NULL FROM records WHERE entity_type = 'contacts'",
     )
-    decoded = [p if isinstance(p, dict) else json.loads(p) for (p,) in payloads]
-    deleted = [p["id"] for p in decoded if p["is_deleted"]]
-    assert len(deleted) == 1
+    gone = {eid for eid, is_gone in found if is_gone}
+    assert gone == {mock.data["Contact"][-1]["Id"]} and len(found) == 5
 
 
 async def test_a_config_adds_objects(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import httpx
 
@@ -101,10 +101,7 @@ class ConnectorAuthenticator:
     ) -> None:
         """End the authorization at the provider on disconnect: by default revoke the tokens the
         catalogue names (``revoke.tokens``), in order."""
-        for kind in self.spec.revoke.tokens:
-            secret = tokens.get(kind)
-            if secret is not None:
-                await self.revoke(secret, token_type_hint=kind)
+        await revoke_tokens(self, self.spec, tokens)
 
     async def aclose(self) -> None:
         """Close the underlying OAuth client."""
@@ -120,3 +117,20 @@ class ConnectorAuthenticator:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class _Revoker(Protocol):
+    async def revoke(self, token: str, *, token_type_hint: str = ...) -> None: ...
+
+
+async def revoke_tokens(
+    authenticator: _Revoker, spec: ProviderSpec, tokens: Mapping[str, str | None]
+) -> None:
+    """Revoke the held tokens the catalogue names (``revoke.tokens``), in order; with
+    ``revoke.first_held_only`` only the first one held (revoking it ends the others)."""
+    for kind in spec.revoke.tokens:
+        secret = tokens.get(kind)
+        if secret is not None:
+            await authenticator.revoke(secret, token_type_hint=kind)
+            if spec.revoke.first_held_only:
+                return

@@ -112,7 +112,19 @@ class SalesforceDataSource:
                 f"{self.provider.slug}: {query.sobject} query not done but no nextRecordsUrl",
                 status_code=response.status_code,
             )
-        return Page(items, next_cursor, raw=response.content, warnings=self._usage_warnings())
+        # queryAll answers a deleted record (recycle bin) as the record with IsDeleted true:
+        # a deletion the vendor reports, marked deleted with this page (a tombstone in the feed).
+        deleted = [
+            r["Id"] for r in items if r.get("IsDeleted") is True and isinstance(r.get("Id"), str)
+        ]
+        live = [r for r in items if r.get("IsDeleted") is not True]
+        return Page(
+            live,
+            next_cursor,
+            raw=response.content,
+            warnings=self._usage_warnings(),
+            deleted=deleted,
+        )
 
     def _next_url(self, cursor: Cursor) -> str:
         """The absolute URL of a stored ``nextRecordsUrl``: a path, on this client's host."""

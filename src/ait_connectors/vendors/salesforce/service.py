@@ -53,7 +53,8 @@ _STANDARD: dict[str, tuple[str, type[SalesforceRecord]]] = {
     "cases": ("Case", SalesforceCase),
 }
 # Incremental scans cannot tell "removed" from "unchanged": deletions arrive as records with
-# is_deleted true (queryAll), never by a sweep.
+# IsDeleted true (queryAll), which the data source reports as the page's deletions
+# (``Page.deleted``), never by a sweep.
 _CHANGED: Any = {
     "incremental": Incremental(field="system_modstamp"),
     "detect_deletions": False,
