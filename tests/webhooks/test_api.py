@@ -136,7 +136,9 @@ def test_endpoints_api_delivers_rotates_replays(gateway: ThreadGateway, receiver
 
     spec = api.get("/openapi.json").json()
     for (method, suffix), statuses in DOCUMENTED.items():
-        assert set(spec["paths"][base + suffix][method]["responses"]) == statuses, (method, suffix)
+        # gateway/openapi.py adds to every operation the 400 of a URL with control characters.
+        documented = set(spec["paths"][base + suffix][method]["responses"])
+        assert documented == statuses | {"400"}, (method, suffix)
 
 
 def test_cli_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> None:

@@ -37,7 +37,8 @@ COMMANDS = (
     LazyCommand(
         "connect",
         "connect:connect",
-        "Connect a provider for a user: open the authorization link and wait for the callback.",
+        "Connect a provider for a user: open the authorization link and wait for the callback, "
+        "or check and store an API key (for providers that take keys).",
     ),
     LazyCommand(
         "sync",

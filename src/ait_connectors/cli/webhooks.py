@@ -76,7 +76,9 @@ def list_endpoints() -> None:
         return await _store(connectors).list()
 
     table = Table("id", "url", "events", "status", "since / reason")
-    for info in run_with(go):
+    infos = run_with(go)
+    _ids_whole(table, [info.id for info in infos])
+    for info in infos:
         note = "-"
         if info.status == "disabled":
             note = f"{_when(info.disabled_at)}: {info.disabled_reason}"
@@ -142,7 +144,9 @@ def deliveries(
         return (await _store(connectors).deliveries(endpoint_id, limit=limit, status=status))[0]
 
     table = Table("delivery", "event", "status", "attempt", "at", "outcome", "http", "ms", "detail")
-    for item in run_with(go):
+    items = run_with(go)
+    _ids_whole(table, [item.id for item in items])
+    for item in items:
         if not item.log:
             table.add_row(item.id, item.event_type, item.status, "-", "-", "-", "-", "-", "-")
         for attempt in item.log:
@@ -171,3 +175,9 @@ def replay(delivery_id: str = typer.Argument(..., help="The delivery's id.")) ->
     err_console.print(
         f"Queued {info.id} ({info.event_type}) again; a worker or the gateway delivers it."
     )
+
+
+def _ids_whole(table: Table, ids: list[str]) -> None:
+    # An id is copied into the next command: never cut short, whatever the terminal's width.
+    column = table.columns[0]
+    column.no_wrap, column.min_width = True, max(map(len, ids), default=None)

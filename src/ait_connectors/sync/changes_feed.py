@@ -29,7 +29,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_, update
 
-from ..errors import AItError
+from ..errors import AItError, database_unavailable
 from ..storage.changes_models import ChangeRow, ChangesFeedRow
 from ..storage.db import Database
 from ..storage.models import ConnectorConfigRow
@@ -328,9 +328,13 @@ class ChangeFeed:
         self._pruned_at = now
         try:
             return await self.prune()
-        except Exception:  # never fails the sync it follows; the next one tries again
-            logger.warning("pruning the changes feed failed", exc_info=True)
+        except Exception as exc:  # never fails the sync it follows; the next one tries again
             self._pruned_at = None
+            lost = database_unavailable(exc)
+            if lost is not None:  # the sync it follows already says so, in one line
+                logger.debug("pruning the changes feed skipped: %s", lost.message)
+            else:
+                logger.warning("pruning the changes feed failed", exc_info=True)
             return 0
 
     async def prune(self) -> int:
