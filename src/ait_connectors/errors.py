@@ -36,6 +36,7 @@ __all__ = [
     "ConnectorOAuthRequestError",
     "DatabaseUnavailableError",
     "EncryptionError",
+    "FullScanRequired",
     "RateLimitError",
     "VendorResponseError",
     "database_unavailable",
@@ -144,6 +145,15 @@ class RateLimitError(AItError):
         """Seconds from ``now`` until the limit resets (never negative)."""
         now = now or datetime.now(UTC)
         return max(0.0, (self.reset_at - now).total_seconds())
+
+
+class FullScanRequired(AItError):
+    """The vendor refused the incremental handle (an expired sync token, a stale history id):
+    only a full scan can bring the records back in line. Raised by a data source; the engine
+    drops the watermark and runs a full scan in the same run, with deletions swept."""
+
+    def __init__(self, message: str, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__("SYNC_FULL_SCAN_REQUIRED", message, metadata)
 
 
 class VendorResponseError(AItError):

@@ -69,9 +69,12 @@ class Page(Generic[T]):
     - ``raw``: the response body the items come from. Set it only when the items depend on
       nothing but this body and the cursor: the engine fingerprints it to recognise a page it
       already stored. Leave it ``None`` when items were enriched from other requests.
+    - ``deleted``: external ids the vendor reported deleted (a changes feed: Gmail's history,
+      Calendar's cancelled events); the engine marks them deleted in the page's transaction,
+      in an incremental scan as in a full one (an id the page also holds as an item stays).
     """
 
-    __slots__ = ("_items", "_loader", "next_cursor", "raw", "warnings", "watermark")
+    __slots__ = ("_items", "_loader", "deleted", "next_cursor", "raw", "warnings", "watermark")
 
     def __init__(
         self,
@@ -82,6 +85,7 @@ class Page(Generic[T]):
         raw: bytes | None = None,
         loader: Callable[[], Sequence[T]] | None = None,
         warnings: Sequence[str] = (),
+        deleted: Sequence[str] = (),
     ) -> None:
         if items is None and loader is None:
             items = ()
@@ -91,6 +95,7 @@ class Page(Generic[T]):
         self.watermark = watermark
         self.raw = raw
         self.warnings = tuple(warnings)  # e.g. a repository skipped: kept in the run record
+        self.deleted = tuple(deleted)
 
     @property
     def items(self) -> Sequence[T]:

@@ -199,27 +199,30 @@ def rate_limit_error(
     headers = response.headers
     if status == 429:
         reset = _header_reset(headers, spec, now)
-        return _error(provider, reset or now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
+        if reset is not None:
+            return _error(provider, reset, status, told=True)
+        return _error(provider, now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
     if status == 529 and "retry-after" in headers:
         # An overloaded service that says when to come back (Notion's ``service_overload``):
         # wait what it asks, as for a 429, rather than retrying at once.
         reset = _header_reset(headers, spec, now)
         if reset is not None:
-            return _error(provider, reset, status)
+            return _error(provider, reset, status, told=True)
     if status == 403:
         if _remaining_zero(headers, spec) or "retry-after" in headers:
             reset = _header_reset(headers, spec, now)
-            return _error(
-                provider, reset or now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status
-            )
+            if reset is not None:
+                return _error(provider, reset, status, told=True)
+            return _error(provider, now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
         text = response.text[:4000] if response.content else ""
         if _SECONDARY_LIMIT.search(text):
             return _error(provider, now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
         reasons = _google_reasons(_json_or_none(response))
-        if reasons & _GOOGLE_SHORT:
-            return _error(provider, now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT), status)
-        if reasons & _GOOGLE_LONG:
-            return _error(provider, now + timedelta(hours=1), status)
+        if short := sorted(reasons & _GOOGLE_SHORT):
+            wait = now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT)
+            return _error(provider, wait, status, reason=short[0])
+        if long := sorted(reasons & _GOOGLE_LONG):
+            return _error(provider, now + timedelta(hours=1), status, reason=long[0])
         return None
     if status in (200, 400):
         body = _json_or_none(response) if status == 400 else None
@@ -228,8 +231,18 @@ def rate_limit_error(
     return None
 
 
-def _error(provider: str, reset_at: datetime, status: int) -> RateLimitError:
-    return RateLimitError(provider, reset_at, metadata={"status_code": status})
+def _error(
+    provider: str, reset_at: datetime, status: int, *, reason: str = "", told: bool = False
+) -> RateLimitError:
+    """``metadata``: ``status_code``; ``reason`` (Google's ``usageLimits`` reason, lower case)
+    and ``reset_told`` (the reset came from the vendor's headers) when known, so that a vendor
+    can tell a per-minute limit from a daily quota, or back off on its own when not told."""
+    metadata: dict[str, Any] = {"status_code": status}
+    if reason:
+        metadata["reason"] = reason
+    if told:
+        metadata["reset_told"] = True
+    return RateLimitError(provider, reset_at, metadata=metadata)
 
 
 def graphql_errors(payload: Any) -> list[dict[str, Any]]:

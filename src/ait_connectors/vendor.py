@@ -44,6 +44,7 @@ from .errors import (
     ConfigurationError,
     ConnectorOAuthRefreshTokenExpiredError,
     ConnectorOAuthRequestError,
+    FullScanRequired,
     RateLimitError,
     VendorResponseError,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "Cursor",
     "Entity",
     "EntityType",
+    "FullScanRequired",
     "GraphQLPageInfoPaginator",
     "Incremental",
     "JSONCursorPaginator",

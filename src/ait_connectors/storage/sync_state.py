@@ -178,6 +178,16 @@ class SyncStateStore:
             {"g": generation, "now": now, "id": state_id},
         )
 
+    async def drop_watermark(self, conn: AsyncConnection, state_id: str, now: datetime) -> None:
+        """Forget the incremental handle and the cursor: the next pages are a full scan's."""
+        await conn.execute(
+            text(
+                "UPDATE sync_state SET cursor = NULL, watermark = NULL, pending_watermark = NULL, "
+                "updated_at = :now WHERE id = :id"
+            ).bindparams(_ts("now")),
+            {"now": now, "id": state_id},
+        )
+
     async def mark_running(
         self, conn: AsyncConnection, state_id: str, run_id: str, now: datetime
     ) -> None:

@@ -47,6 +47,7 @@ class ProcessedPage:
     keys: Sequence[str]
     fingerprint: str | None
     next_cursor: Cursor
+    deleted: Sequence[str] = ()  # external ids the vendor reported deleted
 
 
 class PageCommitter:
@@ -128,8 +129,10 @@ class PageCommitter:
                 counts += await self._write(conn, page, now)
             pages = len(carried.pages) + (page is not None)
             deleted = 0
+            if page is not None and page.deleted:
+                deleted = await self.writer.mark_deleted(conn, self.key, page.deleted, now)
             if last:
-                deleted = await self._complete(conn, last_seq or 0, pending, now)
+                deleted += await self._complete(conn, last_seq or 0, pending, now)
             else:
                 await self.store.save_progress(
                     conn,

@@ -10,6 +10,9 @@ Guarantees (DESIGN.md, Sync):
 - The last page's transaction also completes the scan: the cursor is reset, the watermark the scan
   collected becomes the watermark (or the old one is kept), and — only then, and only for a full
   scan — records no page of the scan held are marked deleted (mark-and-sweep by generation).
+- A data source that finds its incremental handle refused (``FullScanRequired``: an expired
+  sync token, a stale history id) gets a full scan in the same run: the watermark is dropped
+  and a new generation scanned, whose completion sweeps deletions.
 - A rate limit that resets soon is waited out; a longer one stops the run cleanly with
   ``status = rate_limited`` and ``resume_at``. 5xx and network errors are retried by the request
   helpers; any other error (a malformed body…) fails the run and keeps what was committed.
@@ -33,7 +36,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from ..errors import AItError, RateLimitError, database_unavailable
+from ..errors import AItError, FullScanRequired, RateLimitError, database_unavailable
 from ..storage.db import Database
 from ..storage.sync_models import INTERRUPTED_CODE, STOPPED_MESSAGE, RunStatus
 from ..storage.sync_state import ConnectionKey, SyncStateStore
@@ -123,7 +126,14 @@ class SyncEngine(Generic[DS]):
         finish = _Finisher(self, key, run_id, start, counters, started_at)
         try:
             async with open_data_source() as data_source:
-                await self._stream(key, config, data_source, start, run_id, counters)
+                try:
+                    await self._stream(key, config, data_source, start, run_id, counters)
+                except FullScanRequired as exc:
+                    if start.full_scan:
+                        raise  # a full scan refused as stale: nothing left to fall back on
+                    counters.warn(f"full re-scan: {exc.message}")
+                    start = finish.start = await self._restart_full(key, _now())
+                    await self._stream(key, config, data_source, start, run_id, counters)
         except RateLimitError as exc:
             status, error, resume_at = RunStatus.RATE_LIMITED, exc, exc.reset_at
         except (asyncio.CancelledError, KeyboardInterrupt) as exc:
@@ -175,6 +185,29 @@ class SyncEngine(Generic[DS]):
             pending_watermark=pending,
             pages_in_scan=pages_in_scan,
             full_scan=watermark is None,
+        )
+
+    async def _restart_full(self, key: ConnectionKey, now: datetime) -> ScanStart:
+        """Drop the watermark the vendor refused and start a full scan (a new generation). The
+        watermark goes in this transaction: a run killed during the re-scan resumes it as a
+        full scan, never as an incremental one from the refused handle."""
+        store = self.store
+        async with self.database.transaction(lock=True) as conn:
+            row = await store.lock_state(conn, key, now)
+            generation = row.generation + 1
+            keep = [row.completed_generation] if row.completed_generation is not None else []
+            await self.writer.drop_pages(conn, row.id, keep=keep)
+            await store.start_scan(conn, row.id, generation, now)
+            await store.drop_watermark(conn, row.id, now)
+        return ScanStart(
+            state_id=row.id,
+            generation=generation,
+            completed_generation=row.completed_generation,
+            cursor=None,
+            watermark=None,
+            pending_watermark=None,
+            pages_in_scan=0,
+            full_scan=True,
         )
 
     async def _stream(

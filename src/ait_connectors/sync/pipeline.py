@@ -132,7 +132,7 @@ class PagePipeline:
             committer.counters.warn(warning)
         last = page.next_cursor is None
         fingerprint = await item.fingerprint if item.fingerprint is not None else None
-        if fingerprint is not None and fingerprint in self.reference:
+        if fingerprint is not None and fingerprint in self.reference and not page.deleted:
             if committer.carried_count == 0:
                 self._carried_since = self.options.clock()
             committer.carry(fingerprint, self.reference[fingerprint], page)
@@ -151,7 +151,11 @@ class PagePipeline:
             await self._submit(last=False)  # keep the progress of the pages carried before
             raise
         self.watermark.see(page_max, page.watermark)
-        processed = ProcessedPage(committer.next_seq(), rows, keys, fingerprint, page.next_cursor)
+        held = set(keys)
+        deleted = [d for d in page.deleted if d not in held]  # an item held is the newer state
+        processed = ProcessedPage(
+            committer.next_seq(), rows, keys, fingerprint, page.next_cursor, deleted
+        )
         await self._submit(last=last, page=processed)
 
     def _batch_due(self) -> bool:

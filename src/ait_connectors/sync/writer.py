@@ -211,6 +211,28 @@ class RecordWriter(ABC):
         )
         return int(result.rowcount)
 
+    async def mark_deleted(
+        self, conn: AsyncConnection, key: ConnectionKey, external_ids: Sequence[str], now: datetime
+    ) -> int:
+        """Mark deleted the live records the vendor reported deleted; return how many."""
+        if not external_ids:
+            return 0
+        result = await conn.execute(
+            text(
+                "UPDATE records SET deleted_at = :now "
+                "WHERE connector_config_id = :c AND user_id = :u AND entity_type = :t "
+                "AND deleted_at IS NULL AND external_id IN :ids"
+            ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("ids", expanding=True)),
+            {
+                "now": now,
+                "ids": list(external_ids),
+                "c": key.connector_config_id,
+                "u": key.user_id,
+                "t": key.entity_type,
+            },
+        )
+        return int(result.rowcount)
+
     @staticmethod
     def _json_param(name: str) -> str:
         return f":{name}"
