@@ -1,6 +1,7 @@
 """The built-in vendors pass the conformance kit (``ait_connectors.testing``)."""
 
 from kit_declarations import GITHUB, SANDBOX, SPOTIFY
+from kit_google_media import GOOGLE_MEDIA, PENDING
 from kit_linear import LINEAR
 from kit_notion import NOTION
 from kit_slack import SLACK
@@ -15,3 +16,4 @@ TestNotionConformance = conformance_suite(NOTION)
 TestLinearConformance = conformance_suite(LINEAR)
 TestXConformance = conformance_suite(X)
 TestSlackConformance = conformance_suite(SLACK)
+TestGoogleMediaConformance = conformance_suite(GOOGLE_MEDIA, pending=PENDING)
