@@ -21,7 +21,8 @@ which sweeps the messages deleted meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -93,7 +94,8 @@ class GmailPages:
     Class attributes tune it: ``gmail_bodies`` (read ``format=full`` and keep the text part;
     off: metadata only), ``gmail_page_size`` (ids per ``messages.list`` / records per
     ``history.list`` page, at most 500), ``gmail_batch_size`` (calls per batch, at most 100;
-    Google advises 50).
+    Google advises 50), ``gmail_sleep`` (how a batch waits before sending its rate-limited
+    calls again).
     """
 
     client: httpx.AsyncClient
@@ -101,6 +103,7 @@ class GmailPages:
     gmail_bodies: ClassVar[bool] = False
     gmail_page_size: ClassVar[int] = 100
     gmail_batch_size: ClassVar[int] = 50
+    gmail_sleep: ClassVar[Callable[[float], Awaitable[None]]] = asyncio.sleep
 
     @property
     def gmail_limits(self) -> GoogleLimits:
@@ -112,12 +115,11 @@ class GmailPages:
 
     async def _gmail_get(self, method: str, path: str, **params: Any) -> Any:
         limits = self.gmail_limits
+        limits.meter.spend(method)  # every call costs, refused ones too
         try:
             response = await send(self.client, "GET", path, provider=self.provider, params=params)
         except RateLimitError as exc:
             raise limits.limited(exc) from None
-        finally:
-            limits.meter.spend(method)
         limits.succeeded()
         body = parse_json(response, self.provider)
         if not isinstance(body, dict):
@@ -136,6 +138,7 @@ class GmailPages:
             "messages.get",
             self.gmail_limits,
             size=self.gmail_batch_size,
+            sleep=type(self).gmail_sleep,
         )
         wanted = list(dict.fromkeys(ids))
         answers = await batch.run({i: _message_path(i, self.gmail_bodies) for i in wanted})

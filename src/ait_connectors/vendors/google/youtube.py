@@ -162,6 +162,7 @@ class YouTubePages:
 
     async def _youtube_page(self, method: str, first: PageRequest, cursor: Cursor) -> Page[Any]:
         limits = self.youtube_limits
+        limits.meter.spend(method)  # every call costs, refused ones too
         try:
             page = await fetch_page(
                 self.client,
@@ -173,8 +174,6 @@ class YouTubePages:
             )
         except RateLimitError as exc:
             raise limits.limited(exc) from None
-        finally:
-            limits.meter.spend(method)  # every call costs, failed ones too
         limits.succeeded()
         return page
 
