@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from kit_google_media import GOOGLE_MEDIA
 from sqlalchemy import text
 
+from ait_connectors.errors import VendorResponseError
 from ait_connectors.testing.harness import Harness
+from ait_connectors.vendors.google.batch import parse_batch
 from ait_connectors.vendors.google.gmail import GmailPages
 
 MESSAGES = "gmail_messages"
@@ -120,3 +123,22 @@ async def test_bodies_only_when_asked(harness: Harness, monkeypatch: pytest.Monk
     finally:
         await service.aclose()
     assert {m.body_text for m in fetched} == {f"Body of message {n}\n" for n in range(5)}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html", b"<html>maintenance</html>"),
+        ("multipart/mixed; boundary=b1", b"--b1\r\nContent-ID: <response-x>\r\n\r\nHTTP/1.1 200"),
+        (
+            "multipart/mixed; boundary=b1",
+            b"--b1\r\nContent-ID: <response-x>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n{not json\r\n--b1--",
+        ),
+    ],
+    ids=["html", "truncated", "bad-json"],
+)
+def test_malformed_batch_answers_fail_clearly(content_type: str, body: bytes) -> None:
+    response = httpx.Response(200, headers={"content-type": content_type}, content=body)
+    with pytest.raises(VendorResponseError) as caught:
+        parse_batch(response)
+    assert caught.value.code == "VENDOR_MALFORMED_RESPONSE" and "JSON" in caught.value.message
