@@ -22,6 +22,7 @@ which sweeps the messages deleted meanwhile.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -45,6 +46,8 @@ from ait_connectors.vendor import (
 from .batch import BatchGet
 from .gmail_entities import METADATA_HEADERS, GmailLabel, GmailMessage
 from .quota import GMAIL_COSTS, GoogleLimits, QuotaMeter
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "GMAIL_READONLY",
@@ -159,7 +162,9 @@ class GmailPages:
 
     def _report(self, page: Page[Any]) -> Page[Any]:
         if page.next_cursor is None:
-            page.warnings = (*page.warnings, self.gmail_limits.meter.report())
+            report = self.gmail_limits.meter.report()
+            logger.info("%s", report)
+            page.warnings = (*page.warnings, report)
         return page
 
     async def gmail_messages_page(self, cursor: Cursor, watermark: Any) -> Page[Any]:

@@ -18,6 +18,7 @@ other), which pages with ``pageToken`` like the rest. When the daily quota runs 
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import httpx
@@ -37,6 +38,8 @@ from ait_connectors.vendor import (
 )
 
 from .quota import YOUTUBE_COSTS, GoogleLimits, QuotaMeter
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "REQUIRED_SCOPES",
@@ -180,7 +183,9 @@ class YouTubePages:
     def _reported(self, page: Page[Any]) -> Page[Any]:
         """The scan's last page carries the run's quota report (kept in the run's record)."""
         if page.next_cursor is None:
-            page.warnings = (*page.warnings, self.youtube_limits.meter.report())
+            report = self.youtube_limits.meter.report()
+            logger.info("%s", report)
+            page.warnings = (*page.warnings, report)
         return page
 
     async def youtube_subscriptions_page(self, cursor: Cursor) -> Page[Any]:
