@@ -247,3 +247,22 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 def _inline_syncs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Gateway tests run syncs in the gateway process, on PostgreSQL too (no worker here)."""
     monkeypatch.setenv("AIT_JOBS", "inline")
+
+
+@pytest.fixture
+def catalogue_only() -> Iterator[str]:
+    """A provider in the catalogue without a connector, registered in this process (every
+    built-in catalogue entry has a connector now)."""
+    from ait_connectors.providers import ProviderSpec, register_provider, unregister_provider
+
+    spec = ProviderSpec(
+        slug="acme-no-connector",
+        name="Acme",
+        authorize_url="https://acme.example/oauth/authorize",
+        token_url="https://acme.example/oauth/token",
+    )
+    register_provider(spec)
+    try:
+        yield spec.slug
+    finally:
+        unregister_provider(spec.slug)
