@@ -46,10 +46,13 @@ class Incremental:
       a completed scan. Without it, the watermark is whatever pages return as ``Page.watermark``
       (a sync token on the last page).
     - ``initial``: the watermark of the very first scan (``None`` = a full scan).
+    - ``deletions``: the vendor's changes feed reports deletions (``Page.deleted``), so an
+      incremental scan shows a removal too (Gmail's history, sync tokens).
     """
 
     field: str | None = None
     initial: Any = None
+    deletions: bool = False
 
 
 @dataclass(frozen=True)
