@@ -30,8 +30,8 @@ ALL_SCOPES = {"openid", "email", "profile", CALENDAR, CONTACTS, YOUTUBE, GMAIL}
 def small_media(mock: GoogleMock) -> None:
     """The kit's YouTube and Gmail fixtures, as small as the checks allow with pages of 1:
     every list keeps 3 items after the kit removes one (the link-back check needs three pages),
-    the first playlist walked (PL0) has 3 items (a cycle within its pages), 7 labels (read 4 at a time:
-    the kill check needs a read after a commit)."""
+    the first playlist walked (PL0) has 3 items (a cycle within its pages), 7 labels (read 4 at
+    a time: the kill check needs a read after a commit)."""
     youtube = YouTubeData.sample(subscriptions=4, playlists=4, items=1, liked=4)
     youtube.items["PL0"] += [playlist_item("PL0", n) for n in (1, 2)]
     youtube.items["PL2"].append(playlist_item("PL2", 1))

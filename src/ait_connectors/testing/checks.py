@@ -256,7 +256,9 @@ async def optional_fields_map(h: Harness, entity_type: str, mode: str) -> None:
 
 async def sigkill_then_resume(h: Harness, entity_type: str) -> None:
     committed, close = cursor_probe(h, entity_type)
-    h.proxy.arm(hold_when=committed)  # hold the first request sent after a committed page
+    # Hold the first request sent after a committed page (waiting for a commit only after an
+    # answer that was one of the entity type's pages).
+    h.proxy.arm(hold_when=committed, pages=h.entity(entity_type).pages)
     pid = ForkServer.shared().start_sync(
         db_url=h.db_url,
         key_hex=h.key_hex,
