@@ -144,3 +144,29 @@ def test_malformed_batch_answers_fail_clearly(content_type: str, body: bytes) ->
     with pytest.raises(VendorResponseError) as caught:
         parse_batch(response)
     assert caught.value.code == "VENDOR_MALFORMED_RESPONSE" and "JSON" in caught.value.message
+
+
+async def test_interrupted_stale_history_rescan_resumes_as_full_and_sweeps(
+    harness: Harness,
+) -> None:
+    """The re-scan's cursor says "full listing": a run that breaks in it resumes the listing
+    (never the refused history id) and its last page still sweeps what Gmail no longer has."""
+    h, box = harness, harness.data.media.mailbox
+    assert (await h.sync(MESSAGES)).ok
+    box.messages.pop("m0003")  # gone without any history record
+    box.relabel("m0000", add=["STARRED"])  # a change, in a history Gmail will no longer have
+    box.expire_history()
+    # history (404), profile, messages.list page 1, its batch, then page 2 breaks.
+    h.proxy.arm(answers={5: "truncate"})
+    broken = await h.sync(MESSAGES)
+    assert not broken.ok and broken.deleted == 0, broken
+    assert await h.stored(MESSAGES, deleted=True) == set()
+    h.proxy.arm()
+    mark = len(h.proxy.log)
+    resumed = await h.sync(MESSAGES)
+    assert resumed.ok and resumed.scan_completed and resumed.deleted == 1, resumed
+    first = h.proxy.api_log(mark)[0]
+    assert first.path.endswith("/messages") and first.query.get("pageToken"), first
+    assert await h.stored(MESSAGES, deleted=True) == {"m0003"}
+    await _exact(h)
+    assert await _watermark(h) == {"historyId": str(box.history_id)}
