@@ -201,6 +201,7 @@ async def send(
     provider: ProviderInfo | str,
     params: Mapping[str, Any] | None = None,
     json: Any = None,
+    content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout | None = None,
     attempts: int = 5,
@@ -210,7 +211,8 @@ async def send(
     """Send one request and return its 2xx response (body read).
 
     Retries 5xx, timeouts and connection errors with exponential backoff and jitter
-    (``attempts`` in all, within ``retry_timeout`` seconds); raises ``RateLimitError`` for rate
+    (``attempts`` in all, within ``retry_timeout`` seconds); ``content`` is a raw body (a
+    multipart batch), ``json`` a JSON one. Raises ``RateLimitError`` for rate
     limits, ``AuthorizationRequiredError`` for a 401 that survived the client's token refresh,
     ``VendorResponseError`` for everything else, including a body over ``max_bytes``
     (default: the ``AIT_MAX_RESPONSE_BYTES`` setting, 64 MiB).
@@ -228,7 +230,13 @@ async def send(
     ):
         with attempt:
             request = client.build_request(
-                method, url, params=params, json=json, headers=headers, timeout=call.timeout
+                method,
+                url,
+                params=params,
+                json=json,
+                content=content,
+                headers=headers,
+                timeout=call.timeout,
             )
             return _check_status(await _receive(client, request, call, where), call, where)
     raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover

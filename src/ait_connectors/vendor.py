@@ -34,6 +34,9 @@ conformance kit (``ait_connectors.testing``) checks it the way the built-in vend
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from . import ratelimit as _ratelimit
 from .concurrency import gather
 from .csrf import CsrfTokens
 from .entities import Entity
@@ -114,4 +117,12 @@ __all__ = [
     "request_json",
     "send",
     "unregister_provider",
+    "utcnow",
 ]
+
+
+def utcnow() -> datetime:
+    """The clock of rate-limit arithmetic (reset times, waits): a vendor computing a reset time
+    (a daily quota's midnight) reads this one, which tests fix through
+    ``ait_connectors.ratelimit.utcnow``."""
+    return _ratelimit.utcnow()

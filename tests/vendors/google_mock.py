@@ -128,7 +128,7 @@ class GoogleMock(MockServer):
     calendar: CalendarData  # installed by the "calendar" product
     people: Collection  # installed by the "people" product
 
-    def __init__(self, products: tuple[str, ...] = ("calendar", "people")) -> None:
+    def __init__(self, products: tuple[str, ...] | None = None) -> None:
         super().__init__()
         self.routes: list[_Route] = []
         self.clock = 0
@@ -138,8 +138,8 @@ class GoogleMock(MockServer):
         self.scopes_of: dict[str, set[str]] = {}  # access or refresh token -> scopes
         self.refresh_tokens: set[str] = set()
         self.revoked: list[str] = []
-        for name in products:
-            PRODUCTS[name](self)
+        for name in products if products is not None else tuple(PRODUCTS):
+            PRODUCTS[name](self)  # default: every product registered (imported) so far
 
     # -- plumbing ---------------------------------------------------------------------------
 

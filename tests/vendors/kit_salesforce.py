@@ -58,7 +58,6 @@ def _entity(sobject: str, change: dict[str, Any]) -> EntityKit:
         remove=lambda m: _remove(m, sobject),
         optional=optional,
         url_cursors=False,
-        reports_deletions=True,  # queryAll answers a deleted record with IsDeleted true
     )
 
 

@@ -58,7 +58,6 @@ def _entity(
         remove=lambda m: m.remove(name),
         optional=("metadata", "livemode", *optional),
         url_cursors=False,
-        reports_deletions=deletes,
     )
 
 

@@ -50,15 +50,16 @@ def test_a_registered_reason_decides_first() -> None:
     def daily(error: GoogleError, exc: Exception) -> Exception | None:
         return RateLimitError("google", reset, "youtube: the daily quota is spent")
 
-    register_reason("quotaExceeded", daily)
+    # A reason of its own: the real quotaExceeded hook (quota.py) stays registered.
+    register_reason("exampleQuirk", daily)
     try:
-        error = parse_google_error(403, body(code=403, errors=[{"reason": "quotaExceeded"}]))
+        error = parse_google_error(403, body(code=403, errors=[{"reason": "exampleQuirk"}]))
         found = hooked(error, VendorResponseError("VENDOR_CLIENT_ERROR", "403"))
         assert isinstance(found, RateLimitError) and found.reset_at == reset
         other = parse_google_error(403, body(code=403, errors=[{"reason": "forbidden"}]))
         assert hooked(other, VendorResponseError("VENDOR_CLIENT_ERROR", "403")) is None
     finally:
-        REASON_HOOKS.pop("quotaexceeded", None)
+        REASON_HOOKS.pop("examplequirk", None)
 
 
 def test_backoff_doubles_up_to_its_cap_with_jitter() -> None:

@@ -49,11 +49,14 @@ class Incremental:
     - ``expired``: ``expired(watermark)`` is true when the vendor can no longer answer changes
       since that watermark (Stripe keeps events 30 days): a new scan then starts without it, as
       a full scan (which may sweep deletions), and the stored watermark is dropped.
+    - ``deletions``: the vendor's changes feed reports deletions (``Page.deleted``), so an
+      incremental scan shows a removal too (Gmail's history, sync tokens).
     """
 
     field: str | None = None
     initial: Any = None
     expired: Callable[[Any], bool] | None = None
+    deletions: bool = False
 
 
 @dataclass(frozen=True)

@@ -152,13 +152,15 @@ class PagePipeline:
             await self._submit(last=False)  # keep the progress of the pages carried before
             raise
         self.watermark.see(page_max, page.watermark)
+        held = set(keys)
+        deleted = [d for d in page.deleted if d not in held]  # an item held is the newer state
         processed = ProcessedPage(
             committer.next_seq(),
             rows,
             keys,
             fingerprint,
             page.next_cursor,
-            deleted=page.deleted,
+            deleted=deleted,
             sweep=page.sweep,
         )
         await self._submit(last=last, page=processed)

@@ -77,8 +77,6 @@ class EntityKit:
     - ``pages``: a regex matching the API paths of this type's own pages (needed for walks,
       whose parent listings are not this type's pages); default: every API request.
     - ``url_cursors``: next links are URLs (false: opaque cursors, no origin to check).
-    - ``reports_deletions``: an incremental scan learns of removals from the vendor (a change
-      feed with deletions, ``Page.deleted``): it must mark exactly the removed record deleted.
     """
 
     items: Callable[[Any], list[dict[str, Any]]]
@@ -87,7 +85,6 @@ class EntityKit:
     optional: tuple[str, ...] = ()
     pages: str | None = None
     url_cursors: bool = True
-    reports_deletions: bool = False
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,8 @@ class MockServer(BackgroundServer):
                     body = json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
-                    if body:
+                    typed = any(k.lower() == "content-type" for k in reply.headers)
+                    if body and not typed:
                         self.send_header("Content-Type", "application/json; charset=utf-8")
                     self.send_header("Content-Length", str(len(body)))
                     for name, value in reply.headers.items():

@@ -270,7 +270,10 @@ class FaultProxy(BackgroundServer):
                 plan.repeated[target] = answer
             replay = self._cycle_source(plan, entry) if entry.api else None
         if entry.api and plan.hold_when is not None and not self.held.is_set():
-            self._hold(plan.hold_when)
+            # A commit follows a page's answer: unless the last answer the client got was one
+            # of the list's pages (``pages``), none is on its way, and the condition is checked
+            # once instead of waited for (a second per request before the first page).
+            self._hold(plan.hold_when, patience=1.0 if self._page_answered(plan, entry) else 0.0)
         if isinstance(answer, Upstreamed):
             entry.response, entry.fault = answer, f"answer {answer.status}"
         elif replay is not None:
@@ -289,6 +292,12 @@ class FaultProxy(BackgroundServer):
             if plan.foreign and self._is_page(plan, entry) and self._links_on(entry):
                 entry.response = self._rewrite(entry.response, self.url, plan.foreign)
                 entry.fault, plan.foreign = f"foreign origin {plan.foreign}", None
+
+    def _page_answered(self, plan: _Plan, entry: Exchange) -> bool:
+        with self.lock:
+            log = self.log[plan.since :]
+            answered = [e for e in log if e.api and e is not entry and e.response is not None]
+        return bool(answered) and self._is_page(plan, answered[-1])
 
     def _hold(self, condition: Callable[[], bool], patience: float = 1.0) -> None:
         """Hold this request while waiting (up to ``patience`` s) for ``condition``; once it

@@ -1,4 +1,5 @@
-"""Google: Calendar (calendars, events) and Contacts (People API) on one connection
+"""Google: Calendar (calendars, events), Contacts (People API), YouTube (subscriptions,
+playlists and their items, liked videos) and Gmail (messages, labels) on one connection
 (catalogue entry ``google``).
 
 One grant covers every product; each entity type needs its product's scope (``REQUIRED_SCOPES``
@@ -19,5 +20,6 @@ VENDOR = VendorRegistration(
     "google",
     ConnectorGoogleService,
     authenticator_cls=GoogleAuthenticator,
-    description="Your Google calendars and their events, and your contacts.",
+    description="Your Google calendars and their events, your contacts, your YouTube "
+    "subscriptions, playlists and liked videos, and your Gmail messages and labels.",
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -31,6 +31,7 @@ from ait_connectors.vendor import (
     VendorResponseError,
     parse_json,
     send,
+    utcnow,
 )
 
 from .auth import missing_scope_error, scope_granted
@@ -45,6 +46,7 @@ PRODUCT_ROOTS: dict[str, tuple[str, str]] = {
     "people": ("https://people.googleapis.com", "/v1"),
     "youtube": ("https://www.googleapis.com", "/youtube/v3"),
     "gmail": ("https://gmail.googleapis.com", "/gmail/v1"),
+    "gmail_batch": ("https://gmail.googleapis.com", "/batch/gmail/v1"),
 }
 _MAX_ERROR_BODY = 65536
 
@@ -158,14 +160,36 @@ class GoogleBase:
         self, product: str, path: str, params: Mapping[str, Any] | None = None
     ) -> tuple[Any, bytes]:
         """GET a JSON document of ``product``; returns (parsed body, raw body)."""
+        response = await self.request("GET", product, path, params=params)
+        return parse_json(response, self.provider), response.content
+
+    async def request(
+        self,
+        method: str,
+        product: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request to ``product``'s API, its errors read as Google's (see the module)."""
         url = self.api_url(product, path)
         self._last_error.status = 0  # one request at a time per data source: this one's error
         try:
-            response = await send(self.client, "GET", url, provider=self.provider, params=params)
+            response = await send(
+                self.client,
+                method,
+                url,
+                provider=self.provider,
+                params=params,
+                content=content,
+                headers=headers,
+            )
         except (RateLimitError, VendorResponseError) as exc:
-            raise self._mapped(exc, f"GET {product}{path}") from None
+            raise self._mapped(exc, f"{method} {product}{path}") from None
         self.backoff.reset()
-        return parse_json(response, self.provider), response.content
+        return response
 
     def _mapped(self, exc: RateLimitError | VendorResponseError, where: str) -> Exception:
         last = self._last_error
@@ -188,7 +212,7 @@ class GoogleBase:
         if error.status_code != 429 and not error.reasons & BACKOFF_REASONS:
             return exc  # another limit (daily quota…): the SDK's reset stands
         delay = self.backoff.next_delay()
-        reset = _now() + timedelta(seconds=delay)
+        reset = utcnow() + timedelta(seconds=delay)
         return RateLimitError(
             self.provider.slug,
             reset,
@@ -196,10 +220,6 @@ class GoogleBase:
             f"backing off {delay:.1f} s",
             metadata={"status_code": error.status_code, "backoff_attempt": self.backoff.attempt},
         )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def items_of(data: Any, key: str, provider: ProviderInfo, where: str) -> list[dict[str, Any]]:

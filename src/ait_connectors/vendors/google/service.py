@@ -21,11 +21,20 @@ from .calendar import REQUIRED_SCOPES as CALENDAR_SCOPES
 from .calendar import CalendarEntities, CalendarPages
 from .contacts import REQUIRED_SCOPES as CONTACTS_SCOPES
 from .contacts import ContactsEntities, ContactsPages
+from .gmail import REQUIRED_SCOPES as GMAIL_SCOPES
+from .gmail import GmailEntities, GmailPages
+from .youtube import REQUIRED_SCOPES as YOUTUBE_SCOPES
+from .youtube import YouTubeEntities, YouTubePages
 
 __all__ = ["PRODUCT_SCOPES", "REQUIRED_SCOPES", "ConnectorGoogleService", "GoogleDataSource"]
 
 #: Every product's ``REQUIRED_SCOPES``.
-PRODUCT_SCOPES: list[Mapping[str, str]] = [CALENDAR_SCOPES, CONTACTS_SCOPES]
+PRODUCT_SCOPES: list[Mapping[str, str]] = [
+    CALENDAR_SCOPES,
+    CONTACTS_SCOPES,
+    YOUTUBE_SCOPES,
+    GMAIL_SCOPES,
+]
 
 
 def union(tables: list[Mapping[str, str]]) -> dict[str, str]:
@@ -41,14 +50,18 @@ def union(tables: list[Mapping[str, str]]) -> dict[str, str]:
 REQUIRED_SCOPES = union(PRODUCT_SCOPES)
 
 
-class GoogleDataSource(CalendarPages, ContactsPages, GoogleBase):
+class GoogleDataSource(CalendarPages, ContactsPages, YouTubePages, GmailPages, GoogleBase):
     """The Google API client of one connection: every product's page methods."""
 
     required_scopes: ClassVar[Mapping[str, str]] = REQUIRED_SCOPES
 
 
 class ConnectorGoogleService(
-    CalendarEntities, ContactsEntities, ConnectorService[GoogleDataSource]
+    CalendarEntities,
+    ContactsEntities,
+    YouTubeEntities,
+    GmailEntities,
+    ConnectorService[GoogleDataSource],
 ):
     """Google's entity types of one connection (see the product modules)."""
 

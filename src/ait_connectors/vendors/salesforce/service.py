@@ -56,7 +56,7 @@ _STANDARD: dict[str, tuple[str, type[SalesforceRecord]]] = {
 # IsDeleted true (queryAll), which the data source reports as the page's deletions
 # (``Page.deleted``), never by a sweep.
 _CHANGED: Any = {
-    "incremental": Incremental(field="system_modstamp"),
+    "incremental": Incremental(field="system_modstamp", deletions=True),
     "detect_deletions": False,
     "batch_size": BATCH_SIZE,
 }

@@ -47,10 +47,11 @@ def _expired(watermark: Any) -> bool:
     return watermark_expired(watermark, ConnectorStripeService.clock())
 
 
-def _entity(model: type[Entity], name: str) -> EntityType:
-    return EntityType(
-        model, page=f"{name}_page", incremental=Incremental(expired=_expired), batch_size=100
-    )
+def _entity(model: type[Entity], name: str, *, deletes: bool = False) -> EntityType:
+    # ``deletes``: Stripe sends a ``*.deleted`` event for this object (the others are never
+    # deleted, or kept with a status, e.g. a canceled subscription).
+    incremental = Incremental(expired=_expired, deletions=deletes)
+    return EntityType(model, page=f"{name}_page", incremental=incremental, batch_size=100)
 
 
 class ConnectorStripeService(ConnectorService[StripeDataSource]):
@@ -64,13 +65,13 @@ class ConnectorStripeService(ConnectorService[StripeDataSource]):
     burst: ClassVar[int] = 5
     clock: ClassVar[Callable[[], float]] = time.time
 
-    customers = _entity(StripeCustomer, "customers")
+    customers = _entity(StripeCustomer, "customers", deletes=True)
     charges = _entity(StripeCharge, "charges")
     payment_intents = _entity(StripePaymentIntent, "payment_intents")
-    invoices = _entity(StripeInvoice, "invoices")
+    invoices = _entity(StripeInvoice, "invoices", deletes=True)
     subscriptions = _entity(StripeSubscription, "subscriptions")
-    products = _entity(StripeProduct, "products")
-    prices = _entity(StripePrice, "prices")
+    products = _entity(StripeProduct, "products", deletes=True)
+    prices = _entity(StripePrice, "prices", deletes=True)
 
     def create_data_source(self, client: httpx.AsyncClient) -> StripeDataSource:
         """A :class:`StripeDataSource` on the connection's client, whose auth flow also takes
