@@ -206,3 +206,29 @@ async def test_deleting_a_config_with_its_records_tombstones_them(
     assert usage.records == 45
     assert len(deletes) == 45 and {c.operation for c in deletes} == {"delete"}
     assert {c.provider for c in deletes} == {None}  # the config is gone; the change is not
+
+
+async def test_deletions_a_vendor_reports_are_changes(
+    database: Database, config_id: str, vendor: MockVendor
+) -> None:
+    # Page.deleted (ids the vendor reported deleted) and Page.sweep (a prefix whose listing a
+    # page completes) go through the writer's one feed-aware deletion path.
+    from ait_connectors.storage.sync_state import ConnectionKey
+    from ait_connectors.sync.writer import writer_for
+
+    feed = ChangeFeed(database)
+    await sync(vendor, database, config_id)
+    _, cursor = await tail(feed, "0")
+    key = ConnectionKey(config_id, "user-1", "items")
+    writer = writer_for(database.dialect)
+    now = datetime.now(UTC)
+    async with database.transaction() as conn:
+        assert await writer.mark_deleted(conn, key, ["3", "5", "5", "nope"], now) == 2
+    async with database.transaction() as conn:  # no page of generation -1 held anything
+        assert await writer.sweep_prefix(conn, key, "no-state", -1, "4", now) == 7  # 4, 40-45
+    deletes, _ = await tail(feed, cursor)
+    assert [c.operation for c in deletes] == ["delete"] * 9
+    assert sorted(c.external_id for c in deletes) == sorted(
+        ["3", "5", "4", *(str(i) for i in range(40, 46))]
+    )
+    assert all(c.record is None for c in deletes)
