@@ -143,7 +143,10 @@ def test_endpoints_api_delivers_rotates_replays(gateway: ThreadGateway, receiver
 
 def test_cli_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> None:
     monkeypatch.setenv("AIT_DATA_DIR", str(tmp_path / "cli-data"))
-    monkeypatch.setenv("COLUMNS", "300")  # the tables unwrapped
+    from ait_connectors.cli._common import console
+
+    # The tables unwrapped: the console is made once per process (COLUMNS is read then).
+    monkeypatch.setattr(console, "width", 300)
     reset_settings()
     runner = CliRunner()
 

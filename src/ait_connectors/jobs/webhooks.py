@@ -107,12 +107,22 @@ def _connectors_of(context: JobContext) -> Connectors:
 
 
 async def _deliver_webhook(context: JobContext, delivery_id: str) -> str:
-    deliverer = deliverer_for(_connectors_of(context))
+    connectors = _connectors_of(context)
+    deliverer = deliverer_for(connectors)
     try:
         result = await deliverer.attempt(delivery_id)
+        if result is not None:
+            return result.outcome
+        # Not due yet, or an attempt in flight. This job may be the one that made a retry's own
+        # job bounce off the queueing lock (a sweep deferred it meanwhile): hand the delivery
+        # on to when it is due, now that this job no longer holds the queueing lock.
+        due = await deliverer.waiting_until(delivery_id)
     finally:
         await deliverer.aclose()
-    return result.outcome if result is not None else "not due"
+    if due is not None:
+        async with connectors.database.transaction() as conn:
+            await defer_deliveries(conn, [(delivery_id, due)])
+    return "not due"
 
 
 async def _sweep(context: JobContext, timestamp: int) -> int:

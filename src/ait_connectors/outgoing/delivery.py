@@ -115,6 +115,21 @@ class Deliverer:
         async with self.database.transaction() as conn:
             return int((await conn.execute(query)).rowcount or 0)
 
+    async def waiting_until(self, delivery_id: str) -> datetime | None:
+        """When a pending delivery of an enabled endpoint may next be attempted (its retry
+        time, or the end of an attempt's lease); ``None``: nothing will attempt it again."""
+        query = (
+            select(D.c.next_attempt_at, D.c.lease_until)
+            .join(E, E.c.id == D.c.endpoint_id)
+            .where(D.c.id == delivery_id, D.c.status == DeliveryStatus.PENDING, E.c.enabled)
+        )
+        async with self.database.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        times = [t for t in (row.next_attempt_at, row.lease_until) if t is not None]
+        return max(times) if times else self.clock()
+
     async def next_due_at(self) -> datetime | None:
         query = select(func.min(D.c.next_attempt_at)).where(D.c.status == DeliveryStatus.PENDING)
         async with self.database.read() as conn:
