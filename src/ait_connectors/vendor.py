@@ -68,6 +68,7 @@ from .pagination import (
 )
 from .providers import ProviderSpec, register_provider, unregister_provider
 from .ratelimit import graphql_rate_limit, rate_limit_error
+from .refusals import UnauthorizedWhen
 from .registry import VendorContext, VendorRegistration, register_vendor
 from .service import Connection, ConnectorService, Incremental, SyncOptions, SyncRunResult
 from .walks import ChildWalk, SkipParent
@@ -101,6 +102,7 @@ __all__ = [
     "SkipParent",
     "SyncOptions",
     "SyncRunResult",
+    "UnauthorizedWhen",
     "VendorContext",
     "VendorRegistration",
     "VendorResponseError",

@@ -25,7 +25,7 @@ import httpx
 
 from ait_connectors.vendor import ChildWalk, ConnectorService, Cursor, EntityType, Incremental, Page
 
-from .auth import SlackTokenAuth
+from .auth import install_token_refusals
 from .data_source import SlackDataSource, SlackLimits
 from .entities import SlackChannel, SlackMessage, SlackUser
 
@@ -117,8 +117,7 @@ class ConnectorSlackService(ConnectorService[SlackDataSource]):
     def create_data_source(self, client: httpx.AsyncClient) -> SlackDataSource:
         """A :class:`SlackDataSource` on the connection's client, whose auth flow also takes
         Slack's HTTP-200 token errors for the 401 they mean."""
-        if client.auth is not None and not isinstance(client.auth, SlackTokenAuth):
-            client.auth = SlackTokenAuth(client.auth)
+        install_token_refusals(client)
         return SlackDataSource(
             client,
             self.connector.provider,

@@ -8,22 +8,23 @@
   ``client_id`` and ``stripe_user_id``, authenticated with the platform's secret key.
 - A connected account that disconnected the platform answers the ``Stripe-Account`` calls with
   the error code ``account_invalid`` (docs.stripe.com/error-codes), not 401:
-  :class:`StripeAccountAuth` shows the connection's auth flow that answer as the 401 it means,
-  so the connection asks for a reconnect. The data source still sees Stripe's real answer.
+  :func:`install_account_refusals` (the SDK's :class:`UnauthorizedWhen`) shows the
+  connection's auth flow that answer as the 401 it means, so the connection asks for a
+  reconnect. The data source still sees Stripe's real answer.
 - A pasted key's mode (test or live) is read from its prefix.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
 
-from ait_connectors.vendor import ConfigurationError, ConnectorAuthenticator
+from ait_connectors.vendor import ConfigurationError, ConnectorAuthenticator, UnauthorizedWhen
 
-__all__ = ["StripeAccountAuth", "StripeAuthenticator", "key_mode"]
+__all__ = ["StripeAuthenticator", "install_account_refusals", "key_mode"]
 
 LIVE_PREFIXES = ("sk_live_", "rk_live_")
 TEST_PREFIXES = ("sk_test_", "rk_test_")
@@ -103,31 +104,6 @@ def _account_invalid(response: httpx.Response) -> bool:
     return isinstance(error, dict) and error.get("code") == "account_invalid"
 
 
-class StripeAccountAuth(httpx.Auth):
-    """Wraps the connection's auth flow; an ``account_invalid`` answer reaches it as a 401."""
-
-    def __init__(self, inner: httpx.Auth) -> None:
-        self.inner = inner
-
-    def __repr__(self) -> str:
-        return f"StripeAccountAuth({self.inner!r})"
-
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        raise RuntimeError("StripeAccountAuth needs an httpx.AsyncClient")
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        flow = self.inner.async_auth_flow(request)
-        outgoing = await flow.__anext__()
-        while True:
-            response = yield outgoing
-            shown = response
-            if response.status_code in (400, 401, 403):
-                await response.aread()
-                if _account_invalid(response):
-                    shown = httpx.Response(401, request=response.request)
-            try:
-                outgoing = await flow.asend(shown)
-            except StopAsyncIteration:
-                return
+def install_account_refusals(client: httpx.AsyncClient) -> None:
+    """Make the client's auth flow take ``account_invalid`` for the 401 it means."""
+    UnauthorizedWhen.install(client, _account_invalid, statuses={400, 401, 403})

@@ -28,7 +28,7 @@ import httpx
 
 from ait_connectors.vendor import ConnectorService, Entity, EntityType, Incremental
 
-from .auth import StripeAccountAuth
+from .auth import install_account_refusals
 from .data_source import StripeDataSource, watermark_expired
 from .entities import (
     StripeCharge,
@@ -76,6 +76,5 @@ class ConnectorStripeService(ConnectorService[StripeDataSource]):
     def create_data_source(self, client: httpx.AsyncClient) -> StripeDataSource:
         """A :class:`StripeDataSource` on the connection's client, whose auth flow also takes
         Stripe's ``account_invalid`` (a disconnected account) for the 401 it means."""
-        if client.auth is not None and not isinstance(client.auth, StripeAccountAuth):
-            client.auth = StripeAccountAuth(client.auth)
+        install_account_refusals(client)
         return StripeDataSource(client, self.connector.provider, clock=type(self).clock)
