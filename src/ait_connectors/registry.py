@@ -27,6 +27,8 @@ from .settings import Settings
 from .storage.configs import ConnectorConfig
 
 if TYPE_CHECKING:
+    from .inbound.receiver import WebhookReceiver
+    from .inbound.subscriptions import Subscriptions
     from .runtime import Connectors
     from .service import ConnectorService
 
@@ -88,6 +90,10 @@ class VendorRegistration:
     - ``listed_last``: a demo vendor, listed after the real providers.
     - ``provider``: the vendor's own catalogue entry (a third-party provider), registered with
       the vendor; built-in providers are in the catalogue already.
+    - ``webhooks``: the vendor's webhook scheme (``POST /api/webhooks/{slug}``), see
+      :mod:`ait_connectors.inbound.receiver`.
+    - ``subscriptions``: push subscriptions the framework creates itself for a connection
+      (Google Calendar watch channels), see :mod:`ait_connectors.inbound.subscriptions`.
     - ``redirect_to_gateway``: the OAuth callback is always the serving gateway's own
       (``{base_url}/api/{slug}/auth/callback``), whatever redirect URI its config stores (a
       provider served by the gateway itself: several gateways must not fight over one URL).
@@ -104,6 +110,8 @@ class VendorRegistration:
     listed_last: bool = False
     redirect_to_gateway: bool = False
     provider: ProviderSpec | None = None
+    webhooks: WebhookReceiver | None = None
+    subscriptions: Subscriptions | None = None
 
     @property
     def entity_types(self) -> tuple[str, ...]:

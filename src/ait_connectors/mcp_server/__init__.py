@@ -1,0 +1,1 @@
+"""The gateway's MCP server: each user's synced data served to AI assistants."""
