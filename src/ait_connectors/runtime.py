@@ -153,11 +153,17 @@ class Connectors:
 
     @classmethod
     async def open(
-        cls, settings: Settings | None = None, *, auto_migrate: bool | None = None
+        cls,
+        settings: Settings | None = None,
+        *,
+        auto_migrate: bool | None = None,
+        pool_size: int | None = None,
     ) -> Connectors:
+        """Open the settings' database (``pool_size``: PostgreSQL connections kept open, unless
+        ``AIT_DATABASE_POOL_SIZE`` says otherwise) and check its schema."""
         settings = settings or get_settings()
         cipher = load_cipher(settings)  # fail on a bad key before touching the database
-        database = Database.from_settings(settings)
+        database = Database.from_settings(settings, pool_size=pool_size)
         try:
             await database.ensure_ready(auto_migrate=auto_migrate)
         except BaseException:

@@ -42,6 +42,14 @@ class Settings(BaseModel):
         default=None,
         description="SQLAlchemy URL; unset means embedded SQLite in the data folder.",
     )
+    database_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "PostgreSQL connections each process keeps open (up to 10 more open under load); "
+            "unset: 20 in the gateway, 5 elsewhere (CLI, workers, library)."
+        ),
+    )
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("ait-connectors", appauthor=False)),
         description="Where the embedded default keeps its database and generated key.",

@@ -5,7 +5,6 @@ checked before it is stored, stored encrypted in the token store, never shown, s
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -17,19 +16,10 @@ from ait_connectors.storage.configs import ConnectorConfig, ConnectorConfigStore
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.models import OAuthTokenRow
 from ait_connectors.sync import sync
-from support.keyed import GOOD_KEY, NOTES, KeyedMock, register
+from support.keyed import GOOD_KEY, NOTES, KeyedMock, keyed_mock_fixture  # noqa: F401 (fixture)
 
 T = OAuthTokenRow.__table__
 USER = "key-user"
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[KeyedMock]:
-    register()
-    server = KeyedMock()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

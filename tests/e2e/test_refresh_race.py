@@ -6,18 +6,13 @@ double refresh shows up as failures here, not just as a counter.
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
 
 from ait_connectors.crypto import Cipher
 from ait_connectors.factory import ConnectorServiceFactory
 from ait_connectors.storage.db import Database
-from ait_connectors.storage.models import OAuthTokenRow
 from support import race_worker
 from support.oauth_setup import create_oidc_config
 from support.oidc import OidcServer
@@ -42,40 +37,13 @@ async def test_refresh_is_single_flight_across_processes(
     connector = await factory.get_connector(config.id, "racer")
     code, _ = await server.aobtain_code(connector.authenticator.oauth.authorization_url("st"))
     before = await connector.connect(code)
-    # The stored token is now past its expiry as far as every process can tell.
-    async with database.transaction() as conn:
-        await conn.execute(
-            update(OAuthTokenRow.__table__).values(
-                expires_at=datetime.now(UTC) - timedelta(seconds=1)
-            )
-        )
+    await race_worker.expire(database, "racer")
     server.reset_stats()
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(PROCESSES)
-    queue = ctx.Queue()
-    args = json.dumps(
-        {
-            "spec": connector.provider.model_dump(mode="json"),
-            "db_url": db_url,
-            "key": encryption_key,
-            "config_id": config.id,
-            "user_id": "racer",
-            "tasks": TASKS,
-        }
-    )
     started = time.monotonic()
-    processes = [
-        ctx.Process(target=race_worker.run, args=(args, barrier, queue)) for _ in range(PROCESSES)
-    ]
-    for p in processes:
-        p.start()
-    results: list[str] = []
-    for _ in processes:
-        results.extend(queue.get(timeout=120))
-    for p in processes:
-        p.join(timeout=30)
-        assert p.exitcode == 0
+    results = race_worker.run_race(
+        connector, db_url, encryption_key, processes=PROCESSES, tasks=TASKS
+    )
     elapsed = time.monotonic() - started
     print(f"refresh race: {PROCESSES} processes x {TASKS} tasks in {elapsed:.2f} s")
 

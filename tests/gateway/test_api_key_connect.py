@@ -4,27 +4,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from ait_connectors.runtime import Connectors
-from support.keyed import GOOD_KEY, KeyedMock, register
+from support.keyed import GOOD_KEY, KeyedMock, keyed_mock_fixture  # noqa: F401 (fixture)
 
 from .conftest import ThreadGateway
 from .test_browser import CHROMIUM, CHROMIUM_ARGS
 
 WRONG_KEY = "kk_live_ffffffffffffffff"
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[KeyedMock]:
-    register()
-    server = KeyedMock()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ answers 401.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from ait_connectors.providers import ProviderSpec, register_provider
 from ait_connectors.registry import VendorRegistration, register_vendor
@@ -92,3 +95,13 @@ def register() -> None:
     """Add the ``keyed`` provider and its vendor (idempotent)."""
     register_provider(SPEC)
     register_vendor(VendorRegistration("keyed", KeyedService, description="A key-only API."))
+
+
+@pytest.fixture(scope="module", name="mock")
+def keyed_mock_fixture() -> Iterator[KeyedMock]:
+    """The ``keyed`` provider registered and its API served (``mock``; import it to use it)."""
+    register()
+    server = KeyedMock()
+    server.start()
+    yield server
+    server.stop()

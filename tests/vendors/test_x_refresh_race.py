@@ -5,17 +5,11 @@ X issued is the one stored."""
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-from datetime import UTC, datetime, timedelta
-
 import pytest
-from sqlalchemy import update
 from vendor_testkit import Setup
 from x_mock import XMock, x_fixture, x_server_fixture  # noqa: F401 (fixtures)
 
 from ait_connectors.oauth.pkce import generate_pkce_pair
-from ait_connectors.storage.models import OAuthTokenRow
 from support import race_worker
 
 # Many PostgreSQL connections (several processes): never beside another such test (max_connections).
@@ -35,39 +29,11 @@ async def test_x_one_refresh_and_the_rotated_token_kept(
         x_server.authorize(pair.challenge), code_verifier=pair.verifier
     )
     assert before.refresh_token is not None
-    table = OAuthTokenRow.__table__
-    async with x.database.transaction() as conn:  # expired, as far as every process can tell
-        await conn.execute(
-            update(table)
-            .where(table.c.user_id == "racer")
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
+    await race_worker.expire(x.database, "racer")
     x_server.clear_log()
-
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(PROCESSES)
-    queue = ctx.Queue()
-    args = json.dumps(
-        {
-            "spec": connector.provider.model_dump(mode="json"),
-            "db_url": db_url,
-            "key": encryption_key,
-            "config_id": x.config.id,
-            "user_id": "racer",
-            "tasks": TASKS,
-        }
+    results = race_worker.run_race(
+        connector, db_url, encryption_key, processes=PROCESSES, tasks=TASKS
     )
-    processes = [
-        ctx.Process(target=race_worker.run, args=(args, barrier, queue)) for _ in range(PROCESSES)
-    ]
-    for process in processes:
-        process.start()
-    results: list[str] = []
-    for _ in processes:
-        results.extend(queue.get(timeout=120))
-    for process in processes:
-        process.join(timeout=30)
-        assert process.exitcode == 0
 
     assert not [r for r in results if r.startswith("ERROR")], results[:3]
     assert len(set(results)) == 1 and len(results) == PROCESSES * TASKS

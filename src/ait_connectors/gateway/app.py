@@ -23,6 +23,7 @@ from ..registry import VendorContext, prepare_vendors, registered_vendors
 from ..runtime import Connectors, default_base_url
 from ..settings import Settings, get_settings
 from ..storage.api_keys import ApiKeyStore
+from ..storage.db import GATEWAY_POOL_SIZE
 from ..sync.runs import SyncRuns
 from . import (
     routes_api,
@@ -164,7 +165,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        connectors = given or await Connectors.open(settings)
+        connectors = given or await Connectors.open(settings, pool_size=GATEWAY_POOL_SIZE)
         try:
             gateway._connectors = connectors
             gateway._api_keys = ApiKeyStore(connectors.database)

@@ -43,6 +43,7 @@ from ..sync.config import SyncRunResult
 from ..sync.runs import SyncRuns
 from .coalesce import covering_run, parse_mark
 from .config import TIERS, conninfo_from_url, load_job_settings
+from .context import connectors_of
 from .enqueue import HOUSEKEEPING_PRIORITY, SYNC_QUEUE, SYNC_TASK, defer_sync
 from .ratelimits import postpone_sync, rate_limited_until
 from .recovery import recover_stalled_jobs
@@ -88,13 +89,6 @@ C = cast(Table, ConnectorConfigRow.__table__)
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _connectors_of(context: JobContext) -> Connectors:
-    connectors = context.additional_context.get("connectors")
-    if not isinstance(connectors, Connectors):
-        raise RuntimeError("jobs run in `ait-connectors worker`, which provides the runtime")
-    return connectors
 
 
 # ------------------------------------------------------------------------------------- syncs
@@ -194,7 +188,7 @@ async def _sync_connection(
     entity_types: list[str],
     runs_seen_until: str | None = None,  # jobs queued before coalescing existed have none
 ) -> dict[str, str]:
-    connectors = _connectors_of(context)
+    connectors = connectors_of(context)
     mark = parse_mark(runs_seen_until)
     try:
         return await run_sync_job(connectors, config_id, user_id, entity_types, mark=mark)
@@ -244,7 +238,7 @@ async def enqueue_tier(connectors: Connectors, tier: str) -> int:
 
 
 async def _sync_tier(context: JobContext, timestamp: int, tier: str) -> int:
-    return await enqueue_tier(_connectors_of(context), tier)
+    return await enqueue_tier(connectors_of(context), tier)
 
 
 # --------------------------------------------------------------------------------- keep-alive
@@ -297,7 +291,7 @@ async def keep_alive(connectors: Connectors, *, now: datetime | None = None) -> 
 
 
 async def _keep_alive(context: JobContext, timestamp: int) -> dict[str, int]:
-    return await keep_alive(_connectors_of(context))
+    return await keep_alive(connectors_of(context))
 
 
 # -------------------------------------------------------------------------------- housekeeping
@@ -318,7 +312,7 @@ async def maintenance(app: App, connectors: Connectors) -> int:
 
 
 async def _maintenance(context: JobContext, timestamp: int) -> int:
-    return await maintenance(context.app, _connectors_of(context))
+    return await maintenance(context.app, connectors_of(context))
 
 
 # ---------------------------------------------------------------------------------------- app

@@ -27,6 +27,7 @@ from ..outgoing.delivery import Deliverer
 from ..outgoing.endpoints import WebhookEndpointStore, retry_policy
 from ..outgoing.events import notify_schedulers
 from ..runtime import Connectors
+from .context import connectors_of
 from .enqueue import HOUSEKEEPING_PRIORITY, _manager
 
 __all__ = [
@@ -99,15 +100,8 @@ async def sweep_deliveries(connectors: Connectors) -> int:
     return len(due)
 
 
-def _connectors_of(context: JobContext) -> Connectors:
-    connectors = context.additional_context.get("connectors")
-    if not isinstance(connectors, Connectors):
-        raise RuntimeError("jobs run in `ait-connectors worker`, which provides the runtime")
-    return connectors
-
-
 async def _deliver_webhook(context: JobContext, delivery_id: str) -> str:
-    connectors = _connectors_of(context)
+    connectors = connectors_of(context)
     deliverer = deliverer_for(connectors)
     try:
         result = await deliverer.attempt(delivery_id)
@@ -126,7 +120,7 @@ async def _deliver_webhook(context: JobContext, delivery_id: str) -> str:
 
 
 async def _sweep(context: JobContext, timestamp: int) -> int:
-    return await sweep_deliveries(_connectors_of(context))
+    return await sweep_deliveries(connectors_of(context))
 
 
 def register_webhook_tasks(app: App) -> None:

@@ -27,6 +27,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 60
 
 
+# Connections a process keeps open (SQLAlchemy opens up to 10 more under load). Small by default:
+# every process of a deployment (gateway, workers, CLI commands) draws on the server's
+# max_connections (100 by default), and a library process with many concurrent tasks would
+# otherwise hold one each. The gateway asks for GATEWAY_POOL_SIZE.
+DEFAULT_POOL_SIZE = 5
+GATEWAY_POOL_SIZE = 20
+
+
 class Database:
     """An async engine plus the two kinds of transaction the framework needs.
 
@@ -36,7 +44,7 @@ class Database:
     two processes cannot both read the old row and then both write.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalise_database_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         kwargs: dict[str, Any] = {"echo": echo}
@@ -65,8 +73,11 @@ class Database:
         return f"Database(dialect={self.dialect!r}, url={self.engine.url!r})"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
-        return cls(settings.resolved_database_url)
+    def from_settings(cls, settings: Settings, *, pool_size: int | None = None) -> Database:
+        """The settings' database; ``AIT_DATABASE_POOL_SIZE`` wins over ``pool_size`` (the
+        caller's default: the gateway's is larger)."""
+        size = settings.database_pool_size or pool_size or DEFAULT_POOL_SIZE
+        return cls(settings.resolved_database_url, pool_size=size)
 
     @property
     def is_sqlite(self) -> bool:
