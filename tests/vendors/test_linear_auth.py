@@ -5,12 +5,8 @@ revocation of both tokens on disconnect."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import multiprocessing
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,9 +14,8 @@ from linear_mock import CLIENT_ID, CLIENT_SECRET, LinearMock, connect_linear
 from vendor_testkit import Setup, run
 
 from ait_connectors.crypto import Cipher
-from ait_connectors.factory import ConnectorServiceFactory
-from ait_connectors.settings import Settings
 from ait_connectors.storage.db import Database
+from support import race_worker
 
 TOKEN_PATH = "/oauth/token"
 
@@ -129,32 +124,6 @@ PROCESSES = 3
 TASKS = 5
 
 
-async def _race(args: dict[str, Any], barrier: Any) -> list[str]:
-    database = Database(args["db_url"])
-    cipher = Cipher(bytes.fromhex(args["key"]))
-    factory = ConnectorServiceFactory(database, cipher, Settings(token_expiry_skew=0))
-    try:
-        connector = await factory.get_connector(args["config_id"], args["user_id"])
-        async with database.connect():  # a pooled connection before the start line
-            pass
-        await asyncio.to_thread(barrier.wait)
-        found = await asyncio.gather(
-            *(connector.get_access_token() for _ in range(args["tasks"])), return_exceptions=True
-        )
-    finally:
-        await database.dispose()
-    return [r if isinstance(r, str) else f"ERROR {type(r).__name__}: {r}" for r in found]
-
-
-def race_process(args_json: str, barrier: Any, queue: Any) -> None:
-    """One OS process of the race: ``tasks`` concurrent requests for the same token."""
-    try:
-        queue.put(asyncio.run(_race(json.loads(args_json), barrier)))
-    except BaseException as exc:  # report, don't hang the parent
-        queue.put([f"ERROR {type(exc).__name__}: {exc}"])
-        raise
-
-
 async def test_processes_refreshing_at_once_rotate_the_token_once(
     linear: Setup, linear_mock: LinearMock, db_url: str, encryption_key: str
 ) -> None:
@@ -162,28 +131,10 @@ async def test_processes_refreshing_at_once_rotate_the_token_once(
     # token, get invalid_grant and mark the connection needs_reauth.
     await expire(linear, linear_mock)
     linear_mock.delays[TOKEN_PATH] = 0.3  # every process is inside the window at once
-    ctx = multiprocessing.get_context("spawn")
-    barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
-    args = json.dumps(
-        {
-            "db_url": db_url,
-            "key": encryption_key,
-            "config_id": linear.config.id,
-            "user_id": linear.user_id,
-            "tasks": TASKS,
-        }
+    connector = await linear.factory.get_connector(linear.config.id, linear.user_id)
+    results = race_worker.run_race(
+        connector, db_url, encryption_key, processes=PROCESSES, tasks=TASKS
     )
-    processes = [
-        ctx.Process(target=race_process, args=(args, barrier, queue)) for _ in range(PROCESSES)
-    ]
-    for process in processes:
-        process.start()
-    results: list[str] = []
-    for _ in processes:
-        results.extend(queue.get(timeout=120))
-    for process in processes:
-        process.join(timeout=30)
-        assert process.exitcode == 0
     assert not [r for r in results if r.startswith("ERROR")], results[:3]
     assert len(results) == PROCESSES * TASKS and len(set(results)) == 1
     assert len(token_requests(linear_mock)) == 1, "refreshed more than once"
