@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from linear_mock import CLIENT_ID, CLIENT_SECRET, LinearMock, connect_linear
-from vendor_testkit import Setup, run
+from vendor_testkit import RACE_ON_POSTGRESQL, Setup, run
 
 from ait_connectors.crypto import Cipher
 from ait_connectors.storage.db import Database
@@ -124,6 +124,7 @@ PROCESSES = 3
 TASKS = 5
 
 
+@RACE_ON_POSTGRESQL
 async def test_processes_refreshing_at_once_rotate_the_token_once(
     linear: Setup, linear_mock: LinearMock, db_url: str, encryption_key: str
 ) -> None:

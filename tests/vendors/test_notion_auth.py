@@ -13,7 +13,7 @@ from typing import Any
 import notion_refresh_worker
 import pytest
 from notion_mock import BOT, CLIENT_ID, CLIENT_SECRET, VERSION, WORKSPACE, NotionMock
-from vendor_testkit import Setup, run
+from vendor_testkit import RACE_ON_POSTGRESQL, Setup, run
 
 from ait_connectors.errors import ConnectorOAuthRequestError
 from ait_connectors.sync import SyncRunResult, sync
@@ -138,6 +138,7 @@ async def test_disconnect_revokes_at_notion(notion: Setup, notion_mock: NotionMo
     assert access not in notion_mock.tokens
 
 
+@RACE_ON_POSTGRESQL
 async def test_rotated_refresh_token_is_never_lost_across_processes(
     notion: Setup, notion_mock: NotionMock, db_url: str, encryption_key: str
 ) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from slack_mock import SlackMock, slack_fixture, slack_server_fixture  # noqa: F401 (fixtures)
-from vendor_testkit import Setup
+from vendor_testkit import RACE_ON_POSTGRESQL, Setup
 
 from support import race_worker
 
@@ -18,6 +18,7 @@ PROCESSES = 4
 TASKS = 10
 
 
+@RACE_ON_POSTGRESQL
 async def test_one_refresh_and_the_rotated_token_kept(
     slack: Setup, slack_server: SlackMock, encryption_key: str, db_url: str
 ) -> None:

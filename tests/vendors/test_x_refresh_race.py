@@ -6,7 +6,7 @@ X issued is the one stored."""
 from __future__ import annotations
 
 import pytest
-from vendor_testkit import Setup
+from vendor_testkit import RACE_ON_POSTGRESQL, Setup
 from x_mock import XMock, x_fixture, x_server_fixture  # noqa: F401 (fixtures)
 
 from ait_connectors.oauth.pkce import generate_pkce_pair
@@ -19,6 +19,7 @@ PROCESSES = 4
 TASKS = 10
 
 
+@RACE_ON_POSTGRESQL
 async def test_x_one_refresh_and_the_rotated_token_kept(
     x: Setup, x_server: XMock, encryption_key: str, db_url: str
 ) -> None:

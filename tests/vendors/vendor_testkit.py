@@ -51,6 +51,7 @@ from ait_connectors.vendors.spotify import ConnectorSpotifyService
 
 __all__ = [
     "FIXTURES",
+    "RACE_ON_POSTGRESQL",
     "USER_ID",
     "Fault",
     "GitHubMock",
@@ -71,6 +72,13 @@ __all__ = [
 
 FIXTURES = Path(__file__).parent / "fixtures"
 USER_ID = "user-1"
+
+# A vendor's refresh race runs on PostgreSQL only. What it proves is the vendor's half (its
+# rotation, its token response, its error bodies under a race); the database half, the
+# cross-process single flight itself, does not vary by vendor and is proven on both databases by
+# tests/e2e/test_refresh_race.py and tests/core/test_two_processes.py. PostgreSQL is the one
+# the distributed deployment (several processes) runs on.
+RACE_ON_POSTGRESQL = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
 def load(vendor: str, name: str) -> Any:
