@@ -11,6 +11,7 @@ minutes) and records what the client sent, so that each quirk is seen applied by
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -169,8 +170,6 @@ def _answer(handler: QuietHandler, status: int, body: bytes, headers: dict[str, 
 @pytest.fixture
 def adapter(oidc_server: OidcServer) -> Iterator[Adapter]:
     client = oidc_server.confidential_client
-    import base64
-
     basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
     server = Adapter(oidc_server, f"Basic {basic}").start()
     try:
@@ -264,7 +263,7 @@ async def _round_trip(
     scope_field = spec.scope_param
     assert asked[scope_field] == spec.scope_separator.join(SCOPES), slug
     assert ("code_challenge" in asked) == (spec.pkce != "unsupported"), slug
-    for name, value in params.items():  # the per-customer host went into the URL
+    for value in params.values():  # the per-customer host went into the URL
         assert f"/{value}/" in seen.paths[-1]
     exchange, authorization = seen.token[-1]
     basic = spec.client_auth_method == "client_secret_basic"
