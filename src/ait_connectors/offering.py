@@ -14,15 +14,24 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .runtime import Connectors
 
-__all__ = ["ProviderEntry", "offered_providers", "provider_entries", "unknown_provider_message"]
+__all__ = [
+    "ProviderEntry",
+    "matches",
+    "offered_providers",
+    "provider_entries",
+    "unknown_provider_message",
+]
 
 
 @dataclass(frozen=True)
 class ProviderEntry:
     """One catalogue provider as this deployment sees it.
 
-    - ``entity_types``: what a sync reads; empty when no connector is installed (``connector``
-      false): the catalogue knows its OAuth endpoints, but it cannot be connected or synced.
+    - ``category``: the catalogue's category (``identity``, ``crm``…), ``None`` for a spec
+      registered in code without one.
+    - ``connector``: a vendor package is installed: it connects and syncs (``entity_types``).
+    - ``generic``: no vendor package: the generic flow connects it (OAuth, refresh, revoke, the
+      proxy), and nothing is synced (``entity_types`` empty).
     - ``demo``: served by the gateway itself (the sandbox), listed last.
     - ``unavailable``: why this deployment does not offer it (a setting), or ``None``.
     - ``configured``: an enabled connector config exists (only :func:`offered_providers` knows).
@@ -31,7 +40,9 @@ class ProviderEntry:
 
     slug: str
     name: str
+    category: str | None
     connector: bool
+    generic: bool
     entity_types: tuple[str, ...]
     demo: bool
     unavailable: str | None
@@ -42,18 +53,24 @@ class ProviderEntry:
         return {**asdict(self), "entity_types": list(self.entity_types)}
 
 
-def _how_to_add(slug: str, connector: bool, demo: bool, configured: bool) -> str | None:
-    if not connector:  # a config alone does not make it connectable
-        return (
-            f"No connector is installed for {slug}: install a package that provides one "
-            "(the `ait_connectors.vendors` entry point), or write one (README, 'Write a vendor')."
-        )
+def _how_to_add(slug: str, demo: bool, configured: bool) -> str | None:
     if configured or demo:
         return None
     return (
         f"Register an OAuth app with the provider, then run `ait-connectors configs add {slug} "
         "--client-id … --client-secret-stdin` (or POST /api/configs)."
     )
+
+
+def matches(entry: ProviderEntry, category: str | None, query: str | None) -> bool:
+    """The ``GET /api/providers`` filter: the category, and a case-insensitive substring of
+    the name, slug or category."""
+    if category and entry.category != category:
+        return False
+    if not query:
+        return True
+    needle = query.strip().lower()
+    return any(needle in (text or "").lower() for text in (entry.name, entry.slug, entry.category))
 
 
 def provider_entries(
@@ -69,12 +86,14 @@ def provider_entries(
             ProviderEntry(
                 slug=slug,
                 name=spec.name,
+                category=spec.category,
                 connector=vendor is not None,
+                generic=vendor is None,
                 entity_types=vendor.entity_types if vendor is not None else (),
                 demo=demo,
                 unavailable=vendor.unavailable(settings) if vendor is not None else None,
                 configured=slug in configured,
-                how_to_add=_how_to_add(slug, vendor is not None, demo, slug in configured),
+                how_to_add=_how_to_add(slug, demo, slug in configured),
             )
         )
     return sorted(entries, key=lambda e: (not e.connector, e.demo, e.name.lower()))
@@ -93,5 +112,5 @@ def unknown_provider_message(slug: str, settings: Settings) -> str:
     catalogue_only = ", ".join(e.slug for e in entries if not e.connector)
     message = f"Unknown provider {slug!r}. Providers with a connector: {usable}."
     if catalogue_only:
-        message += f" In the catalogue without a connector yet: {catalogue_only}."
+        message += f" Connect only (generic OAuth and the proxy, no sync): {catalogue_only}."
     return message

@@ -4,6 +4,8 @@ Every vendor, built-in or third-party, is found the same way: an entry point of 
 ``ait_connectors.vendors`` names a :class:`VendorRegistration` (``github =
 "ait_connectors.vendors.github:VENDOR"``) or a module defining ``VENDOR``. Adding a vendor
 touches no core file. :func:`register_vendor` registers one in code (tests, ``AIT_IMPORT``).
+A catalogue entry without a vendor gets :func:`generic_vendor` from :func:`get_vendor`:
+connectable through the generic OAuth flow and the proxy, with nothing to sync.
 
 A registration may carry hooks that the gateway and the CLI call for every vendor, so that the
 core never names one: ``mount`` adds routes to the gateway, ``prepare`` readies the vendor in a
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 from .oauth.authenticator import ConnectorAuthenticator
-from .providers import ProviderSpec, register_provider
+from .providers import ProviderSpec, load_catalogue, register_provider
 from .settings import Settings
 from .storage.configs import ConnectorConfig
 
@@ -36,6 +38,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "VendorContext",
     "VendorRegistration",
+    "generic_vendor",
     "get_vendor",
     "prepare_vendors",
     "register_vendor",
@@ -112,6 +115,7 @@ class VendorRegistration:
     provider: ProviderSpec | None = None
     webhooks: WebhookReceiver | None = None
     subscriptions: Subscriptions | None = None
+    generic: bool = False  # no vendor package: the generic flow (connect, proxy; no sync)
 
     @property
     def entity_types(self) -> tuple[str, ...]:
@@ -247,12 +251,23 @@ def get_vendor(slug: str) -> VendorRegistration:
             f"The vendor {slug!r} is installed but failed to load ({_failures[slug]}); "
             "fix or reinstall the package that provides it."
         )
+    if slug in load_catalogue():
+        return generic_vendor(slug)
     known = ", ".join(sorted(_registry)) or "none"
     raise ConfigurationError(
         f"No connector implementation is registered for provider {slug!r} (registered: "
         f"{known}). Install the package that provides it (in a source checkout, reinstall it "
         f"with `pip install -e .` so that its `{ENTRY_POINT_GROUP}` entry points are seen)."
     )
+
+
+def generic_vendor(slug: str) -> VendorRegistration:
+    """The registration of a catalogue entry no vendor package serves: the generic OAuth flow
+    (connect, refresh, revoke, the proxy) with the base service, which declares no entity
+    types, so nothing is synced."""
+    from .service import ConnectorService  # the service layer builds on this module
+
+    return VendorRegistration(slug, ConnectorService, generic=True)
 
 
 def served_config(config: ConnectorConfig, base_url: str) -> ConnectorConfig:

@@ -61,7 +61,7 @@ def _bearer(gateway: ThreadGateway) -> str:
 def readme_providers() -> tuple[list[str], list[str]]:
     text = " ".join((ROOT / "README.md").read_text().split())
     section = text.split("**Providers.**", 1)[1].split("`GET /api/providers`", 1)[0]
-    with_connector, without = section.split("In the catalogue without a connector yet", 1)
+    with_connector, without = section.split("Every other catalogue entry", 1)
     slugs = re.compile(r"\(`([a-z0-9_-]+)`\)")
     return sorted(slugs.findall(with_connector)), sorted(slugs.findall(without))
 
@@ -74,9 +74,8 @@ def test_the_page_the_api_the_cli_and_the_readme_agree(
     # The page: every provider once; a card exactly for the connectable ones.
     assert len(page.cards) + len(page.others) == len({*page.cards, *page.others})
     assert {*page.cards, *page.others} == {p["slug"] for p in api}
-    assert page.cards == [
-        p["slug"] for p in api if p["connector"] and p["configured"] and not p["unavailable"]
-    ]
+    # A provider without a connector is connectable too (the generic flow).
+    assert page.cards == [p["slug"] for p in api if p["configured"] and not p["unavailable"]]
     page_usable = sorted([*page.cards, *(s for s, has in page.others.items() if has)])
     page_catalogue_only = sorted(s for s, has in page.others.items() if not has)
     assert page_usable == sorted(p["slug"] for p in api if p["connector"])
@@ -88,7 +87,8 @@ def test_the_page_the_api_the_cli_and_the_readme_agree(
     page_usable = [slug for slug in page_usable if slug in fresh]
     page_catalogue_only = [slug for slug in page_catalogue_only if slug in fresh]
     assert page_usable == sorted(usable) and page_catalogue_only == sorted(catalogue_only)
-    assert readme_providers() == (sorted(usable), sorted(catalogue_only))
+    # The README names the connectors; the generic ones by the command that lists them.
+    assert readme_providers() == (sorted(usable), [])
     cli = run(subprocess_env(AIT_DATA_DIR=str(tmp_path / "cli")), "connect", "nosuchvendor")
     assert f"Providers with a connector: {', '.join(usable)}." in cli.stderr
 
@@ -107,7 +107,7 @@ def cli_on_gateway_data(gateway: ThreadGateway, args: list[str], stdin: str) -> 
     assert done.returncode == 0, done.stderr
 
 
-def test_a_config_without_a_connector_is_not_a_card(
+def test_a_config_without_a_connector_is_a_generic_card(
     gateway: ThreadGateway, catalogue_only: str
 ) -> None:
     async def add() -> None:
@@ -118,7 +118,12 @@ def test_a_config_without_a_connector_is_not_a_card(
 
     asyncio.run(add())
     page = page_providers(gateway)  # before: a card whose vendor is missing broke the page
-    assert catalogue_only not in page.cards and page.others[catalogue_only] is False
+    # Connectable through the generic flow: a card (with no Sync button: nothing to sync).
+    assert catalogue_only in page.cards and catalogue_only not in page.others
+    with httpx.Client(base_url=gateway.base_url) as client:
+        html = client.get("/connect", headers={"Authorization": _bearer(gateway)}).text
+    card = html.split(f'data-provider="{catalogue_only}"', 1)[1].split("</section>", 1)[0]
+    assert 'data-testid="connect"' in card and 'data-testid="sync"' not in card
 
 
 pytestmark = pytest.mark.skipif(
@@ -148,8 +153,22 @@ def test_the_connect_page_says_how_to_add_each_provider(
                 f"{gateway.base_url}/api/github/auth/callback"
             )
             expect(others.get_by_test_id(f"todo-{catalogue_only}")).to_contain_text(
-                f"No connector is installed for {catalogue_only}"
+                f"ait-connectors configs add {catalogue_only}"
             )
+            # Listed by category; the search box filters by name, slug or category.
+            expect(others.get_by_test_id("category-identity")).to_be_visible()
+            page.get_by_test_id("provider-q").fill("OKT")
+            page.get_by_test_id("provider-search-submit").click()
+            expect(others.locator("[data-other]")).to_have_count(1)
+            expect(others.locator('[data-other="okta"]')).to_have_attribute(
+                "data-category", "identity"
+            )
+            page.get_by_test_id("provider-q").fill("")
+            page.get_by_test_id("provider-category").select_option("identity")
+            page.get_by_test_id("provider-search-submit").click()
+            expect(others.locator("[data-other]")).to_have_count(2)
+            page.get_by_test_id("provider-category").select_option("")
+            page.get_by_test_id("provider-search-submit").click()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "connect-providers.png"), full_page=True)
 

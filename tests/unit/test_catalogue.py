@@ -255,7 +255,12 @@ def test_data_file_is_in_the_wheel(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        assert "ait_connectors/providers/catalogue.toml" in archive.namelist()
+        names = set(archive.namelist())
+    assert "ait_connectors/providers/catalogue.toml" in names
+    # Every per-category file ships too (the loader reads them all).
+    folder = PROJECT_ROOT / "src/ait_connectors/providers/catalogue"
+    files = {f"ait_connectors/providers/catalogue/{p.name}" for p in folder.glob("*.toml")}
+    assert files and files <= names
 
 
 def test_former_revoke_method_key() -> None:

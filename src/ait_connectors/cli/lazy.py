@@ -33,6 +33,11 @@ COMMANDS = (
         "serve:serve",
         "Run the gateway (API + Connect page); with nothing configured, on embedded SQLite.",
     ),
+    LazyCommand(
+        "providers",
+        "providers:app",
+        "The provider catalogue: list, check (and --probe), import-discovery.",
+    ),
     LazyCommand("api-keys", "api_keys:app", "Gateway API keys (stored hashed; shown once)."),
     LazyCommand(
         "connect",

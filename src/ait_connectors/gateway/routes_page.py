@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from ..errors import AItError
-from ..offering import ProviderEntry, offered_providers
+from ..offering import ProviderEntry, matches, offered_providers
 from ..providers import get_provider
 from ..providers.spec import ApiKeySpec
 from ..registry import get_vendor, registered_vendors
@@ -77,6 +77,8 @@ async def connect_page(
     purged: Annotated[int | None, Query(ge=0)] = None,
     preview: Annotated[str | None, Query(max_length=170, pattern=_PREVIEW)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     gateway = gateway_of(request)
     if token:
@@ -86,12 +88,17 @@ async def connect_page(
     # The one provider list (the CLI's, the API's, the README's): a card for each provider
     # that can be connected here, and for every other one what it takes to add it.
     entries = await offered_providers(gateway.connectors)
-    connectable = {e.slug for e in entries if e.connector and e.configured and not e.unavailable}
+    # A catalogue entry without a connector is connectable too (the generic flow).
+    connectable = {e.slug for e in entries if e.configured and not e.unavailable}
     listed = await list_connections(gateway, user)
     connections = [info for info in listed if info.config.provider in connectable]
     cards = [await _card(gateway, info, preview, cursor) for info in connections]
     shown = {card.slug for card in cards}
-    others = [_other(gateway, e) for e in entries if e.slug not in shown]
+    # The search box filters the other providers (a GET form: no script needed).
+    others = sorted(
+        (_other(gateway, e) for e in entries if e.slug not in shown and matches(e, category, q)),
+        key=lambda o: (o.category or "~", o.name.lower()),
+    )
     return gateway.templates.TemplateResponse(
         request,
         "connect.html",
@@ -105,6 +112,10 @@ async def connect_page(
                 slug: v.description for slug, v in registered_vendors().items() if v.description
             },
             "others": others,
+            "query": q or "",
+            "category": category or "",
+            "categories": sorted({e.category for e in entries if e.category}),
+            "generic": {e.slug for e in entries if e.generic},
             "auth_url": lambda vendor: f"/api/{quote(vendor)}/auth?redirect=/connect",
             "connection_params": _connection_params,
             "selected": preview,
@@ -129,10 +140,11 @@ def _auth_modes(slug: str) -> AuthModes:
 
 @dataclass(frozen=True)
 class OtherProvider:
-    """A catalogue provider this page cannot connect, and what it takes to add it."""
+    """A catalogue provider this page cannot connect yet, and what it takes to add it."""
 
     slug: str
     name: str
+    category: str | None
     connector: bool
     todo: str
     redirect_uri: str | None  # what to register with the provider, when a config is the step
@@ -140,9 +152,9 @@ class OtherProvider:
 
 def _other(gateway: GatewayState, entry: ProviderEntry) -> OtherProvider:
     todo = entry.unavailable or entry.how_to_add or "Not offered here."
-    wants_config = entry.connector and not entry.configured and not entry.unavailable
+    wants_config = not entry.configured and not entry.unavailable
     callback = gateway.url(f"/api/{quote(entry.slug)}/auth/callback") if wants_config else None
-    return OtherProvider(entry.slug, entry.name, entry.connector, todo, callback)
+    return OtherProvider(entry.slug, entry.name, entry.category, entry.connector, todo, callback)
 
 
 async def _card(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from ..offering import offered_providers
+from ..offering import matches, offered_providers
+from ..providers.spec import Category
 from .auth import UserPrincipal
 from .schemas import error_responses
 from .state import gateway_of
@@ -22,7 +23,12 @@ class ProviderOut(BaseModel):
 
     slug: str
     name: str
+    category: str | None = Field(description="The catalogue's category (identity, crm…).")
     connector: bool = Field(description="A connector is installed: it can connect and sync.")
+    generic: bool = Field(
+        description="No connector: the generic flow connects it (OAuth, refresh, revoke, the "
+        "proxy); nothing is synced."
+    )
     entity_types: list[str] = Field(description="What a sync reads.")
     demo: bool = Field(description="Served by the gateway itself (the sandbox).")
     unavailable: str | None = Field(description="Why this deployment does not offer it.")
@@ -37,6 +43,17 @@ class ProviderOut(BaseModel):
     response_model=list[ProviderOut],
     responses=error_responses(401),
 )
-async def get_providers(request: Request, principal: UserPrincipal) -> list[dict[str, Any]]:
+async def get_providers(
+    request: Request,
+    principal: UserPrincipal,
+    category: Annotated[
+        Category | None, Query(description="Only the providers of this category.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="A substring of the name, slug or category."),
+    ] = None,
+) -> list[dict[str, Any]]:
     del principal  # any credential: the list names no user's data
-    return [e.as_dict() for e in await offered_providers(gateway_of(request).connectors)]
+    entries = await offered_providers(gateway_of(request).connectors)
+    return [e.as_dict() for e in entries if matches(e, category, q)]

@@ -43,7 +43,7 @@ from ait_connectors.errors import (
 from ait_connectors.oauth.config import OAuthClientConfig, ResolvedOAuthConfig
 from ait_connectors.oauth.tokens import TokenResponse
 from ait_connectors.providers.params import check_api_base
-from ait_connectors.providers.spec import ProviderSpec
+from ait_connectors.providers.spec import LIFETIME_SECONDS, ProviderSpec
 
 __all__ = ["REFRESH_TOKEN_REJECTED_ERRORS", "ConnectorOAuth"]
 
@@ -368,6 +368,11 @@ class ConnectorOAuth:
         """
         if not refresh_token:
             raise ConfigurationError("refresh_access_token: the refresh token is empty")
+        if not self._spec.refresh.offered:
+            raise ConfigurationError(
+                f"{self._spec.name} issues no refresh tokens (its catalogue entry says "
+                "refresh.offered = false): the user must reconnect"
+            )
         self._endpoints.require_params(self._spec.slug, self._endpoints.token_url)
         token_url = self._endpoints.token_url
         sent_at = _request_time()
@@ -611,6 +616,12 @@ class ConnectorOAuth:
         fields["token_type"] = token_type if token_type in _KNOWN_TOKEN_TYPES else "bearer"
         if refresh and not fields.get("refresh_token") and presented_refresh_token:
             fields["refresh_token"] = presented_refresh_token
+        if not self._spec.refresh.offered:
+            # Never kept, so never presented: at expiry the user reconnects (needs_reauth).
+            fields.pop("refresh_token", None)
+        unit = LIFETIME_SECONDS[self._spec.token_lifetime_unit]
+        if unit != 1 and fields.get("expires_in") not in (None, ""):
+            fields["expires_in"] = float(fields["expires_in"]) * unit
         metadata = {
             name: value
             for name, path in self._spec.metadata_fields.items()

@@ -1,4 +1,5 @@
-"""The provider catalogue: built-in entries from ``catalogue.toml`` plus runtime registrations.
+"""The provider catalogue: built-in entries from ``catalogue.toml`` and ``catalogue/*.toml``
+plus runtime registrations.
 
 The data file is read and validated once per process. Vendors defined in code (a sandbox
 provider, third-party packages) add their entries with :func:`register_provider`.
@@ -10,25 +11,34 @@ import functools
 import logging
 import threading
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from pydantic import ValidationError
 
 from ait_connectors.errors import ConfigurationError
+from ait_connectors.providers.entry import CatalogueEntry
 from ait_connectors.providers.spec import ProviderSpec
 
 __all__ = [
+    "CATALOGUE_FOLDER",
     "CATALOGUE_RESOURCE",
+    "Problem",
+    "catalogue_files",
+    "check_files",
     "get_provider",
     "load_catalogue",
     "parse_catalogue",
     "register_provider",
+    "shipped_sources",
     "unregister_provider",
 ]
 
 CATALOGUE_RESOURCE = "catalogue.toml"
+CATALOGUE_FOLDER = "catalogue"  # one more file per category: catalogue/<category>.toml
 _SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 
 logger = logging.getLogger(__name__)
@@ -37,66 +47,145 @@ _registered: dict[str, ProviderSpec] = {}
 
 
 def parse_catalogue(
-    data: Mapping[str, Any], *, source: str = "catalogue"
+    data: Mapping[str, Any], *, source: str = "catalogue", strict: bool = False
 ) -> dict[str, ProviderSpec]:
     """Validate a parsed catalogue document (``{"providers": {slug: {...}}}``) into specs.
 
-    Raises :class:`ConfigurationError` naming the source and the entry when anything is wrong.
+    ``strict``: entries are :class:`CatalogueEntry` (category, docs and provenance required,
+    HTTPS only), as in the shipped catalogue files. Raises :class:`ConfigurationError` naming
+    the source and the entry when anything is wrong.
     """
-    version = data.get("schema_version", 1)
+    specs, problems = _parse(data, source, strict=strict)
+    if problems:
+        first = problems[0]
+        details = "; ".join(p.detail for p in problems if p.slug == first.slug)
+        message = Problem(first.source, first.slug, details).message
+        raise ConfigurationError(message, {"provider": first.slug} if first.slug else {})
+    return specs
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a catalogue file: ``source:slug: detail``."""
+
+    source: str
+    slug: str | None
+    detail: str
+
+    @property
+    def message(self) -> str:
+        if self.slug is None:
+            return f"{self.source}: {self.detail}"
+        return f"{self.source}: invalid provider entry {self.slug!r}: {self.detail}"
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.slug or '-'}: {self.detail}"
+
+
+def _parse(
+    data: Mapping[str, Any], source: str, *, strict: bool
+) -> tuple[dict[str, ProviderSpec], list[Problem]]:
+    """Every valid entry, and every problem (not only the first)."""
+    version = data.get("schema_version", 1 if not strict else None)
     if version not in _SUPPORTED_SCHEMA_VERSIONS:
-        raise ConfigurationError(
-            f"{source}: unsupported schema_version {version!r} "
-            f"(supported: {sorted(_SUPPORTED_SCHEMA_VERSIONS)})"
-        )
+        detail = f"unsupported schema_version {version!r} (supported: 1)"
+        return {}, [Problem(source, None, detail)]
     providers = data.get("providers")
     if not isinstance(providers, Mapping):
-        raise ConfigurationError(f"{source}: expected a [providers.<slug>] table")
+        return {}, [Problem(source, None, "expected a [providers.<slug>] table")]
+    model = CatalogueEntry if strict else ProviderSpec
     specs: dict[str, ProviderSpec] = {}
+    problems: list[Problem] = []
     for slug, entry in providers.items():
         if not isinstance(entry, Mapping):
-            raise ConfigurationError(f"{source}: entry {slug!r} must be a table")
+            problems.append(Problem(source, slug, "the entry must be a table"))
+            continue
         fields = dict(entry)
         # The table key is the slug; a repeated slug inside the entry must agree with it.
         declared = fields.setdefault("slug", slug)
         if declared != slug:
-            raise ConfigurationError(
-                f"{source}: entry {slug!r} declares a different slug {declared!r}"
-            )
+            problems.append(Problem(source, slug, f"declares a different slug {declared!r}"))
+            continue
         try:
-            specs[slug] = ProviderSpec.model_validate(fields)
+            specs[slug] = model.model_validate(fields)
         except ValidationError as exc:
-            raise ConfigurationError(
-                f"{source}: invalid provider entry {slug!r}: {_describe(exc)}",
-                {"provider": slug},
-            ) from None
-    return specs
+            problems.extend(Problem(source, slug, detail) for detail in _describe(exc))
+    return specs, problems
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError) -> list[str]:
     """One line per problem, ``field.path: message``, without echoing input values."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False):
         location = ".".join(str(part) for part in error["loc"]) or "<entry>"
         parts.append(f"{location}: {error['msg']}")
-    return "; ".join(parts)
+    return parts
+
+
+def catalogue_files() -> list[Traversable]:
+    """The shipped catalogue files: ``catalogue.toml``, then ``catalogue/*.toml`` by name."""
+    package = resources.files("ait_connectors.providers")
+    folder = package.joinpath(CATALOGUE_FOLDER)
+    extra = sorted(
+        (f for f in folder.iterdir() if f.name.endswith(".toml")) if folder.is_dir() else [],
+        key=lambda f: f.name,
+    )
+    return [package.joinpath(CATALOGUE_RESOURCE), *extra]
+
+
+def check_files(
+    files: Iterable[tuple[str, str]],
+) -> tuple[dict[str, ProviderSpec], list[Problem]]:
+    """Parse ``(source name, TOML text)`` pairs strictly: the merged entries and *every*
+    problem of every file (bad TOML, schema, URL shapes, a slug defined twice)."""
+    merged: dict[str, ProviderSpec] = {}
+    where: dict[str, str] = {}
+    problems: list[Problem] = []
+    for source, text in files:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(Problem(source, None, f"not valid TOML: {exc}"))
+            continue
+        specs, found = _parse(data, source, strict=True)
+        problems.extend(found)
+        for slug, spec in specs.items():
+            if slug in where:
+                problems.append(Problem(source, slug, f"slug already defined in {where[slug]}"))
+                continue
+            where[slug] = source
+            merged[slug] = spec
+    return merged, problems
+
+
+def _read(resource: Traversable) -> str:
+    try:
+        return resource.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"the built-in provider catalogue ({resource.name}) is missing from the "
+            "installed package"
+        ) from None
+
+
+def shipped_sources() -> list[tuple[str, str]]:
+    """``(name, text)`` of every shipped catalogue file (names relative to the package)."""
+    names = [CATALOGUE_RESOURCE]
+    files = catalogue_files()
+    names += [f"{CATALOGUE_FOLDER}/{f.name}" for f in files[1:]]
+    return [(name, _read(f)) for name, f in zip(names, files, strict=True)]
 
 
 @functools.cache
 def _builtin_catalogue() -> dict[str, ProviderSpec]:
-    resource = resources.files("ait_connectors.providers").joinpath(CATALOGUE_RESOURCE)
-    try:
-        text = resource.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    specs, problems = check_files(shipped_sources())
+    if problems:
+        listed = "; ".join(str(p) for p in problems)
         raise ConfigurationError(
-            f"the built-in provider catalogue ({CATALOGUE_RESOURCE}) is missing from the "
-            "installed package"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{CATALOGUE_RESOURCE}: not valid TOML: {exc}") from None
-    return parse_catalogue(data, source=CATALOGUE_RESOURCE)
+            f"the built-in provider catalogue is invalid ({listed}); "
+            "run `ait-connectors providers check`"
+        )
+    return specs
 
 
 def load_catalogue() -> dict[str, ProviderSpec]:

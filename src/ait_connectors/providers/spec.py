@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from datetime import date
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from .params import ApiBaseFromToken, ConnectionParam, placeholders
 
 __all__ = [
+    "CATEGORIES",
     "ApiBaseFromToken",
     "ApiKeySpec",
     "AuthMode",
+    "Category",
     "ClientAuthMethod",
     "ConnectionParam",
+    "Provenance",
     "ProviderSpec",
     "RateLimitHeaders",
+    "RefreshSpec",
     "RevokeSpec",
+    "TokenLifetimeUnit",
 ]
 
 # Names the URLs or the gateway's /auth route use themselves.
@@ -77,6 +83,68 @@ class RevokeSpec(BaseModel):
 
 AuthMode = Literal["oauth2", "api_key"]
 
+Category = Literal[
+    "source_control",
+    "developer",
+    "chat",
+    "project_management",
+    "documents",
+    "storage",
+    "design",
+    "video",
+    "calendar_mail",
+    "crm",
+    "payments",
+    "accounting",
+    "social",
+    "marketing",
+    "support",
+    "hr",
+    "ecommerce",
+    "analytics",
+    "identity",
+    "health",
+    "productivity",
+]
+CATEGORIES: tuple[str, ...] = get_args(Category)
+
+TokenLifetimeUnit = Literal["seconds", "minutes", "hours", "days", "milliseconds"]
+#: Seconds per unit of a provider's ``expires_in``.
+LIFETIME_SECONDS: dict[str, float] = {
+    "seconds": 1,
+    "minutes": 60,
+    "hours": 3600,
+    "days": 86400,
+    "milliseconds": 0.001,
+}
+
+
+class RefreshSpec(BaseModel):
+    """What the provider does with refresh tokens; the OAuth client applies it.
+
+    - ``offered = false``: no refresh token is ever kept or presented; an expired access token
+      means the user reconnects (``needs_reauth``), a token without ``expires_in`` lives on.
+    - ``rotation``: whether a refresh returns a new refresh token (stored when it does).
+    - ``omits_refresh_token``: a refresh response may lack ``refresh_token``; the one presented
+      is kept (the client always does so: declared so the entry says what to expect).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    offered: bool = True
+    rotation: Literal["always", "never", "sometimes"] = "sometimes"
+    omits_refresh_token: bool = False
+
+
+class Provenance(BaseModel):
+    """Where an entry's facts come from and when they were last checked."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["documentation", "discovery"]
+    url: HttpUrl
+    checked: date
+
 
 class ApiKeySpec(BaseModel):
     """How a provider takes a pasted API key, and the cheap request that checks one.
@@ -132,6 +200,12 @@ class ProviderSpec(BaseModel):
     api_headers: dict[str, str] = Field(default_factory=dict)
     rate_limit: RateLimitHeaders = Field(default_factory=RateLimitHeaders)
     docs_url: HttpUrl | None = None
+    category: Category | None = None
+    # The unit of the token response's ``expires_in`` (a few providers count minutes or ms).
+    token_lifetime_unit: TokenLifetimeUnit = "seconds"
+    refresh: RefreshSpec = Field(default_factory=RefreshSpec)
+    # Required in catalogue files (``CatalogueEntry``); optional for specs built in code.
+    provenance: Provenance | None = None
     # Fields the user or app supplies when connecting, substituted as ``{name}`` into the URLs.
     connection_params: dict[str, ConnectionParam] = Field(default_factory=dict)
     # The token response names the connection's API host (Salesforce ``instance_url``).
