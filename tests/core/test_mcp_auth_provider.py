@@ -16,7 +16,11 @@ from pydantic import AnyUrl
 from sqlalchemy import text
 
 from ait_connectors.crypto import Cipher
-from ait_connectors.mcp_server.authserver import AuthStore, GatewayAuthProvider
+from ait_connectors.mcp_server.authserver import (
+    AuthStore,
+    GatewayAuthProvider,
+    GatewayTokenVerifier,
+)
 from ait_connectors.storage.db import Database
 
 RESOURCE = "https://gw.example/mcp"
@@ -128,6 +132,13 @@ async def test_digests_only_in_the_database_and_each_token_acts_for_its_own_user
     assert alice_token.resource == RESOURCE
     assert refreshed.access_token not in repr(alice_token)
     assert refreshed.access_token not in str(alice_token)
+
+    # The verifier accepts a token only for the resource it was issued for (its audience).
+    assert await GatewayTokenVerifier(provider).verify_token(bob.access_token) == bob_token
+    elsewhere = GatewayAuthProvider(
+        provider._store, resource_url="https://other.example/mcp", consent_url="", metadata=None
+    )
+    assert await GatewayTokenVerifier(elsewhere).verify_token(bob.access_token) is None
 
 
 async def test_replays_and_other_resources_are_refused(

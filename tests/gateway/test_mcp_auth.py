@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -168,8 +169,9 @@ async def consent(gateway: ThreadGateway, authorize_url: str, user: str, decisio
 
 
 async def test_the_sdk_client_registers_signs_in_calls_a_tool_refreshes_and_is_revoked(
-    gateway: ThreadGateway, clock: Clock
+    gateway: ThreadGateway, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     answers: list[str] = []
 
     async def redirect_handler(url: str) -> None:
@@ -247,6 +249,14 @@ async def test_the_sdk_client_registers_signs_in_calls_a_tool_refreshes_and_is_r
         )
         assert refresh.status_code == 400
         assert refresh.json()["error"] == "invalid_grant"
+    # The server side logged no code or token (the test's own HTTP clients log what they get).
+    server_side = ("ait_connectors", "mcp.server", "uvicorn", "starlette", "fastapi", "sqlalchemy")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(server_side))
+    assert "mcp.server" in {r.name[:10] for r in caplog.records}  # the server side did log
+    codes = [_query(answer)["code"] for answer in answers]
+    for secret in [*codes, first.access_token, first.refresh_token, second.access_token]:
+        assert secret not in logged
+    assert second.refresh_token not in logged
 
 
 def _challenge(verifier: str) -> str:
@@ -299,6 +309,9 @@ async def test_wrong_resource_pkce_mismatch_code_reuse_and_denial_are_refused(
     gateway: ThreadGateway,
 ) -> None:
     async with httpx.AsyncClient(base_url=gateway.base_url) as plain:
+        remote = await plain.post("/register", json={"redirect_uris": ["http://evil.example/"]})
+        assert remote.status_code == 400
+        assert remote.json()["error"] == "invalid_redirect_uri"
         client = await _register(plain)
         client_id, secret = client["client_id"], client["client_secret"]
 

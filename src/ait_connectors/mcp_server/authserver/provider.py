@@ -50,6 +50,7 @@ REFRESH_PREFIX = "mcpr_"
 CODE_PREFIX = "mcpc_"
 CODE_SECONDS = 300
 REQUEST_SECONDS = 600  # from /authorize to the consent page's answer
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
 class UserRefreshToken(RefreshToken):
@@ -116,11 +117,14 @@ class GatewayAuthProvider:
         if client_info.client_id is None:  # pragma: no cover - the SDK always sets one
             raise RegistrationError("invalid_client_metadata", "no client_id")
         for uri in client_info.redirect_uris or ():
-            if uri.scheme not in ("https", "http") and not uri.scheme.count("."):
+            # The MCP specification: https, or http only back to this machine (a native app's
+            # loopback listener); private-use schemes in reverse-domain form for native apps.
+            loopback = uri.scheme == "http" and uri.host in _LOOPBACK
+            if uri.scheme != "https" and not loopback and "." not in uri.scheme:
                 raise RegistrationError(
                     "invalid_redirect_uri",
-                    f"Redirect URI scheme {uri.scheme!r} is not allowed: use https, http on "
-                    "localhost, or a reverse-domain private scheme (com.example.app).",
+                    f"Redirect URI {str(uri)!r} is not allowed: use https, http on localhost "
+                    "or 127.0.0.1, or a reverse-domain private scheme (com.example.app:/cb).",
                 )
         info = client_info.model_dump(mode="json", exclude={"client_secret"}, exclude_none=True)
         await self.store.save_client(client_info.client_id, info, client_info.client_secret)
