@@ -352,8 +352,14 @@ async def test_the_consent_page_asks_for_a_session_and_its_form_for_the_csrf_tok
         assert 'data-testid="signin"' in anonymous.text
         assert "ait-connectors serve" in anonymous.text
 
+        suffix = html.unescape(re.findall(r'data-testid="next">([^<]+)<', anonymous.text)[0])
+        # The connect link with the page's suffix signs in and comes straight back.
         token = gateway.connect_token("alice")
-        await plain.get(f"/connect?token={token}")
+        signed_in = await plain.get(f"/connect?token={token}{suffix}", follow_redirects=True)
+        assert signed_in.url == anonymous.url
+        assert 'data-testid="consent"' in signed_in.text
+        elsewhere = await plain.get(f"/connect?token={token}&next=https://evil.example/")
+        assert elsewhere.status_code == 422
         page = await plain.get(_authorize(gateway, client_id), follow_redirects=True)
         request_id = re.findall(r'name="request" value="([^"]+)"', page.text)[0]
         forged = await plain.post("/mcp/consent", data={"request": request_id, "decision": "allow"})

@@ -5,13 +5,15 @@ Connect page session (the cookie ``/connect?token=`` sets), the page names the c
 scopes and the resource and asks; its form posts back with the session's CSRF token (the same
 check as every Connect page form) and the answer becomes a redirect to the client, with a
 code bound to the session's user or ``error=access_denied``. Without a session, the page says
-how to sign in (``AIT_MCP_SIGNIN_URL``, or the connect link).
+how to sign in: ``AIT_MCP_SIGNIN_URL`` (its ``{return_to}`` replaced by this page's path, for
+the application to send the user to ``/connect?token=…&next={return_to}``), or the connect
+link with ``&next=`` added, which signs in and comes straight back here.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -72,13 +74,17 @@ async def consent_page(
     name = (client.client_name if client else None) or pending.client_id
     principal = await _session(request)
     if principal is None:
+        here = f"{CONSENT_PATH}?request={request_id}"
+        back = quote(here, safe="")
+        signin = gateway.settings.mcp_signin_url
         return gateway.templates.TemplateResponse(
             request,
             "mcp_signin.html",
             {
                 "client_name": name,
-                "signin_url": gateway.settings.mcp_signin_url,
-                "retry_url": f"{CONSENT_PATH}?request={request_id}",
+                "signin_url": signin.replace("{return_to}", back) if signin else None,
+                "next_suffix": f"&next={back}",
+                "retry_url": here,
             },
             status_code=401,
             headers=_HEADERS,

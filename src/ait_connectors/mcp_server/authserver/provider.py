@@ -34,7 +34,7 @@ from pydantic import AnyUrl, Field
 
 from ..principal import UserAccessToken
 from .client_metadata import ClientMetadataError, ClientMetadataFetcher, is_metadata_url
-from .store import Authorization, AuthStore, at, digest
+from .store import Authorization, AuthStore, StoredToken, at, digest
 
 __all__ = [
     "ACCESS_PREFIX",
@@ -64,6 +64,18 @@ class UserRefreshToken(RefreshToken):
 def canonical(url: str) -> str:
     """A resource URL as compared: without a trailing slash (``/mcp`` and ``/mcp/`` are one)."""
     return url.rstrip("/")
+
+
+def _claims(found: StoredToken) -> dict[str, Any]:
+    """What an access or refresh token object says about its grant (the token aside)."""
+    return {
+        "client_id": found.client_id,
+        "scopes": found.scopes,
+        "expires_at": int(found.expires_at.timestamp()),
+        "resource": found.resource,
+        "subject": found.user_id,
+        "user_id": found.user_id,
+    }
 
 
 class GatewayAuthProvider:
@@ -283,16 +295,7 @@ class GatewayAuthProvider:
             return None
         if found.expires_at <= at(self.clock()):
             return None
-        return UserRefreshToken(
-            token=refresh_token,
-            client_id=found.client_id,
-            scopes=found.scopes,
-            expires_at=int(found.expires_at.timestamp()),
-            resource=found.resource,
-            subject=found.user_id,
-            family_id=found.family_id,
-            user_id=found.user_id,
-        )
+        return UserRefreshToken(token=refresh_token, family_id=found.family_id, **_claims(found))
 
     async def exchange_refresh_token(
         self,
@@ -318,15 +321,7 @@ class GatewayAuthProvider:
         found = await self.store.token(digest(token), "access")
         if found is None or found.expires_at <= at(self.clock()):
             return None
-        return UserAccessToken(
-            token=token,
-            client_id=found.client_id,
-            scopes=found.scopes,
-            expires_at=int(found.expires_at.timestamp()),
-            resource=found.resource,
-            subject=found.user_id,
-            user_id=found.user_id,
-        )
+        return UserAccessToken(token=token, **_claims(found))
 
     async def revoke_token(self, token: UserAccessToken | UserRefreshToken) -> None:
         hashed = digest(token.token)

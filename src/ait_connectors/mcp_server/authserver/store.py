@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ __all__ = ["AuthStore", "Authorization", "StoredToken", "at", "digest"]
 C = cast(Table, McpClientRow.__table__)
 A = cast(Table, McpAuthorizationRow.__table__)
 T = cast(Table, McpTokenRow.__table__)
+R = TypeVar("R", "Authorization", "StoredToken")
 
 
 def digest(secret: str) -> str:
@@ -67,21 +68,9 @@ class StoredToken:
     used_at: datetime | None
 
 
-def _authorization(row: Row[Any]) -> Authorization:
-    return Authorization(
-        id=row.id,
-        client_id=row.client_id,
-        scopes=list(row.scopes),
-        resource=row.resource,
-        code_challenge=row.code_challenge,
-        redirect_uri=row.redirect_uri,
-        redirect_uri_explicit=row.redirect_uri_explicit,
-        state=row.state,
-        user_id=row.user_id,
-        family_id=row.family_id,
-        expires_at=row.expires_at,
-        used_at=row.used_at,
-    )
+def _load(cls: type[R], row: Row[Any]) -> R:
+    """A row as the dataclass ``cls`` (its fields are column names)."""
+    return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
 class AuthStore:
@@ -126,7 +115,7 @@ class AuthStore:
     async def authorization(self, request_id: str) -> Authorization | None:
         async with self.database.read() as conn:
             row = (await conn.execute(select(A).where(A.c.id == request_id))).first()
-        return _authorization(row) if row is not None else None
+        return _load(Authorization, row) if row is not None else None
 
     async def approve(
         self, request_id: str, user_id: str, code_hash: str, expires_at: datetime
@@ -147,7 +136,7 @@ class AuthStore:
     async def code(self, code_hash: str) -> Authorization | None:
         async with self.database.read() as conn:
             row = (await conn.execute(select(A).where(A.c.code_hash == code_hash))).first()
-        return _authorization(row) if row is not None else None
+        return _load(Authorization, row) if row is not None else None
 
     async def use_code(self, code_hash: str, now: datetime) -> bool:
         """Mark the code exchanged; ``False`` if it already was (a replay)."""
@@ -176,18 +165,7 @@ class AuthStore:
                     )
                 )
             ).first()
-        if row is None:
-            return None
-        return StoredToken(
-            kind=row.kind,
-            family_id=row.family_id,
-            client_id=row.client_id,
-            user_id=row.user_id,
-            scopes=list(row.scopes),
-            resource=row.resource,
-            expires_at=row.expires_at,
-            used_at=row.used_at,
-        )
+        return _load(StoredToken, row) if row is not None else None
 
     async def use_refresh(self, token_hash: str, now: datetime) -> bool:
         """Mark a refresh token rotated; ``False`` if it already was (a replay)."""
