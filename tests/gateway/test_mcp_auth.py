@@ -207,9 +207,11 @@ async def test_the_sdk_client_registers_signs_in_calls_a_tool_refreshes_and_is_r
         # The server's clock passes the expiry: the old token is refused, with the pointer
         # to the resource metadata; the client (told its token expired) refreshes.
         clock.offset += 3601
-        refused = await httpx.AsyncClient().post(
-            f"{gateway.base_url}/mcp", headers={"authorization": f"Bearer {first.access_token}"}
-        )
+        async with httpx.AsyncClient() as plain:
+            refused = await plain.post(
+                f"{gateway.base_url}/mcp",
+                headers={"authorization": f"Bearer {first.access_token}"},
+            )
         assert refused.status_code == 401
         metadata_url = f"{gateway.base_url}/.well-known/oauth-protected-resource/mcp"
         assert f'resource_metadata="{metadata_url}"' in refused.headers["www-authenticate"]
