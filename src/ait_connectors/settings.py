@@ -107,6 +107,23 @@ class Settings(BaseModel):
         default=5 * 86400.0, gt=0, description="Disable an endpoint failing for this long."
     )
 
+    mcp_auth: bool = Field(
+        default=True,
+        description="Serve the OAuth authorization server for /mcp (sign-in and consent "
+        "through the Connect page).",
+    )
+    mcp_signin_url: str | None = Field(
+        default=None,
+        description="Where the MCP consent page sends a user without a Connect page session "
+        "(the application's sign-in page, which then opens the user's connect link).",
+    )
+    mcp_access_token_ttl: int = Field(
+        default=3600, gt=0, le=86400, description="Seconds an MCP access token is valid."
+    )
+    mcp_refresh_token_ttl: int = Field(
+        default=30 * 86400, gt=0, description="Seconds an MCP refresh token is valid."
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _read_environment(cls, data: Any) -> Any:

@@ -57,6 +57,8 @@ class ThreadGateway:
     app: Any = None
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
+    #: Called with the app before it serves (a test's extra routes, its own lifespan parts).
+    prepare: Callable[[Any], None] | None = None
 
     def start(self) -> ThreadGateway:
         # Named TCP, so that asyncio turns Nagle off on its connections (as `serve` does): with
@@ -69,6 +71,8 @@ class ThreadGateway:
         self.app = create_app(
             self.settings, base_url=self.base_url, vendor_options=self.vendor_options
         )
+        if self.prepare is not None:
+            self.prepare(self.app)
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -215,5 +215,11 @@ def create_app(
     app.include_router(routes_providers.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_page.router)
+    if settings.mcp_auth:
+        # Imported here: the authorization server builds on the gateway's modules (its pages,
+        # sessions, state), so importing it at the top would be circular.
+        from ..mcp_server.authserver import install_mcp_auth
+
+        install_mcp_auth(app, gateway)
     _mount_vendors(app, gateway, vendor_options or {})
     return app

@@ -1,7 +1,8 @@
 """The Connect page: server-rendered HTML, no front-end build, no JavaScript needed.
 
 ``/connect?token=act_…`` stores the connect token in an HttpOnly cookie and redirects to
-``/connect``, so the credential leaves the address bar (and browser history) at once. The page's
+``/connect`` (or to ``next``, an MCP consent page), so the credential leaves the address bar
+(and browser history) at once. The page's
 buttons are plain links (Connect goes through ``/api/{vendor}/auth``) and forms that post back
 to ``/connect/…`` with a CSRF token; while a sync runs the page refreshes itself every second.
 Disconnect first asks (``GET /connect/{vendor}/disconnect``), with "also delete synced data".
@@ -65,6 +66,9 @@ async def root() -> Response:
 
 _PREVIEW = r"^[a-z][a-z0-9_-]{0,62}\.[a-z][a-z0-9_]{0,99}$"
 _HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+# Where a connect link may lead after signing in, besides the Connect page: an MCP client's
+# consent page (a fixed local path, so the parameter cannot redirect anywhere else).
+_NEXT = r"^/mcp/consent\?request=[A-Za-z0-9_-]{1,64}$"
 
 
 @router.get("/connect", response_class=HTMLResponse)
@@ -76,13 +80,14 @@ async def connect_page(
     disconnected: Annotated[str | None, Query(max_length=64)] = None,
     purged: Annotated[int | None, Query(ge=0)] = None,
     preview: Annotated[str | None, Query(max_length=170, pattern=_PREVIEW)] = None,
+    next_page: Annotated[str | None, Query(alias="next", max_length=120, pattern=_NEXT)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     category: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     gateway = gateway_of(request)
     if token:
-        return _start_session(request, gateway, token)
+        return _start_session(request, gateway, token, next_page or "/connect")
     principal = await _principal(request)
     user = principal.user(user_id)
     # The one provider list (the CLI's, the API's, the README's): a card for each provider
@@ -215,7 +220,7 @@ def _provider_name(connections: list[Any], slug: str) -> str:
     return slug
 
 
-def _start_session(request: Request, gateway: GatewayState, token: str) -> Response:
+def _start_session(request: Request, gateway: GatewayState, token: str, next_page: str) -> Response:
     try:
         claims = gateway.signer.verify(token)
     except InvalidConnectTokenError as exc:
@@ -229,7 +234,7 @@ def _start_session(request: Request, gateway: GatewayState, token: str) -> Respo
             reason=f"connect_token_{exc.reason}",
             title="Link not valid",
         ) from None
-    response = RedirectResponse("/connect", status_code=303)
+    response = RedirectResponse(next_page, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mcp.server.auth.provider import AccessToken
+from pydantic import Field
 
 __all__ = ["UserAccessToken"]
 
@@ -13,7 +14,8 @@ class UserAccessToken(AccessToken):
     Every token check the server accepts (tokens issued by the gateway's own authorization
     server, API keys opening a session for a named user) returns this; the tools read
     ``user_id`` from it and from nowhere else, so one user's session never reaches another's
-    records.
+    records. The token itself is left out of ``repr`` (and so out of logs and tracebacks).
     """
 
+    token: str = Field(repr=False)
     user_id: str

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from ..outgoing import models as _webhook_models  # noqa: F401  (the outgoing webhook tables)
-from . import changes_models, sync_models  # noqa: F401  (register their tables on Base.metadata)
+from . import (  # noqa: F401  (register their tables on Base.metadata)
+    changes_models,
+    mcp_auth_models,
+    sync_models,
+)
 from .models import Base
 
 target_metadata = Base.metadata
