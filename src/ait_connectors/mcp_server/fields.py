@@ -185,6 +185,7 @@ def _json_contains(dialect: str, name: str, value: Any) -> ColumnElement[bool]:
         from sqlalchemy.dialects.postgresql import JSONB
 
         field = literal_column(f"records.payload -> '{name}'", type_=JSONB)
-        return field.contains(sql_cast(orjson.dumps([value]).decode(), JSONB))
+        contained: ColumnElement[bool] = field.contains([value])  # jsonb @> '[value]'
+        return contained
     each = func.json_each(literal_column("records.payload"), f'$."{name}"').table_valued("value")
     return sql_exists(sql_select(literal_column("1")).select_from(each).where(each.c.value == value))

@@ -276,9 +276,7 @@ class RecordReader:
             raise ValueError("limit must be positive")
         order = f"{order_by}:{'desc' if descending else 'asc'}:"
         order += "all" if include_deleted else "live"
-        if where is not None:
-            order += f":{where.key}"
-        scope = "\0".join(listing)
+        scope = "\0".join(listing if where is None else (*listing, where.key))
         position = None if cursor is None else self._cursors.decode(scope, order, cursor)
         backwards = position is not None and position.before
         params: dict[str, Any] = {"c": listing[0], "u": listing[1], "t": listing[2]}
