@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway.conftest import ThreadGateway, sandbox_connect
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
 from ait_connectors.settings import Settings
+from gateway.conftest import ThreadGateway, sandbox_connect
 
 __all__ = ["McpUser", "ThreadGateway", "mcp_session", "sandbox_connect"]
 
@@ -32,10 +32,9 @@ class McpUser:
     async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
         result = await self.result(tool, **arguments)
         assert not result.isError, result.content
-        assert result.structuredContent is not None
-        # The text content is the same answer (clients without structured output read it).
-        assert json.loads(result.content[0].text) == result.structuredContent  # type: ignore[union-attr]
-        return result.structuredContent
+        (content,) = result.content
+        answer: dict[str, Any] = json.loads(content.text)  # type: ignore[union-attr]
+        return answer
 
     async def error(self, tool: str, **arguments: Any) -> str:
         result = await self.result(tool, **arguments)

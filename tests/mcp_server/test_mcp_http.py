@@ -67,7 +67,9 @@ async def _alice_reads(alice: McpUser) -> None:
         entity_type="events",
         filters=[{"field": "colour", "op": "eq", "value": "red"}],
     )
-    assert "INVALID_QUERY" in unknown and "no field 'colour'" in unknown and "amount_cents" in unknown
+    assert (
+        "INVALID_QUERY" in unknown and "no field 'colour'" in unknown and "amount_cents" in unknown
+    )
 
     (found,) = (await alice.call("search_records", query="777"))["results"]  # "… #777"
     assert found["_id"] == "e-00777" and found["provider"] == "sandbox"
@@ -132,5 +134,7 @@ async def test_no_session_without_a_valid_credential(mcp_gateway: ThreadGateway)
             answer = await client.post("/mcp", json=body, headers=headers)
             assert answer.status_code == 401, authorization
             challenge = answer.headers["www-authenticate"]
-            assert challenge.startswith("Bearer ") and f'resource_metadata="{metadata}"' in challenge
+            assert (
+                challenge.startswith("Bearer ") and f'resource_metadata="{metadata}"' in challenge
+            )
             assert key not in answer.text

@@ -53,7 +53,9 @@ async def alice(database: Database, cipher: Cipher) -> ConnectionKey:
     return key
 
 
-async def _ids(database: Database, key: ConnectionKey, *filters: dict[str, Any], **kw: Any) -> list[str]:
+async def _ids(
+    database: Database, key: ConnectionKey, *filters: dict[str, Any], **kw: Any
+) -> list[str]:
     where = build_filter(database.dialect, SandboxContact, [FieldFilter(**f) for f in filters])
     page = await RecordReader(database).page_raw(
         key.connector_config_id, key.user_id, key.entity_type, SandboxContact, where=where, **kw
@@ -65,31 +67,54 @@ async def test_filters_on_typed_fields(database: Database, alice: ConnectionKey)
     def ids(*numbers: int) -> list[str]:
         return [f"c-{n:03d}" for n in numbers]
 
-    assert await _ids(database, alice, {"field": "score", "op": "gt", "value": 170}) == ids(18, 19, 20)
-    assert await _ids(database, alice, {"field": "score", "op": "lte", "value": "20"}) == ids(1, 2)
-    assert await _ids(database, alice, {"field": "score", "op": "in", "value": [30, 50]}) == ids(3, 5)
-    lyon_vip = [{"field": "city", "op": "eq", "value": "Lyon"}, {"field": "tags", "op": "contains", "value": "vip"}]
-    assert await _ids(database, alice, *lyon_vip) == ids(12)
-    assert await _ids(database, alice, {"field": "name", "op": "contains", "value": "SON 1"}) == ids(
-        1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+    assert await _ids(database, alice, {"field": "score", "op": "gt", "value": 170}) == ids(
+        18, 19, 20
     )
+    assert await _ids(database, alice, {"field": "score", "op": "lte", "value": "20"}) == ids(1, 2)
+    assert await _ids(database, alice, {"field": "score", "op": "in", "value": [30, 50]}) == ids(
+        3, 5
+    )
+    lyon_vip = [
+        {"field": "city", "op": "eq", "value": "Lyon"},
+        {"field": "tags", "op": "contains", "value": "vip"},
+    ]
+    assert await _ids(database, alice, *lyon_vip) == ids(12)
+    assert await _ids(
+        database, alice, {"field": "name", "op": "contains", "value": "SON 1"}
+    ) == ids(1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19)
     since = {"field": "created_at", "op": "gte", "value": "2025-01-20T00:00:00+00:00"}
     assert await _ids(database, alice, since) == ids(19, 20)
-    assert await _ids(database, alice, {"field": "company", "op": "ne", "value": "Acme"}, limit=2) == ids(2, 4)
+    assert await _ids(
+        database, alice, {"field": "company", "op": "ne", "value": "Acme"}, limit=2
+    ) == ids(2, 4)
     # Ordered by a typed field, paged by a cursor that is bound to the filter.
     acme = {"field": "company", "op": "eq", "value": "Acme"}
     reader = RecordReader(database)
     where = build_filter(database.dialect, SandboxContact, [FieldFilter(**acme)])
     page = await reader.page_raw(
-        alice.connector_config_id, "alice", "contacts", SandboxContact,
-        where=where, order_by="score", descending=True, limit=3,
+        alice.connector_config_id,
+        "alice",
+        "contacts",
+        SandboxContact,
+        where=where,
+        order_by="score",
+        descending=True,
+        limit=3,
     )
     assert [e for e, _ in page.rows] == ids(19, 17, 15)
-    other = build_filter(database.dialect, SandboxContact, [FieldFilter(field="city", value="Oslo")])
+    other = build_filter(
+        database.dialect, SandboxContact, [FieldFilter(field="city", value="Oslo")]
+    )
     with pytest.raises(InvalidCursorError):
         await reader.page_raw(
-            alice.connector_config_id, "alice", "contacts", SandboxContact,
-            where=other, order_by="score", descending=True, cursor=page.next_cursor,
+            alice.connector_config_id,
+            "alice",
+            "contacts",
+            SandboxContact,
+            where=other,
+            order_by="score",
+            descending=True,
+            cursor=page.next_cursor,
         )
     # Another user's listing under the same config: nothing.
     assert await _ids(database, ConnectionKey(alice.connector_config_id, "bob", "contacts")) == []
@@ -136,7 +161,9 @@ async def test_search_follows_inserts_updates_and_deletes(
     assert await found("initech") == []
 
 
-async def test_search_ranks_the_better_match_first(database: Database, alice: ConnectionKey) -> None:
+async def test_search_ranks_the_better_match_first(
+    database: Database, alice: ConnectionKey
+) -> None:
     await _write(
         database,
         alice,

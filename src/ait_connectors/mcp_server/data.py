@@ -30,7 +30,9 @@ def entity_uri(provider: str, entity_type: str) -> str:
     return f"ait://{provider}/{entity_type}"
 
 
-def compact(model: type[Entity] | None, external_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+def compact(
+    model: type[Entity] | None, external_id: str, payload: dict[str, Any]
+) -> dict[str, Any]:
     """A record as the tools show it: ``_id``, ``_link`` (the vendor's page, when the entity
     names a link field), then its non-empty fields, long texts cut."""
     out: dict[str, Any] = {"_id": external_id}
@@ -193,7 +195,9 @@ class UserData:
         out = []
         for hit in hits:
             declared = registered_vendors().get(hit.provider)
-            entity = declared.service_cls.entity_declarations.get(hit.entity_type) if declared else None
+            entity = (
+                declared.service_cls.entity_declarations.get(hit.entity_type) if declared else None
+            )
             record = compact(entity.model if entity else None, hit.external_id, hit.payload)
             out.append({"provider": hit.provider, "entity_type": hit.entity_type, **record})
         return out
@@ -244,7 +248,12 @@ def _run(view: RunView) -> dict[str, Any]:
         "error": view.error,
         **counts,
         "entities": [
-            {"entity_type": e.entity_type, "status": e.status, "error": e.error, **e.counts.as_dict()}
+            {
+                "entity_type": e.entity_type,
+                "status": e.status,
+                "error": e.error,
+                **e.counts.as_dict(),
+            }
             for e in view.entities
         ],
     }

@@ -19,6 +19,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy import exists as sql_exists
 from sqlalchemy import select as sql_select
 from sqlalchemy.sql import literal_column
+from sqlalchemy.types import TypeEngine
 
 from ..entities import Entity
 from ..errors import AItError
@@ -164,13 +165,14 @@ def _expression(dialect: str, field: TypedField) -> ColumnElement[Any]:
     # The name is a declared field (checked before), so it may appear inside the JSON path.
     if dialect == "postgresql":
         text = literal_column(f"records.payload ->> '{field.name}'", type_=Text)
-        sql_type = {
-            "int": Integer,
-            "float": Float,
-            "bool": Boolean,
+        types: dict[str, TypeEngine[Any]] = {
+            "int": Integer(),
+            "float": Float(),
+            "bool": Boolean(),
             "datetime": DateTime(timezone=True),
-            "date": Date,
-        }.get(field.kind)
+            "date": Date(),
+        }
+        sql_type = types.get(field.kind)
         return text if sql_type is None else sql_cast(text, sql_type)
     extracted = func.json_extract(literal_column("records.payload"), f'$."{field.name}"')
     if field.kind in ("datetime", "date"):
@@ -188,4 +190,6 @@ def _json_contains(dialect: str, name: str, value: Any) -> ColumnElement[bool]:
         contained: ColumnElement[bool] = field.contains([value])  # jsonb @> '[value]'
         return contained
     each = func.json_each(literal_column("records.payload"), f'$."{name}"').table_valued("value")
-    return sql_exists(sql_select(literal_column("1")).select_from(each).where(each.c.value == value))
+    return sql_exists(
+        sql_select(literal_column("1")).select_from(each).where(each.c.value == value)
+    )

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.lowlevel.server import Server
+from mcp.server.models import InitializationOptions
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from pydantic import AnyHttpUrl
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -127,7 +129,9 @@ class McpEndpoint:
         # Stateless with JSON answers: no session to pin to a replica, no stream to hold open.
         # No DNS-rebinding check: the credential is a bearer header, never ambient.
         manager = StreamableHTTPSessionManager(
-            server._mcp_server, stateless=True, json_response=True
+            cast(Server[Any, Any], _OptionsOnce(server._mcp_server)),
+            stateless=True,
+            json_response=True,
         )
         async with manager.run():
             self._manager = manager
@@ -135,6 +139,21 @@ class McpEndpoint:
                 yield
             finally:
                 self._manager = None
+
+
+class _OptionsOnce:
+    """The SDK's server with its initialization options built once: a stateless manager asks
+    for them on every request, and building them reads the package metadata from disk."""
+
+    def __init__(self, server: Server[Any, Any]) -> None:
+        self._server = server
+        self._options = server.create_initialization_options()
+
+    def create_initialization_options(self, *_args: Any, **_kwargs: Any) -> InitializationOptions:
+        return self._options
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
 
 
 def install_mcp(app: Any, base_url: str, keys: Callable[[], ApiKeyStore]) -> McpEndpoint:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec
 
+import orjson
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 UserOf = Callable[[], str]
 P = ParamSpec("P")
-T = TypeVar("T")
 
 _INSTRUCTIONS = (
     "Read the user's synced SaaS data. Start with list_connections (providers, entity types, "
@@ -57,21 +57,37 @@ def fixed_user(user_id: str) -> UserOf:
     return lambda: user_id
 
 
-def _tool_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Our errors reach the assistant as ``CODE: message``; anything else as a generic error
-    (its text may hold internals), logged here."""
+def _fastmcp() -> FastMCP[Any]:
+    """A FastMCP without its side effect on the process's logging: its constructor calls
+    ``logging.basicConfig(level=INFO)`` with a Rich handler, which would print every library's
+    INFO lines (one per request) through Rich, in the gateway's hot path."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return FastMCP("ait-connectors", instructions=_INSTRUCTIONS)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _answers(fn: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[str]]:
+    """A tool's answer as compact JSON text (orjson: no indentation, no schema to validate it
+    against on either side, which cost more than the query). Our errors reach the assistant as
+    ``CODE: message``; anything else as a generic error (its text may hold internals)."""
 
     @functools.wraps(fn)
-    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+    async def call(*args: P.args, **kwargs: P.kwargs) -> str:
         try:
-            return await fn(*args, **kwargs)
+            return orjson.dumps(await fn(*args, **kwargs)).decode()
         except ToolError:
             raise
         except AItError as exc:
             raise ToolError(f"{exc.code}: {exc.message}") from None
         except Exception:
             logger.exception("MCP tool %s failed", fn.__name__)
-            raise ToolError("INTERNAL: the tool failed; the gateway's log has the details.") from None
+            raise ToolError(
+                "INTERNAL: the tool failed; the gateway's log has the details."
+            ) from None
 
     return call
 
@@ -92,20 +108,21 @@ def build_server(
     reader = records or RecordReader(
         connectors.database, key=connectors.cipher.derive_key("record-cursor")
     )
-    server: FastMCP[Any] = FastMCP("ait-connectors", instructions=_INSTRUCTIONS)
+    server = _fastmcp()
 
     def data() -> UserData:
         return UserData(connectors, runs, reader, user_of())
 
-    @server.tool()
-    @_tool_errors
+    def _tool(fn: Callable[P, Awaitable[dict[str, Any]]]) -> None:
+        server.tool(structured_output=False)(_answers(fn))
+
+    @_tool
     async def list_connections() -> dict[str, Any]:
         """The user's connections: per provider its status and, per entity type, the number of
         records and when it was last synced."""
         return {"connections": await data().connections()}
 
-    @server.tool()
-    @_tool_errors
+    @_tool
     async def query_records(
         provider: Provider,
         entity_type: EntityTypeName,
@@ -124,8 +141,7 @@ def build_server(
             provider, entity_type, filters or [], order_by, descending, limit, cursor
         )
 
-    @server.tool()
-    @_tool_errors
+    @_tool
     async def search_records(
         query: Annotated[str, Field(min_length=1, max_length=500, description="Words to find.")],
         provider: str | None = None,
@@ -135,8 +151,7 @@ def build_server(
         """Full-text search across the user's records (every word must appear), best first."""
         return {"results": await data().search(query, provider, entity_type, limit)}
 
-    @server.tool()
-    @_tool_errors
+    @_tool
     async def get_record(
         provider: Provider,
         entity_type: EntityTypeName,
@@ -145,8 +160,7 @@ def build_server(
         """One record with all its fields."""
         return await data().get(provider, entity_type, external_id)
 
-    @server.tool()
-    @_tool_errors
+    @_tool
     async def start_sync(
         provider: Provider,
         entity_types: Annotated[
@@ -157,10 +171,11 @@ def build_server(
         sync_status)."""
         return await data().start_sync(provider, entity_types)
 
-    @server.tool()
-    @_tool_errors
+    @_tool
     async def sync_status(
-        run_id: Annotated[str, Field(min_length=1, max_length=2048, description="From start_sync.")],
+        run_id: Annotated[
+            str, Field(min_length=1, max_length=2048, description="From start_sync.")
+        ],
     ) -> dict[str, Any]:
         """A sync run's progress: status, done, pages and records per entity type."""
         return await data().run_status(run_id)
@@ -186,7 +201,7 @@ def _add_entity_resources(
 
             server.add_resource(
                 FunctionResource(
-                    uri=entity_uri(slug, name),  # type: ignore[arg-type]
+                    uri=entity_uri(slug, name),
                     name=f"{slug}/{name}",
                     description=(declared.model.__doc__ or f"{slug} {name}").strip().split("\n")[0],
                     mime_type="application/json",
