@@ -18,6 +18,7 @@ from ait_connectors.storage.sync_state import ConnectionKey
 from ait_connectors.sync.reader import InvalidCursorError, RecordReader
 from ait_connectors.sync.writer import writer_for
 from ait_connectors.vendors.sandbox.entities import SandboxContact
+from support.databases import PostgresServer
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -171,3 +172,23 @@ async def test_search_ranks_the_better_match_first(
     )
     hits = await search_records(database, "alice", "lyon", limit=3)
     assert hits[0].external_id == "c-040" and hits[0].rank > hits[-1].rank
+
+
+async def test_postgresql_search_uses_the_gin_index(postgres: PostgresServer) -> None:
+    from sqlalchemy import text
+
+    from ait_connectors.mcp_server.search import PG_DOCUMENT
+
+    database = Database(postgres.url)
+    async with database.transaction() as conn:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = (
+            await conn.execute(
+                text(
+                    f"EXPLAIN SELECT 1 FROM records r WHERE {PG_DOCUMENT} @@ "
+                    "websearch_to_tsquery('simple', 'acme')"
+                )
+            )
+        ).all()
+    await database.dispose()
+    assert "ix_records_search" in "\n".join(row[0] for row in plan)
