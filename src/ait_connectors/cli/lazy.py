@@ -53,7 +53,7 @@ COMMANDS = (
     LazyCommand(
         "mcp",
         "mcp:mcp",
-        "Serve the MCP tools over stdio for one user (a local assistant spawns this).",
+        "Serve the MCP tools over stdio for one user (for a local assistant).",
     ),
     LazyCommand(
         "worker",
