@@ -54,6 +54,8 @@ class Entity(BaseModel):
       joined with ``:`` into the record's ``external_id`` (e.g. repository id + commit sha).
     - ``volatile_fields``: fields left out of the checksum (counters, "last seen" times) so that
       a change in them alone does not rewrite the record.
+    - ``link_field``: the field holding the vendor's web link to the item (``html_url``), which
+      the MCP tools show with each record; ``None`` when the vendor gives none.
     """
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -61,6 +63,16 @@ class Entity(BaseModel):
     entity_type: ClassVar[str] = ""
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset()
+    link_field: ClassVar[str | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # A typo here would silently show no link: refuse it where the model is declared.
+        if cls.link_field is not None and cls.link_field not in cls.model_fields:
+            raise TypeError(
+                f"{cls.__name__}.link_field = {cls.link_field!r} is not one of its fields"
+            )
 
     @property
     def external_id(self) -> str:

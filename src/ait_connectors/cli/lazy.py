@@ -56,6 +56,11 @@ COMMANDS = (
         "Outgoing webhooks: endpoints, their delivery log, replay, secret rotation.",
     ),
     LazyCommand(
+        "mcp",
+        "mcp:mcp",
+        "Serve the MCP tools over stdio for one user (for a local assistant).",
+    ),
+    LazyCommand(
         "worker",
         "worker:worker",
         "Run sync jobs, periodic syncs and the token keep-alive until SIGINT or SIGTERM.",

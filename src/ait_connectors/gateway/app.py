@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from ..jobs import QueueLauncher, jobs_enabled
 from ..jobs.webhooks import defer_deliveries, deliverer_for
+from ..mcp_server.http import install_mcp
 from ..outgoing.dispatcher import Dispatcher
 from ..outgoing.events import add_delivery_scheduler
 from ..registry import VendorContext, prepare_vendors, registered_vendors
@@ -173,12 +174,13 @@ def create_app(
             await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
             stop_webhooks = start_webhook_delivery(connectors)
             try:
-                # What start-up built (modules, routes, models) lives as long as the process:
-                # out of the collector's way, so full collections under load do not walk it.
-                gc.collect()  # garbage first: frozen objects are never collected
-                gc.freeze()
-                logger.debug("gateway ready at %s", base)
-                yield
+                async with mcp.running(connectors, gateway.runs, gateway.records):
+                    # What start-up built (modules, routes, models) lives as long as the process:
+                    # out of the collector's way, so full collections under load do not walk it.
+                    gc.collect()  # garbage first: frozen objects are never collected
+                    gc.freeze()
+                    logger.debug("gateway ready at %s", base)
+                    yield
             finally:
                 await stop_webhooks()
         finally:
@@ -199,6 +201,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.gateway = gateway
+    mcp = install_mcp(app, base, lambda: gateway.api_keys)
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(SecurityHeaders)  # outermost: on every response, errors included
     install_error_handlers(app)

@@ -102,7 +102,7 @@ class CursorCodec:
             raise InvalidCursorError(_GARBLED) from None
         if digest != _scope_digest(scope):
             raise InvalidCursorError(
-                "This cursor belongs to another listing (another entity type or user): "
+                "This cursor belongs to another listing (another entity type, user or filter): "
                 "use it only with the request that returned it."
             )
         if issued_order != order:

@@ -30,7 +30,15 @@ from ..storage.sync_models import RecordRow, SyncStateRow
 from . import changes
 from .cursors import Cursor, CursorCodec, InvalidCursorError
 
-__all__ = ["InvalidCursorError", "JsonPage", "RecordPage", "RecordReader", "StoredRecord"]
+__all__ = [
+    "InvalidCursorError",
+    "JsonPage",
+    "RawPage",
+    "RecordFilter",
+    "RecordPage",
+    "RecordReader",
+    "StoredRecord",
+]
 
 E = TypeVar("E", bound=Entity)
 R = cast(Table, RecordRow.__table__)
@@ -41,6 +49,7 @@ _NOT_NULL = {"external_id", "first_seen_at", "updated_at", "last_seen_at"}
 # of the key of the reader's statement cache).
 _RECORD_COLUMNS = (R.c.payload, R.c.first_seen_at, R.c.updated_at, R.c.deleted_at)
 _JSON_COLUMNS = (cast_(R.c.payload, Text).label("payload"),)
+_RAW_COLUMNS = (R.c.payload,)
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,27 @@ class JsonPage:
     next_cursor: str | None
     prev_cursor: str | None = None
     total: int | None = None
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One page as ``(external_id, payload dict)`` pairs: neither entity models nor JSON text."""
+
+    rows: list[tuple[str, dict[str, Any]]]
+    limit: int
+    next_cursor: str | None
+    prev_cursor: str | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """An extra condition on a listing's records. ``key`` names it in the page cursors (a
+    cursor read under one filter is refused under another); ``clause`` is built from declared
+    field names and bound values only."""
+
+    key: str
+    clause: ColumnElement[bool]
 
 
 @dataclass(frozen=True)
@@ -207,6 +237,27 @@ class RecordReader:
             total=read.total,
         )
 
+    async def page_raw(
+        self,
+        connector_config_id: str,
+        user_id: str,
+        entity_type: str,
+        model: type[Entity],
+        **kwargs: Any,
+    ) -> RawPage:
+        """The same page as :meth:`page`, each record as its external id and payload dict (the
+        MCP tools shape them); ``where`` (a :class:`RecordFilter`) narrows the listing."""
+        read = await self._read(
+            (connector_config_id, user_id, entity_type), model, _RAW_COLUMNS, **kwargs
+        )
+        return RawPage(
+            rows=[(row.external_id, row.payload) for row in read.rows],
+            limit=read.limit,
+            next_cursor=read.next_cursor,
+            prev_cursor=read.prev_cursor,
+            total=read.total,
+        )
+
     async def _read(
         self,
         listing: tuple[str, str, str],
@@ -219,12 +270,13 @@ class RecordReader:
         descending: bool = False,
         include_deleted: bool = False,
         count: bool = False,
+        where: RecordFilter | None = None,
     ) -> _Read:
         if limit < 1:
             raise ValueError("limit must be positive")
         order = f"{order_by}:{'desc' if descending else 'asc'}:"
         order += "all" if include_deleted else "live"
-        scope = "\0".join(listing)
+        scope = "\0".join(listing if where is None else (*listing, where.key))
         position = None if cursor is None else self._cursors.decode(scope, order, cursor)
         backwards = position is not None and position.before
         params: dict[str, Any] = {"c": listing[0], "u": listing[1], "t": listing[2]}
@@ -235,16 +287,20 @@ class RecordReader:
         # request; the values are parameters.
         spot = None if position is None else (position.before, position.value is None)
         shape = (model, order, columns, spot)
-        query = self._statements.get(shape)
+        query = self._statements.get(shape) if where is None else None
         if query is None:
-            query = self._statements[shape] = self._statement(
-                model, order_by, descending, include_deleted, columns, spot
-            )
+            query = self._statement(model, order_by, descending, include_deleted, columns, spot)
+            if where is None:  # a filter's values are inside it: not one shape among few
+                self._statements[shape] = query
+            else:
+                query = query.where(where.clause)
         async with self.database.read() as conn:
             rows = list((await conn.execute(query, params)).all())
             if count:
-                where = self._where(*listing, include_deleted)
-                total: int | None = await self._count(conn, where)
+                counted = self._where(*listing, include_deleted)
+                if where is not None:
+                    counted = and_(counted, where.clause)
+                total: int | None = await self._count(conn, counted)
             else:
                 total = None
         more = len(rows) > limit

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from ..entities import Entity
 from ..storage.db import Database
 
-__all__ = ["ensure_view", "view_name_for", "view_sql"]
+__all__ = ["ensure_view", "field_kind", "view_name_for", "view_sql"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _META = (
@@ -79,7 +79,8 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
-def _kind(annotation: Any) -> str:
+def field_kind(annotation: Any) -> str:
+    """The SQL kind of a field: bool, int, float, datetime, date, text or json."""
     base = _base_type(annotation)
     if not isinstance(base, type):
         return "json"
@@ -127,7 +128,7 @@ def view_sql(
     """The ``SELECT`` of the view (without ``CREATE VIEW``)."""
     columns = [f"r.{source} AS {_quote(alias)}" for alias, source in _META]
     for field, info in model.model_fields.items():
-        columns.append(f"{_column(dialect, field, _kind(info.annotation))} AS {_quote(field)}")
+        columns.append(f"{_column(dialect, field, field_kind(info.annotation))} AS {_quote(field)}")
     return (
         "SELECT "
         + ", ".join(columns)

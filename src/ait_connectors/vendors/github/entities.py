@@ -68,6 +68,7 @@ class GitHubRepository(Entity):
     """
 
     entity_type: ClassVar[str] = "repositories"
+    link_field: ClassVar[str | None] = "html_url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({*_COUNTS, "updated_at"})
 
@@ -109,6 +110,7 @@ class GitHubCommit(Entity):
     commit in a fork is another record)."""
 
     entity_type: ClassVar[str] = "commits"
+    link_field: ClassVar[str | None] = "html_url"
     natural_key: ClassVar[tuple[str, ...]] = ("repository_id", "sha")
 
     repository_id: RepositoryId
@@ -171,6 +173,7 @@ class GitHubPullRequest(_IssueFields):
     """
 
     entity_type: ClassVar[str] = "pull_requests"
+    link_field: ClassVar[str | None] = "html_url"
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"mergeable", "mergeable_state"})
 
     draft: Flag = False
@@ -211,6 +214,7 @@ class GitHubIssue(_IssueFields):
     """An issue (pull requests, which the issues endpoint also returns, are left out)."""
 
     entity_type: ClassVar[str] = "issues"
+    link_field: ClassVar[str | None] = "html_url"
 
     state_reason: str | None = None
     active_lock_reason: str | None = None

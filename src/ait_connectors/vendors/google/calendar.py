@@ -92,6 +92,7 @@ class GoogleEvent(Entity):
     """An event of one calendar: a single event, a recurring series or one of its exceptions."""
 
     natural_key: ClassVar[tuple[str, ...]] = ("calendar_id", "id")
+    link_field: ClassVar[str | None] = "html_link"
 
     calendar_id: str = Field(alias="calendarId")
     id: str

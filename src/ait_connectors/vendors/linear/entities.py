@@ -59,6 +59,7 @@ class LinearIssue(Entity):
     ``trashed``). ``priority``: 0 none, 1 urgent, 2 high, 3 medium, 4 low."""
 
     entity_type: ClassVar[str] = "issues"
+    link_field: ClassVar[str | None] = "url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
 
     id: str
@@ -104,6 +105,7 @@ class LinearComment(Entity):
     """A comment; ``issue_id`` is ``None`` for comments on project updates and documents."""
 
     entity_type: ClassVar[str] = "comments"
+    link_field: ClassVar[str | None] = "url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
 
     id: str
@@ -126,6 +128,7 @@ class LinearProject(Entity):
     ``completed``/``canceled``. ``progress`` (0 to 1) moves with its issues, so it is volatile."""
 
     entity_type: ClassVar[str] = "projects"
+    link_field: ClassVar[str | None] = "url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"progress"})
 
@@ -176,6 +179,7 @@ class LinearUser(Entity):
     """A user of the workspace; disabled (``active`` false) and guest users included."""
 
     entity_type: ClassVar[str] = "users"
+    link_field: ClassVar[str | None] = "url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
 
     id: str

@@ -162,6 +162,7 @@ class NotionPage(NotionEntity):
     """A page shared with the integration (a standalone page or a row of a data source)."""
 
     entity_type: ClassVar[str] = "pages"
+    link_field: ClassVar[str | None] = "url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"icon", "cover"})
 
@@ -197,6 +198,7 @@ class NotionDataSource(NotionEntity):
     """A data source (a table of a database, 2025-09-03+) shared with the integration."""
 
     entity_type: ClassVar[str] = "data_sources"
+    link_field: ClassVar[str | None] = "url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"icon", "cover"})
 
@@ -226,6 +228,7 @@ class NotionBlock(NotionEntity):
     (volatile: Notion-hosted file URLs are re-signed on every read)."""
 
     entity_type: ClassVar[str] = "blocks"
+    link_field: ClassVar[str | None] = "url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"url"})
 

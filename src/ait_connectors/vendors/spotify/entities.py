@@ -114,6 +114,7 @@ class SpotifySavedTrack(SpotifyEntity):
     """A track in the user's library ("Liked Songs"): ``GET /me/tracks`` ``{added_at, track}``."""
 
     entity_type: ClassVar[str] = "tracks"
+    link_field: ClassVar[str | None] = "external_url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"popularity"})
 
@@ -142,6 +143,7 @@ class SpotifyTopArtist(SpotifyEntity):
     """One of the user's top artists; ``rank`` is its position (1 = most listened)."""
 
     entity_type: ClassVar[str] = "top_artists"
+    link_field: ClassVar[str | None] = "external_url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"popularity", "followers_total"})
 
@@ -161,6 +163,7 @@ class SpotifyPlaylist(SpotifyEntity):
     """A playlist the user owns or follows. ``snapshot_id`` changes with every edit."""
 
     entity_type: ClassVar[str] = "playlists"
+    link_field: ClassVar[str | None] = "external_url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
 
     id: str | None = None
@@ -217,6 +220,7 @@ class SpotifySavedAlbum(SpotifyEntity):
     """An album in the user's library: ``GET /me/albums`` ``{added_at, album}``."""
 
     entity_type: ClassVar[str] = "albums"
+    link_field: ClassVar[str | None] = "external_url"
     natural_key: ClassVar[tuple[str, ...]] = ("id",)
     volatile_fields: ClassVar[frozenset[str]] = frozenset({"popularity"})
 
