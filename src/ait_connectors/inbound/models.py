@@ -21,7 +21,7 @@ class InboundSecretRow(Base):
     """A connector config's webhook signing secret (a ciphertext bound to column and config);
     after a rotation the previous one still verifies until ``previous_until``."""
 
-    __tablename__ = "inbound_webhook_secrets"
+    __tablename__ = "inbound_secrets"
 
     connector_config_id: Mapped[str] = mapped_column(String(36), _config_fk(), primary_key=True)
     secret_enc: Mapped[str] = mapped_column(Text)

@@ -82,10 +82,10 @@ class InboundStore:
     # -- signing secrets -------------------------------------------------------------------
 
     def _enc(self, column: str, config_id: str, value: str) -> str:
-        return self.cipher.encrypt(value, aad=aad("inbound_webhook_secrets", column, config_id))
+        return self.cipher.encrypt(value, aad=aad("inbound_secrets", column, config_id))
 
     def _dec(self, column: str, config_id: str, value: str) -> str:
-        return self.cipher.decrypt(value, aad=aad("inbound_webhook_secrets", column, config_id))
+        return self.cipher.decrypt(value, aad=aad("inbound_secrets", column, config_id))
 
     async def set_secret(
         self,
@@ -205,9 +205,10 @@ class InboundStore:
             insert(D)
             .values(vendor=vendor, delivery_id=delivery_id, received_at=now, expires_at=now + ttl)
             .on_conflict_do_nothing(index_elements=[D.c.vendor, D.c.delivery_id])
+            .returning(D.c.delivery_id)  # no row back: it was there (rowcount varies by driver)
         )
         async with self.database.transaction() as conn:
-            if not (await conn.execute(seen)).rowcount:
+            if (await conn.execute(seen)).first() is None:
                 await _count(conn, vendor, Outcome.DUPLICATE, now)
                 return Admission(Outcome.DUPLICATE)
             routes: tuple[Route, ...] = ()

@@ -37,8 +37,8 @@ def config_fk(table: str, primary_key: bool = True) -> sa.Column[object]:
 
 def upgrade() -> None:
     op.create_table(
-        "inbound_webhook_secrets",
-        config_fk("inbound_webhook_secrets"),
+        "inbound_secrets",
+        config_fk("inbound_secrets"),
         sa.Column("secret_enc", sa.Text, nullable=False),
         sa.Column("previous_secret_enc", sa.Text, nullable=True),
         ts("previous_until"),
@@ -73,4 +73,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("inbound_counters", "inbound_deliveries", "inbound_routes"):
         op.drop_table(table)
-    op.drop_table("inbound_webhook_secrets")
+    op.drop_table("inbound_secrets")
