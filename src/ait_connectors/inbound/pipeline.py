@@ -18,9 +18,10 @@ from ..registry import VendorRegistration, registered_vendors
 from ..runtime import Connectors
 from ..storage.configs import ConnectorConfig
 from ..sync.runs import SyncRuns
+from .batcher import AdmissionBatcher
 from .debounce import Launch, SyncDebouncer, SyncRequest
 from .receiver import Delivery, Reply, WebhookReceiver, WebhookRejected
-from .store import InboundStore, Outcome
+from .store import Admit, InboundStore, Outcome
 
 __all__ = [
     "FRAMEWORK_KEY_PURPOSE",
@@ -75,7 +76,9 @@ class InboundPipeline:
         self.connectors = connectors
         self.debouncer = debouncer
         self.store = InboundStore(connectors.database, connectors.cipher)
+        self.batcher = AdmissionBatcher(self.store)
         self.clock = clock
+        self._receivers: dict[str, tuple[VendorRegistration, WebhookReceiver] | str] = {}
         self._pruned_at = clock()
 
     def __repr__(self) -> str:
@@ -96,26 +99,37 @@ class InboundPipeline:
         lowered = {k.lower(): v for k, v in headers.items()}
         reply = receiver.handshake(lowered, body)
         if reply is not None:
-            await self.store.count(vendor, Outcome.HANDSHAKE)
+            await self.batcher.count(vendor, Outcome.HANDSHAKE)
             return Received(Outcome.HANDSHAKE, reply=reply)
         try:
             signer = await self._verify(vendor, receiver, lowered, body, config)
             meaning = receiver.interpret(lowered, body)
             if isinstance(meaning, Reply):
-                await self.store.count(vendor, Outcome.HANDSHAKE)
+                await self.batcher.count(vendor, Outcome.HANDSHAKE)
                 return Received(Outcome.HANDSHAKE, reply=meaning)
             _check(meaning)
         except WebhookRejected:
-            await self.store.count(vendor, Outcome.REJECTED)
+            await self.batcher.count(vendor, Outcome.REJECTED)
             raise
         return await self._admit(registration, meaning, signer)
 
     def _receiver(self, vendor: str) -> tuple[VendorRegistration, WebhookReceiver]:
+        # Looked up once per vendor: the registry and the settings do not change while serving.
+        found = self._receivers.get(vendor)
+        if found is None:
+            found = self._find_receiver(vendor)
+            if len(self._receivers) < 1000:
+                self._receivers[vendor] = found
+        if isinstance(found, str):
+            raise UnknownWebhookError(found)
+        return found
+
+    def _find_receiver(self, vendor: str) -> tuple[VendorRegistration, WebhookReceiver] | str:
         registration = registered_vendors().get(vendor)
         if registration is None or registration.webhooks is None:
-            raise UnknownWebhookError(f"No vendor {vendor!r} receives webhooks here.")
+            return f"No vendor {vendor!r} receives webhooks here."
         if registration.unavailable(self.connectors.settings) is not None:
-            raise UnknownWebhookError(f"The {vendor} vendor is not offered by this deployment.")
+            return f"The {vendor} vendor is not offered by this deployment."
         return registration, registration.webhooks
 
     async def _config(self, vendor: str, config_id: str) -> ConnectorConfig:
@@ -164,13 +178,10 @@ class InboundPipeline:
     ) -> Received:
         declared = set(registration.entity_types)
         types = tuple(t for t in dict.fromkeys(delivery.entity_types) if t in declared)
-        admission = await self.store.admit(
-            registration.slug,
-            delivery.delivery_id,
-            delivery.routing_keys,
-            config_id=config_id,
-            relevant=bool(types),
+        asked = Admit(
+            registration.slug, delivery.delivery_id, delivery.routing_keys, config_id, bool(types)
         )
+        admission = await self.batcher.admit(asked)
         for route in admission.routes:
             self.debouncer.request(route.connector_config_id, route.user_id, types, delivery.parent)
         if self.clock() - self._pruned_at > PRUNE_EVERY:

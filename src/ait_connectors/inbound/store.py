@@ -27,7 +27,15 @@ from ..storage.db import Database
 from ..storage.types import dialect_insert, utcnow
 from .models import InboundCounterRow, InboundDeliveryRow, InboundRouteRow, InboundSecretRow
 
-__all__ = ["DEDUP_TTL", "ROTATION_OVERLAP", "Admission", "InboundStore", "Outcome", "Route"]
+__all__ = [
+    "DEDUP_TTL",
+    "ROTATION_OVERLAP",
+    "Admission",
+    "Admit",
+    "InboundStore",
+    "Outcome",
+    "Route",
+]
 
 S = cast(Table, InboundSecretRow.__table__)
 R = cast(Table, InboundRouteRow.__table__)
@@ -59,6 +67,18 @@ class Route:
 
     connector_config_id: str
     user_id: str
+
+
+@dataclass(frozen=True)
+class Admit:
+    """One delivery to admit (or, with ``outcome``, an outcome to count only)."""
+
+    vendor: str
+    delivery_id: str = ""
+    keys: tuple[str, ...] = ()
+    config_id: str | None = None
+    relevant: bool = True
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,30 +219,27 @@ class InboundStore:
     ) -> Admission:
         """Record the delivery id (a duplicate goes no further), find the connections its keys
         name (only ``config_id``'s when given) and count the outcome, in one transaction."""
+        asked = Admit(vendor, delivery_id, tuple(keys), config_id, relevant)
+        return (await self.admit_many([asked], now=now, ttl=ttl))[0]
+
+    async def admit_many(
+        self, requests: Sequence[Admit], *, now: datetime | None = None, ttl: timedelta = DEDUP_TTL
+    ) -> list[Admission]:
+        """:meth:`admit` for several deliveries in one transaction (one commit), in order; a
+        handful of statements whatever their number (the ack path's cost is the commit)."""
         now = now or utcnow()
-        insert = dialect_insert(self.database.dialect)
-        seen = (
-            insert(D)
-            .values(vendor=vendor, delivery_id=delivery_id, received_at=now, expires_at=now + ttl)
-            .on_conflict_do_nothing(index_elements=[D.c.vendor, D.c.delivery_id])
-            .returning(D.c.delivery_id)  # no row back: it was there (rowcount varies by driver)
-        )
         async with self.database.transaction() as conn:
-            if (await conn.execute(seen)).first() is None:
-                await _count(conn, vendor, Outcome.DUPLICATE, now)
-                return Admission(Outcome.DUPLICATE)
-            routes: tuple[Route, ...] = ()
-            if relevant and keys:
-                routes = await _routes(conn, vendor, keys, config_id)
-            outcome = (
-                Outcome.IGNORED
-                if not relevant
-                else Outcome.ACCEPTED
-                if routes
-                else Outcome.UNROUTED
-            )
-            await _count(conn, vendor, outcome, now)
-        return Admission(outcome, routes)
+            new = await _first_seen(conn, self.database.dialect, requests, now, ttl)
+            wanted = [a for i, a in enumerate(requests) if i in new and a.relevant and a.keys]
+            routes = await _routes_of(conn, wanted)
+            found = [_decide(i, asked, new, routes) for i, asked in enumerate(requests)]
+            counts: dict[tuple[str, str], int] = {}
+            for asked, admission in zip(requests, found, strict=True):
+                key = (asked.vendor, admission.outcome)
+                counts[key] = counts.get(key, 0) + 1
+            for (vendor, outcome), count in sorted(counts.items()):
+                await _count(conn, vendor, outcome, now, count)
+        return found
 
     async def count(self, vendor: str, outcome: str, *, now: datetime | None = None) -> None:
         async with self.database.transaction() as conn:
@@ -250,25 +267,80 @@ def _of_connection(statement: Any, config_id: str, user_id: str) -> Any:
     return statement.where(R.c.connector_config_id == config_id, R.c.user_id == user_id)
 
 
-async def _routes(
-    conn: AsyncConnection, vendor: str, keys: Sequence[str], config_id: str | None
-) -> tuple[Route, ...]:
-    query = (
-        select(R.c.connector_config_id, R.c.user_id)
-        .where(R.c.vendor == vendor, R.c.routing_key.in_(list(keys)))
-        .distinct()
-        .order_by(R.c.connector_config_id, R.c.user_id)
+async def _first_seen(
+    conn: AsyncConnection,
+    dialect: str,
+    requests: Sequence[Admit],
+    now: datetime,
+    ttl: timedelta,
+) -> set[int]:
+    """Insert the batch's delivery ids; the indexes of the requests seen for the first time
+    (a repeat within the batch is a duplicate of its first occurrence)."""
+    first: dict[tuple[str, str], int] = {}
+    for i, asked in enumerate(requests):
+        if asked.outcome is None:
+            first.setdefault((asked.vendor, asked.delivery_id), i)
+    if not first:
+        return set()
+    rows = [
+        {"vendor": v, "delivery_id": d, "received_at": now, "expires_at": now + ttl}
+        for v, d in first
+    ]
+    statement = (
+        dialect_insert(dialect)(D)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[D.c.vendor, D.c.delivery_id])
+        .returning(D.c.vendor, D.c.delivery_id)  # the rows inserted: rowcount varies by driver
     )
-    if config_id is not None:
-        query = query.where(R.c.connector_config_id == config_id)
-    return tuple(Route(str(c), str(u)) for c, u in await conn.execute(query))
+    inserted = {(str(v), str(d)) for v, d in await conn.execute(statement)}
+    return {i for key, i in first.items() if key in inserted}
 
 
-async def _count(conn: AsyncConnection, vendor: str, outcome: str, now: datetime) -> None:
+async def _routes_of(
+    conn: AsyncConnection, requests: Sequence[Admit]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(vendor, key) → the connections (config id, user id) recorded for it."""
+    keys = {(a.vendor, k) for a in requests for k in a.keys}
+    if not keys:
+        return {}
+    query = select(R.c.vendor, R.c.routing_key, R.c.connector_config_id, R.c.user_id).where(
+        R.c.vendor.in_({v for v, _ in keys}), R.c.routing_key.in_({k for _, k in keys})
+    )
+    found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for vendor, key, config_id, user_id in await conn.execute(query):
+        found.setdefault((str(vendor), str(key)), []).append((str(config_id), str(user_id)))
+    return found
+
+
+def _decide(
+    index: int,
+    asked: Admit,
+    new: set[int],
+    routes: dict[tuple[str, str], list[tuple[str, str]]],
+) -> Admission:
+    if asked.outcome is not None:  # decided already (a rejection): only counted
+        return Admission(asked.outcome)
+    if index not in new:
+        return Admission(Outcome.DUPLICATE)
+    if not asked.relevant:
+        return Admission(Outcome.IGNORED)
+    found = {
+        Route(config_id, user_id)
+        for key in asked.keys
+        for config_id, user_id in routes.get((asked.vendor, key), ())
+        if asked.config_id is None or config_id == asked.config_id
+    }
+    ordered = tuple(sorted(found, key=lambda r: (r.connector_config_id, r.user_id)))
+    return Admission(Outcome.ACCEPTED if ordered else Outcome.UNROUTED, ordered)
+
+
+async def _count(
+    conn: AsyncConnection, vendor: str, outcome: str, now: datetime, count: int = 1
+) -> None:
     insert = dialect_insert(conn.dialect.name)
-    statement = insert(N).values(vendor=vendor, outcome=outcome, count=1, updated_at=now)
+    statement = insert(N).values(vendor=vendor, outcome=outcome, count=count, updated_at=now)
     statement = statement.on_conflict_do_update(
         index_elements=[N.c.vendor, N.c.outcome],
-        set_={"count": N.c.count + 1, "updated_at": now},
+        set_={"count": N.c.count + count, "updated_at": now},
     )
     await conn.execute(statement)
