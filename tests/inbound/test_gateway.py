@@ -218,3 +218,18 @@ def test_with_a_fifth_of_the_events_dropped_the_periodic_sync_converges(setup: S
     wait_for(lambda: setup.api.get(f"/api/sandbox/sync/{run_id}").json()["done"])
     assert _stored_names(setup, list(changed)) == changed
     assert len(_stored_names(setup, [contact(i)["id"] for i in range(1, 2501)])) == 2500
+
+
+def test_the_api_sets_and_clears_a_configs_webhook_secret(setup: Setup) -> None:
+    async def secrets(connectors: Connectors) -> list[str]:
+        return await InboundStore(connectors.database, connectors.cipher).secrets(setup.config_id)
+
+    url = f"/api/configs/{setup.config_id}"
+    answer = setup.api.patch(url, json={"webhook_secret": "api-secret-1"})
+    assert answer.status_code == 200, answer.text
+    assert "api-secret-1" not in answer.text
+    assert setup.run(secrets) == ["api-secret-1"]
+    assert setup.api.patch(url, json={"webhook_secret": "a\nb"}).status_code == 422
+    assert setup.run(secrets) == ["api-secret-1"]
+    assert setup.api.patch(url, json={"webhook_secret": None}).status_code == 200
+    assert setup.run(secrets) == []
