@@ -99,3 +99,36 @@ async def test_the_loop_flushes_when_the_window_closes() -> None:
     finally:
         await bounce.stop()
     assert bounce.launched == 1
+
+
+class _Runs:
+    """What ``launch_with`` uses of the run service: a queue folds, a process runs."""
+
+    def __init__(self, started: bool, running: str | None) -> None:
+        self.started, self.running = started, running
+        self.connectors = self
+        self.configs = self
+        self.asked: list[tuple[str, tuple[str, ...]]] = []
+
+    async def get(self, config_id: str) -> object:
+        return type("Config", (), {"id": config_id, "provider": "sandbox"})()
+
+    async def start(self, config: object, user_id: str, types: tuple[str, ...]) -> object:
+        self.asked.append((user_id, types))
+        return None, self.started
+
+    def active_run_id(self, config_id: str, user_id: str) -> str | None:
+        return self.running
+
+
+async def test_launching_through_the_run_service() -> None:
+    from ait_connectors.inbound.pipeline import launch_with
+
+    request = SyncRequest("cfg", "alice", {"issues": None})
+    started, folded, running = _Runs(True, None), _Runs(False, None), _Runs(False, "run_1")
+    assert await launch_with(started)(request) is True  # type: ignore[arg-type]
+    # A queued job still waiting covers the events: not asked again.
+    assert await launch_with(folded)(request) is True  # type: ignore[arg-type]
+    # A run under way in this process may have read before them: asked again next window.
+    assert await launch_with(running)(request) is False  # type: ignore[arg-type]
+    assert started.asked == [("alice", ("issues",))]

@@ -220,6 +220,8 @@ def launch_with(runs: SyncRuns) -> Launch:
             request.parents,
             "started" if started else "already running",
         )
-        return started
+        # Not started: folded into a queued job that has not begun (it runs after these events:
+        # done), or a run of this process is under way (it may have read before them: again).
+        return started or runs.active_run_id(config.id, request.user_id) is None
 
     return launch
