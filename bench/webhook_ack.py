@@ -18,7 +18,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from .data_api_bench import CLI, _stop, free_port, wait_http
+from .data_api_bench import serve_gateway
 
 DEFAULT_DB = os.environ.get("AIT_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 GOAL_P99_MS = 50.0
@@ -55,14 +54,12 @@ def connect_sandbox(base: str, api_key: str) -> None:
             raise RuntimeError(f"connecting the sandbox failed: {done.text}")
 
 
-async def api_key(env: dict[str, str]) -> str:
+async def api_key(database_url: str, key: str) -> str:
     from ait_connectors.runtime import Connectors
     from ait_connectors.settings import Settings
     from ait_connectors.storage.api_keys import ApiKeyStore
 
-    settings = Settings(
-        database_url=env["AIT_DATABASE_URL"], encryption_key=env["AIT_ENCRYPTION_KEY"]
-    )
+    settings = Settings(database_url=database_url, encryption_key=key)
     async with await Connectors.open(settings) as connectors:
         return (await ApiKeyStore(connectors.database).create("bench")).key
 
@@ -129,25 +126,8 @@ def main() -> None:
         if args.database:
             database_url = _throwaway(stack, args.database)
         asyncio.run(_migrate(Database, database_url))
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
-        env |= {
-            "AIT_DATABASE_URL": database_url,
-            "AIT_ENCRYPTION_KEY": key,
-            "AIT_DATA_DIR": str(data_dir),
-            "AIT_SANDBOX": "true",
-            "AIT_JOBS": "inline",
-        }
-        gateway = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(_stop, gateway)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/health", gateway)
-        connect_sandbox(base, asyncio.run(api_key(env)))
+        _, base = serve_gateway(stack, database_url, key, AIT_DATA_DIR=str(data_dir))
+        connect_sandbox(base, asyncio.run(api_key(database_url, key)))
 
         def health(client: httpx.AsyncClient, i: int) -> object:
             return client.get(f"{base}/health")
