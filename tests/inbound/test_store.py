@@ -98,14 +98,14 @@ async def test_secrets_are_encrypted_and_the_previous_one_verifies_during_the_ov
     assert await store.secrets(config) == []
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "a\nb", "x" * 513])
 async def test_a_bad_secret_is_refused_and_the_stored_one_kept(
-    store: InboundStore, database: Database, bad: str
+    store: InboundStore, database: Database
 ) -> None:
     config = await add_config(database, "github")
     await store.set_secret(config, "kept", now=NOW)
-    with pytest.raises(ConfigurationError, match="printable"):
-        await store.set_secret(config, bad, now=NOW)
+    for bad in ["", "   ", "a\nb", "x" * 513]:
+        with pytest.raises(ConfigurationError, match="printable"):
+            await store.set_secret(config, bad, now=NOW)
     assert await store.secrets(config, now=NOW) == ["kept"]
 
 
