@@ -118,6 +118,31 @@ def scenario(
     return finish(load), finish(health)
 
 
+def serve_gateway(
+    stack: ExitStack, database_url: str, key: str, **extra: str
+) -> tuple[subprocess.Popen[Any], str]:
+    """``ait-connectors serve`` on a free port (stopped with ``stack``), ready: (process, URL)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
+    env |= {
+        "AIT_DATABASE_URL": database_url,
+        "AIT_ENCRYPTION_KEY": key,
+        "AIT_SANDBOX": "true",
+        "AIT_JOBS": "inline",
+        **extra,
+    }
+    gateway = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(_stop, gateway)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/health", gateway)
+    return gateway, base
+
+
 def wait_http(url: str, process: subprocess.Popen[Any], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -238,23 +263,8 @@ def main() -> None:
         asyncio.run(database.migrate())
         asyncio.run(database.dispose())
 
-        port, ref_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
-        env |= {
-            "AIT_DATABASE_URL": database_url,
-            "AIT_ENCRYPTION_KEY": key,
-            "AIT_SANDBOX": "true",
-            "AIT_JOBS": "inline",
-        }
-        gateway = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(_stop, gateway)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/health", gateway)
+        ref_port = free_port()
+        gateway, base = serve_gateway(stack, database_url, key)
         started = time.perf_counter()
         seeded = asyncio.run(seed(database_url, key, args.records))
         print(f"seeded {args.records:,} records in {time.perf_counter() - started:.0f} s")

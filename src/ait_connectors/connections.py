@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .entities import Entity
 from .errors import AItError, ConfigurationError
+from .inbound.hooks import connection_made
 from .oauth.pkce import generate_pkce_pair
 from .offering import unknown_provider_message
 from .providers import load_catalogue
@@ -165,6 +166,7 @@ async def finish_connect(
     )
     verifier = record.code_verifier.get_secret_value() if record.code_verifier else None
     await connector.connect(code, code_verifier=verifier)
+    await connection_made(connectors, config, record.user_id)
     return await connection_status(connectors, provider, record.user_id, config.id)
 
 

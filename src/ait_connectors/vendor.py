@@ -51,6 +51,8 @@ from .errors import (
     VendorResponseError,
 )
 from .http import ProviderInfo, check_graphql, parse_json, request_json, send
+from .inbound.receiver import Delivery, Reply, Signing, WebhookReceiver, WebhookRejected
+from .inbound.subscriptions import Subscriptions
 from .oauth.authenticator import ConnectorAuthenticator
 from .pagination import (
     Cursor,
@@ -85,6 +87,7 @@ __all__ = [
     "ConnectorService",
     "CsrfTokens",
     "Cursor",
+    "Delivery",
     "Entity",
     "EntityType",
     "GraphQLPageInfoPaginator",
@@ -99,13 +102,18 @@ __all__ = [
     "ProviderInfo",
     "ProviderSpec",
     "RateLimitError",
+    "Reply",
+    "Signing",
     "SkipParent",
+    "Subscriptions",
     "SyncOptions",
     "SyncRunResult",
     "UnauthorizedWhen",
     "VendorContext",
     "VendorRegistration",
     "VendorResponseError",
+    "WebhookReceiver",
+    "WebhookRejected",
     "check_graphql",
     "fetch_page",
     "gather",

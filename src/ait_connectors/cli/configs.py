@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from ..errors import ConfigurationError
+from ..inbound.store import InboundStore
 from ..runtime import Connectors
 from ..storage.configs import ConfigDeletion, ConnectorConfig
 from ._common import console, run_with
@@ -42,11 +44,7 @@ def add(
     """Store a connector config; the secret is read from stdin, never from the command line."""
     secret: str | None = None
     if client_secret_stdin:
-        secret = sys.stdin.readline().strip()
-        if not secret:
-            raise ConfigurationError(
-                "--client-secret-stdin was given but standard input was empty."
-            )
+        secret = _stdin_line("--client-secret-stdin")
     elif not public_client:
         raise ConfigurationError(
             "Give the client secret on standard input with --client-secret-stdin "
@@ -115,20 +113,36 @@ def update(
     scope: list[str] = typer.Option([], "--scope", help="Replace the scope override."),
     api_base_url: str | None = typer.Option(None, "--api-base-url"),
     enable: bool | None = typer.Option(None, "--enable/--disable"),
+    webhook_secret_stdin: bool = typer.Option(
+        False,
+        "--webhook-secret-stdin",
+        help="Read the provider's webhook signing secret from standard input (after the client "
+        "secret's line when both are given). The previous one keeps verifying for "
+        "--webhook-secret-overlap hours.",
+    ),
+    overlap_hours: float = typer.Option(
+        24.0, "--webhook-secret-overlap", min=0, help="Hours the replaced secret still verifies."
+    ),
+    clear_webhook_secret: bool = typer.Option(
+        False, "--clear-webhook-secret", help="Forget the webhook signing secrets."
+    ),
 ) -> None:
     """Change a connector config; only the options given change."""
     changes: dict[str, Any] = {}
     if client_secret_stdin:
-        secret = sys.stdin.readline().strip()
-        if not secret:
-            raise ConfigurationError(
-                "--client-secret-stdin was given but standard input was empty."
-            )
-        changes["client_secret"] = secret
+        changes["client_secret"] = _stdin_line("--client-secret-stdin")
     if scope:
         changes["scopes"] = scope
+    webhook_secret = _stdin_line("--webhook-secret-stdin") if webhook_secret_stdin else None
 
     async def go(connectors: Connectors) -> ConnectorConfig:
+        await connectors.configs.get(config_id)  # a clear error for an unknown id, first
+        inbound = InboundStore(connectors.database, connectors.cipher)
+        if clear_webhook_secret:
+            await inbound.clear_secret(config_id)
+        if webhook_secret is not None:
+            overlap = timedelta(hours=overlap_hours)
+            await inbound.set_secret(config_id, webhook_secret, overlap=overlap)
         overrides = None
         if api_base_url is not None:
             current = await connectors.configs.get(config_id)
@@ -147,6 +161,19 @@ def update(
     console.print(
         f"Updated connector config [bold]{config.name}[/bold] (version {config.version})."
     )
+    if webhook_secret is not None:
+        console.print(f"Webhook signing secret set ({_url_hint(config)}).")
+
+
+def _stdin_line(option: str) -> str:
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise ConfigurationError(f"{option} was given but standard input was empty.")
+    return line
+
+
+def _url_hint(config: ConnectorConfig) -> str:
+    return f"the provider sends its events to /api/webhooks/{config.provider}/{config.id}"
 
 
 @app.command("delete")

@@ -24,6 +24,7 @@ import typer
 from sqlalchemy import select
 
 from ..errors import AItError, ConfigurationError
+from ..inbound.hooks import connection_made
 from ..oauth.pkce import generate_pkce_pair
 from ..runtime import Connectors
 from ..storage.models import OAuthStateRow
@@ -71,6 +72,7 @@ def connect(
         if key is not None:
             connector = connectors.factory.build_connector(config, user)
             await connector.connect_api_key(key)
+            await connection_made(connectors, config, user)
             return connector.provider.name
         params = _ask_missing(config.provider, given)
         connector = connectors.factory.build_connector(config, user, params=params)

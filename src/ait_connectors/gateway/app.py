@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from ..inbound.debounce import SyncDebouncer
+from ..inbound.pipeline import InboundPipeline, launch_with
 from ..jobs import QueueLauncher, jobs_enabled
 from ..jobs.webhooks import defer_deliveries, deliverer_for
 from ..mcp_server.http import install_mcp
@@ -29,6 +31,7 @@ from ..sync.runs import SyncRuns
 from . import (
     routes_api,
     routes_changes,
+    routes_inbound,
     routes_oauth,
     routes_page,
     routes_providers,
@@ -171,8 +174,11 @@ def create_app(
             gateway._connectors = connectors
             gateway._api_keys = ApiKeyStore(connectors.database)
             gateway._runs = _runs(connectors)
+            debouncer = SyncDebouncer(launch_with(gateway._runs))
+            gateway._inbound = InboundPipeline(connectors, debouncer)
             await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
             stop_webhooks = start_webhook_delivery(connectors)
+            debouncer.start()
             try:
                 async with mcp.running(connectors, gateway.runs, gateway.records):
                     # What start-up built (modules, routes, models) lives as long as the process:
@@ -182,6 +188,7 @@ def create_app(
                     logger.debug("gateway ready at %s", base)
                     yield
             finally:
+                await debouncer.stop()
                 await stop_webhooks()
         finally:
             if gateway._runs is not None:
@@ -212,6 +219,7 @@ def create_app(
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     install_docs(app)
     app.include_router(routes_proxy.router)  # first: /api/proxy/… is never a vendor's route
+    app.include_router(routes_inbound.router)  # nor is /api/webhooks/…
     app.include_router(routes_oauth.router)
     app.include_router(routes_api.router)
     app.include_router(routes_changes.router)

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
+from ..inbound.hooks import connection_removed
 from ..keyauth import API_KEY_TOKEN_TYPE
 from ..providers import get_provider, load_catalogue
 from ..registry import registered_vendors
@@ -197,6 +198,8 @@ async def disconnect(
     Returns ``(had_tokens, records_purged)``. A failed revocation is logged, never blocks.
     """
     connector = gateway.connectors.factory.build_connector(config, user_id)
+    # Subscriptions are stopped while the token still works.
+    await connection_removed(gateway.connectors, config, user_id)
     had_tokens = await connector.disconnect(revoke=True)
     purged = 0
     if purge:

@@ -10,6 +10,8 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from ..errors import ConfigurationError
+from ..inbound.hooks import connection_made
+from ..inbound.store import InboundStore
 from ..registry import get_vendor
 from ..storage.configs import ConfigInUseError, ConnectorConfig
 from ..storage.sync_models import RunStatus
@@ -161,12 +163,19 @@ async def update_config(
 ) -> ConfigOut:
     changes: dict[str, Any] = {
         name: getattr(body, name)
-        for name in body.model_fields_set
+        for name in body.model_fields_set - {"webhook_secret"}
         if name in ("client_secret", "scopes") or getattr(body, name) is not None
     }
     if body.overrides is not None:
         changes["overrides"] = body.overrides.given()
-    config = await gateway_of(request).connectors.configs.update(config_id, **changes)
+    connectors = gateway_of(request).connectors
+    config = await connectors.configs.update(config_id, **changes)
+    if "webhook_secret" in body.model_fields_set:
+        inbound = InboundStore(connectors.database, connectors.cipher)
+        if body.webhook_secret is None:
+            await inbound.clear_secret(config.id)
+        else:
+            await inbound.set_secret(config.id, body.webhook_secret)
     return _config_out(config)
 
 
@@ -303,6 +312,7 @@ async def connect_api_key(
     config = await resolve_config(gateway, vendor)
     connector = gateway.connectors.factory.build_connector(config, user)
     await connector.connect_api_key(body.api_key.get_secret_value())
+    await connection_made(gateway.connectors, config, user)
     return (await connection_info(gateway, config, user)).as_dict()
 
 

@@ -21,6 +21,7 @@ from ..errors import (
     ConnectorOAuthNetworkError,
     ConnectorOAuthRequestError,
 )
+from ..inbound.hooks import connection_made
 from ..oauth.pkce import generate_pkce_pair, s256_challenge
 from ..registry import served_config
 from ..storage.configs import ConnectorConfigNotFoundError
@@ -350,6 +351,8 @@ async def authorization_callback(
             back_url="/connect",
         ) from None
     logger.info("user %s connected %s", record.user_id, vendor)
+    config = await gateway.connectors.configs.get(record.connector_config_id)
+    await connection_made(gateway.connectors, config, record.user_id)
     response = _connected(request, gateway, record, connector.provider.name)
     clear_flow_cookie(response, request, vendor)
     return response

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from ..errors import AItError
+from ..inbound.hooks import connection_made
 from ..offering import ProviderEntry, matches, offered_providers
 from ..providers import get_provider
 from ..providers.spec import ApiKeySpec
@@ -285,6 +286,7 @@ async def page_api_key(request: Request, vendor: Vendor) -> Response:
         raise GatewayError(
             400, exc.code, exc.message, title="API key not accepted", back_url="/connect"
         ) from None
+    await connection_made(gateway.connectors, config, user)
     return RedirectResponse(f"/connect?connected={quote(vendor)}", status_code=303)
 
 

@@ -190,6 +190,14 @@ class ConfigUpdate(BaseModel):
     scopes: list[str] | None = Field(None, max_length=50)
     overrides: ConfigOverrides | None = Field(None, description="Replaces every override.")
     enabled: bool | None = None
+    webhook_secret: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        pattern=PLAIN_TEXT,
+        description="The provider's webhook signing secret (the one replaced still verifies "
+        "for 24 hours); null forgets every secret. Never shown back.",
+    )
 
 
 class ConfigDeleted(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from ..inbound.pipeline import InboundPipeline
 from ..runtime import Connectors
 from ..settings import Settings
 from ..storage.api_keys import ApiKeyStore
@@ -49,6 +50,7 @@ class GatewayState:
     _runs: SyncRuns | None = field(default=None, repr=False)
     _records: RecordReader | None = field(default=None, repr=False)
     _read_slots: asyncio.Semaphore | None = field(default=None, repr=False)
+    _inbound: InboundPipeline | None = field(default=None, repr=False)
 
     @property
     def connectors(self) -> Connectors:
@@ -73,6 +75,13 @@ class GatewayState:
         if self._runs is None:
             raise RuntimeError("the gateway has not started (its lifespan did not run)")
         return self._runs
+
+    @property
+    def inbound(self) -> InboundPipeline:
+        """The provider webhooks' pipeline (``POST /api/webhooks/{vendor}``)."""
+        if self._inbound is None:
+            raise RuntimeError("the gateway has not started (its lifespan did not run)")
+        return self._inbound
 
     @property
     def records(self) -> RecordReader:

@@ -15,7 +15,8 @@ Tasks (all named explicitly, so that queued jobs survive module moves):
   expire within a day, so refresh tokens that die unused stay alive and revoked grants are found
   (``needs_reauth``) before a user needs the connection.
 - ``ait_connectors.maintenance``, every 10 minutes: deletes finished jobs after a week, and
-  recovers the jobs of dead workers (each worker does that every heartbeat: see ``recovery``).
+  recovers the jobs of dead workers (each worker does that every heartbeat: see ``recovery``),
+  renews the provider-webhook subscriptions that expire soon and forgets expired delivery ids.
 
 Periodic jobs are deduplicated by Procrastinate across workers (one job per task and tick), and
 carry a queueing lock so a backlog never holds two of the same.
@@ -34,6 +35,8 @@ from procrastinate.job_context import AbortReason
 from sqlalchemy import Table, func, select
 
 from ..errors import AItError, AuthorizationRequiredError
+from ..inbound.hooks import renew_subscriptions
+from ..inbound.store import InboundStore
 from ..registry import get_vendor
 from ..runtime import Connectors
 from ..settings import Settings, get_settings
@@ -308,6 +311,8 @@ async def maintenance(app: App, connectors: Connectors) -> int:
         include_cancelled=True,
         include_aborted=True,
     )
+    await renew_subscriptions(connectors, _now())
+    await InboundStore(connectors.database, connectors.cipher).prune()
     return recovered
 
 

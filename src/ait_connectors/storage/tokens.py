@@ -27,7 +27,7 @@ from ..outgoing.events import (
 )
 from .db import Database
 from .models import OAuthTokenRow, TokenStatus
-from .types import new_id, utcnow
+from .types import dialect_insert, new_id, utcnow
 
 __all__ = ["OAuthData", "RefreshLock", "TokenStore"]
 
@@ -62,18 +62,6 @@ class OAuthData:
             return False
         now = now or utcnow()
         return (self.expires_at - now).total_seconds() <= skew
-
-
-def _upsert_insert(dialect: str) -> Any:
-    """The dialect's ``insert`` (with ``on_conflict_do_update``), imported for that dialect
-    only: a SQLite process does not load the PostgreSQL dialect, nor the other way round."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
 
 
 def _row_key(config_id: str, user_id: str) -> str:
@@ -201,7 +189,7 @@ class TokenStore:
             "created_at": now,
             "updated_at": now,
         }
-        insert = _upsert_insert(self.database.dialect)
+        insert = dialect_insert(self.database.dialect)
         stmt = insert(T).values(**values)
         excluded = stmt.excluded
         updates: dict[str, Any] = {

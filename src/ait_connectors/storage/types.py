@@ -9,7 +9,15 @@ from typing import Any, cast
 from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["JSONType", "NullableJSON", "PortableJSON", "UTCDateTime", "new_id", "utcnow"]
+__all__ = [
+    "JSONType",
+    "NullableJSON",
+    "PortableJSON",
+    "UTCDateTime",
+    "dialect_insert",
+    "new_id",
+    "utcnow",
+]
 
 
 class PortableJSON(TypeDecorator[Any]):
@@ -70,3 +78,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The dialect's ``insert`` (with ``on_conflict_do_update``), imported for that dialect
+    only: a SQLite process does not load the PostgreSQL dialect, nor the other way round."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert

@@ -17,8 +17,9 @@ from .setup import (
     register_sandbox_provider,
     sandbox_disabled,
 )
+from .webhooks import SandboxWebhooks, sign_delivery
 
-__all__ = ["SANDBOX_SLUG", "VENDOR", "ConnectorSandboxService"]
+__all__ = ["SANDBOX_SLUG", "VENDOR", "ConnectorSandboxService", "SandboxWebhooks", "sign_delivery"]
 
 register_sandbox_provider()
 
@@ -33,4 +34,5 @@ VENDOR = VendorRegistration(
     browser_paths=("/sandbox/oauth/",),
     listed_last=True,
     redirect_to_gateway=True,
+    webhooks=SandboxWebhooks(),
 )

@@ -134,6 +134,9 @@ class SandboxServer:
         self._revoked: set[str] = set()
         self._revoked_before = 0.0  # see revoke_all
         self.stats: dict[str, int] = {"authorize": 0, "token": 0, "refresh": 0, "api": 0}
+        #: Contact id → fields changed since the deterministic data set (this process's memory):
+        #: a source that changes, for trying webhooks and reconciliation.
+        self.edited: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"SandboxServer(access_token_ttl={self.access_token_ttl})"
@@ -410,7 +413,7 @@ class SandboxServer:
             denied = self._api_guard(request)
             if denied is not None:
                 return denied
-            items = contacts_page(page, per_page)
+            items = [{**c, **self.edited.get(c["id"], {})} for c in contacts_page(page, per_page)]
             headers = {"X-Total-Count": str(CONTACT_COUNT)}
             if page * per_page < CONTACT_COUNT:
                 nxt = request.url.include_query_params(page=page + 1, per_page=per_page)
