@@ -14,7 +14,7 @@ __all__ = ["HEAD_REVISION", "stored_revision"]
 
 # The head of migrations/versions/. A new migration updates it; tests/core/test_revisions.py
 # fails until it equals Alembic's own head.
-HEAD_REVISION = "0008_outgoing_webhooks"
+HEAD_REVISION = "0010_calendar_channels"
 
 
 def stored_revision(conn: Connection) -> str | None:
