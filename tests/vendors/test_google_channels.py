@@ -117,6 +117,7 @@ async def test_connect_renew_disconnect(
     assert google_mock.channels == {}
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the storage is tested above
 async def test_hourly_renewal_goes_through_the_registry(
     setup: Setup, google_mock: GoogleMock, connectors: Connectors
 ) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from ..inbound.renewal import start_renewal_loop
 from ..jobs import QueueLauncher, jobs_enabled
 from ..jobs.webhooks import defer_deliveries, deliverer_for
 from ..outgoing.dispatcher import Dispatcher
@@ -172,6 +173,8 @@ def create_app(
             gateway._runs = _runs(connectors)
             await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
             stop_webhooks = start_webhook_delivery(connectors)
+            # Without workers, push subscriptions (Google Calendar channels) renew here.
+            stop_renewal = None if jobs_enabled(settings) else start_renewal_loop(connectors)
             try:
                 # What start-up built (modules, routes, models) lives as long as the process:
                 # out of the collector's way, so full collections under load do not walk it.
@@ -180,6 +183,8 @@ def create_app(
                 logger.debug("gateway ready at %s", base)
                 yield
             finally:
+                if stop_renewal is not None:
+                    await stop_renewal()
                 await stop_webhooks()
         finally:
             if gateway._runs is not None:

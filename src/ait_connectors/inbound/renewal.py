@@ -8,7 +8,10 @@ leaves ample room for a missed tick or a failing attempt.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -17,9 +20,11 @@ from ..registry import registered_vendors
 if TYPE_CHECKING:
     from ..runtime import Connectors
 
-__all__ = ["renew_subscriptions"]
+__all__ = ["RENEW_INTERVAL", "renew_subscriptions", "start_renewal_loop"]
 
 logger = logging.getLogger(__name__)
+
+RENEW_INTERVAL = 3600.0  # seconds between two in-process renewals (the worker's job: hourly)
 
 
 async def renew_subscriptions(
@@ -30,10 +35,37 @@ async def renew_subscriptions(
     now = now or datetime.now(UTC)
     renewed: dict[str, int] = {}
     for slug, vendor in sorted(registered_vendors().items()):
-        if vendor.subscriptions is None or vendor.unavailable(connectors.settings) is not None:
+        if vendor.subscriptions is None:
             continue
         try:
-            renewed[slug] = await vendor.subscriptions.renew_due(connectors, now)
+            if vendor.unavailable(connectors.settings) is None:
+                renewed[slug] = await vendor.subscriptions.renew_due(connectors, now)
         except Exception as exc:
             logger.warning("renewing the %s push subscriptions failed: %s", slug, exc)
     return renewed
+
+
+def start_renewal_loop(
+    connectors: Connectors, *, interval: float = RENEW_INTERVAL
+) -> Callable[[], Awaitable[None]]:
+    """Renew now and then every ``interval`` seconds in this process (a gateway without
+    workers); returns the coroutine function that stops the loop."""
+    stopping = asyncio.Event()
+
+    async def loop() -> None:
+        while not stopping.is_set():
+            try:
+                await renew_subscriptions(connectors)
+            except Exception as exc:  # the loop outlives one failed round (the database away)
+                logger.warning("renewing push subscriptions failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
+
+    task = asyncio.create_task(loop(), name="ait-renew-subscriptions")
+
+    async def stop() -> None:
+        stopping.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return stop
