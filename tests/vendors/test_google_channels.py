@@ -147,3 +147,20 @@ def test_sync_message_is_acknowledged_without_work() -> None:
         push.verify({**headers, "x-goog-channel-token": ""}, b"", [key], 0.0)
     with pytest.raises(WebhookRejected, match="does not belong"):
         push.verify(headers, b"", ["22" * 32], 0.0)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_channel_that_cannot_be_renewed_is_kept_until_it_expires(
+    setup: Setup, google_mock: GoogleMock, connectors: Connectors
+) -> None:
+    channels = CalendarChannels(clock=lambda: T0)
+    connection = await setup.factory.get_connector(setup.config.id, setup.user_id)
+    await channels.on_connect(connectors, connection)
+    store = ChannelStore(setup.database)
+    made = await store.of_connection(setup.config.id, setup.user_id)
+    await setup.tokens.clear_oauth_data(setup.config.id, setup.user_id)  # the grant is gone
+    # Due but not yet expired: kept (a later round may succeed); expired: forgotten.
+    assert await channels.renew_due(connectors, T0 + timedelta(days=6, hours=12)) == 0
+    assert await store.of_connection(setup.config.id, setup.user_id) == made
+    assert await channels.renew_due(connectors, T0 + timedelta(days=8)) == 0
+    assert await store.of_connection(setup.config.id, setup.user_id) == []

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ait_connectors.inbound.channels import ChannelStore, PushChannel
-from ait_connectors.vendor import Connection, RateLimitError, VendorResponseError
+from ait_connectors.vendor import Connection, VendorResponseError
 
 from .push import channel_token, route_key
 from .service import GoogleDataSource
@@ -95,6 +95,8 @@ class CalendarChannels:
                 await self._stop(api, store, channel)
             except Exception as exc:  # one connection's failure must not stop the others
                 logger.warning("google: renewing channel %s failed: %s", channel.id, exc)
+                if channel.expires_at <= now:  # Google has dropped it: retry nothing forever
+                    await store.remove(channel.id)
                 continue
             renewed += made
         return renewed
@@ -123,8 +125,6 @@ class CalendarChannels:
             response = await api.request(
                 "POST", "calendar", path, content=json.dumps(body).encode(), headers=_JSON
             )
-        except RateLimitError:
-            raise
         except VendorResponseError as exc:  # e.g. a calendar that offers no push notifications
             logger.warning("google: calendar %r cannot be watched: %s", calendar, exc.message)
             return 0
@@ -155,6 +155,6 @@ class CalendarChannels:
                 content=json.dumps(body).encode(),
                 headers=_JSON,
             )
-        except VendorResponseError as exc:
-            logger.info("google: stopping channel %s: %s", channel.id, exc.message)
+        except Exception as exc:  # gone at Google already, or the grant revoked: forget it
+            logger.info("google: stopping channel %s: %s", channel.id, exc)
         await store.remove(channel.id)
