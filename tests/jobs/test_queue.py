@@ -211,6 +211,7 @@ async def test_periodic_tier_job_is_deferred_once_per_tick_and_queues_syncs(
         ("ait_connectors.sync_tier", "daily", "15 3 * * *"),
         ("ait_connectors.keep_alive", "", "45 4 * * *"),
         ("ait_connectors.maintenance", "", "*/10 * * * *"),
+        ("ait_connectors.renew_subscriptions", "", "25 * * * *"),
         ("ait_connectors.webhook_sweep", "", "* * * * *"),
     }
     (hourly,) = [p for p in periodic if p.periodic_id == "hourly"]

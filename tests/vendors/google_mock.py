@@ -127,6 +127,9 @@ class GoogleMock(MockServer):
     page_cap = 2
     calendar: CalendarData  # installed by the "calendar" product
     people: Collection  # installed by the "people" product
+    channels: dict[str, dict[str, Any]]  # live Calendar watch channels by id ("calendar")
+    stopped: list[str]  # ids of the channels stopped, in order
+    unwatchable: set[str]  # calendars whose watch answers 400
 
     def __init__(self, products: tuple[str, ...] | None = None) -> None:
         super().__init__()
@@ -470,9 +473,61 @@ def _events(mock: GoogleMock, request: Logged, match: re.Match[str]) -> Reply:
     return Reply(200, body)
 
 
+def _watch(mock: GoogleMock, request: Logged, match: re.Match[str]) -> Reply:
+    """https://developers.google.com/calendar/api/v3/reference/events/watch: answers a
+    ``api#channel`` with Google's ``resourceId`` and the granted ``expiration`` (ms, as text).
+    A calendar in ``mock.unwatchable`` answers 400 ``pushNotSupportedForRequestedResource``."""
+    import json
+    from urllib.parse import unquote
+
+    calendar = unquote(match["calendar"])
+    if calendar not in mock.calendar.events:
+        return google_error(404, "Not Found", reason="notFound")
+    if calendar in mock.unwatchable:
+        return google_error(
+            400,
+            "Push notifications are not supported by this resource.",
+            reason="pushNotSupportedForRequestedResource",
+        )
+    asked = json.loads(request.body)
+    if asked.get("type") != "web_hook" or not asked.get("id") or not asked.get("address"):
+        return google_error(400, "id, type web_hook and address are required", reason="required")
+    if asked["id"] in mock.channels:
+        return google_error(400, "Channel id not unique", reason="channelIdNotUnique")
+    channel = {
+        "kind": "api#channel",
+        "id": asked["id"],
+        "resourceId": f"res-{mock.tick()}",
+        "resourceUri": f"https://www.googleapis.com/calendar/v3/calendars/{match['calendar']}/events",
+        "token": asked.get("token"),
+        "expiration": str(asked.get("expiration") or 0),
+    }
+    mock.channels[asked["id"]] = {**channel, "calendar": calendar, "address": asked["address"]}
+    return Reply(200, channel)
+
+
+def _stop(mock: GoogleMock, request: Logged, match: re.Match[str]) -> Reply:
+    """https://developers.google.com/calendar/api/v3/reference/channels/stop: ``id`` and
+    ``resourceId``; an empty answer."""
+    import json
+
+    asked = json.loads(request.body)
+    found = mock.channels.get(asked.get("id"))
+    if found is None or found["resourceId"] != asked.get("resourceId"):
+        return google_error(404, "Channel not found", reason="notFound")
+    del mock.channels[asked["id"]]
+    mock.stopped.append(asked["id"])
+    return Reply(204, None)
+
+
 @product("calendar")
 def install_calendar(mock: GoogleMock) -> None:
     mock.calendar = calendar_fixture()
+    mock.channels, mock.stopped, mock.unwatchable = {}, [], set()
+    mock.route(
+        "POST", r"/calendar/v3/calendars/(?P<calendar>[^/]+)/events/watch", _watch, scope=CALENDAR
+    )
+    mock.route("POST", r"/calendar/v3/channels/stop", _stop)
     mock.route("GET", r"/calendar/v3/users/me/calendarList", _calendar_list, scope=CALENDAR)
     mock.route("GET", r"/calendar/v3/calendars/(?P<calendar>[^/]+)/events", _events, scope=CALENDAR)
 

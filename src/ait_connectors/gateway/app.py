@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from ..inbound.debounce import SyncDebouncer
 from ..inbound.pipeline import InboundPipeline, launch_with
+from ..inbound.renewal import start_renewal_loop
 from ..jobs import QueueLauncher, jobs_enabled
 from ..jobs.webhooks import defer_deliveries, deliverer_for
 from ..mcp_server.http import install_mcp
@@ -179,6 +180,8 @@ def create_app(
             await prepare_vendors(connectors, VendorContext(settings, base, serving=True))
             stop_webhooks = start_webhook_delivery(connectors)
             debouncer.start()
+            # Without workers, push subscriptions (Google Calendar channels) renew here.
+            stop_renewal = None if jobs_enabled(settings) else start_renewal_loop(connectors)
             try:
                 async with mcp.running(connectors, gateway.runs, gateway.records):
                     # What start-up built (modules, routes, models) lives as long as the process:
@@ -189,6 +192,8 @@ def create_app(
                     yield
             finally:
                 await debouncer.stop()
+                if stop_renewal is not None:
+                    await stop_renewal()
                 await stop_webhooks()
         finally:
             if gateway._runs is not None:

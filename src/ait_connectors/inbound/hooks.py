@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 
 from ..registry import VendorRegistration, registered_vendors
 from ..runtime import Connectors
 from ..storage.configs import ConnectorConfig
 from .store import InboundStore, Outcome
 
-__all__ = ["HOOK_TIMEOUT", "connection_made", "connection_removed", "renew_subscriptions"]
+__all__ = ["HOOK_TIMEOUT", "connection_made", "connection_removed"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,19 +73,6 @@ async def connection_removed(connectors: Connectors, config: ConnectorConfig, us
         except Exception as exc:
             await _failed(store, config.provider, "stopping subscriptions of", user_id, exc)
     await store.remove_routes(config.id, user_id)
-
-
-async def renew_subscriptions(connectors: Connectors, now: datetime) -> int:
-    """Renew every vendor's subscriptions that expire soon after ``now``; how many."""
-    renewed = 0
-    for registration in registered_vendors().values():
-        if registration.subscriptions is None:
-            continue
-        try:
-            renewed += await registration.subscriptions.renew_due(connectors, now)
-        except Exception:
-            logger.warning("renewing %s subscriptions failed", registration.slug, exc_info=True)
-    return renewed
 
 
 async def _failed(

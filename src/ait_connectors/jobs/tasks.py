@@ -14,9 +14,11 @@ Tasks (all named explicitly, so that queued jobs survive module moves):
 - ``ait_connectors.keep_alive``, daily at 04:45: refreshes the tokens of idle connections that
   expire within a day, so refresh tokens that die unused stay alive and revoked grants are found
   (``needs_reauth``) before a user needs the connection.
+- ``ait_connectors.renew_subscriptions``, hourly at minute 25: renews the push subscriptions
+  the framework made at vendors (Google Calendar watch channels) that expire within a day.
 - ``ait_connectors.maintenance``, every 10 minutes: deletes finished jobs after a week, and
   recovers the jobs of dead workers (each worker does that every heartbeat: see ``recovery``),
-  renews the provider-webhook subscriptions that expire soon and forgets expired delivery ids.
+  and forgets expired provider-webhook delivery ids.
 
 Periodic jobs are deduplicated by Procrastinate across workers (one job per task and tick), and
 carry a queueing lock so a backlog never holds two of the same.
@@ -35,7 +37,7 @@ from procrastinate.job_context import AbortReason
 from sqlalchemy import Table, func, select
 
 from ..errors import AItError, AuthorizationRequiredError
-from ..inbound.hooks import renew_subscriptions
+from ..inbound.renewal import renew_subscriptions
 from ..inbound.store import InboundStore
 from ..registry import get_vendor
 from ..runtime import Connectors
@@ -57,6 +59,7 @@ __all__ = [
     "CRONS",
     "KEEPALIVE_TASK",
     "MAINTENANCE_TASK",
+    "RENEW_TASK",
     "TIER_TASK",
     "build_app",
     "enqueue_tier",
@@ -70,10 +73,12 @@ logger = logging.getLogger(__name__)
 TIER_TASK = "ait_connectors.sync_tier"
 KEEPALIVE_TASK = "ait_connectors.keep_alive"
 MAINTENANCE_TASK = "ait_connectors.maintenance"
+RENEW_TASK = "ait_connectors.renew_subscriptions"
 
 CRONS = {"hourly": "5 * * * *", "daily": "15 3 * * *"}
 KEEPALIVE_CRON = "45 4 * * *"
 MAINTENANCE_CRON = "*/10 * * * *"
+RENEW_CRON = "25 * * * *"
 
 # A rate limit without a reset time (rare: the engine has one from the headers or Retry-After).
 RATE_LIMIT_FALLBACK = timedelta(minutes=15)
@@ -311,13 +316,16 @@ async def maintenance(app: App, connectors: Connectors) -> int:
         include_cancelled=True,
         include_aborted=True,
     )
-    await renew_subscriptions(connectors, _now())
     await InboundStore(connectors.database, connectors.cipher).prune()
     return recovered
 
 
 async def _maintenance(context: JobContext, timestamp: int) -> int:
     return await maintenance(context.app, connectors_of(context))
+
+
+async def _renew_subscriptions(context: JobContext, timestamp: int) -> dict[str, int]:
+    return await renew_subscriptions(connectors_of(context))
 
 
 # ---------------------------------------------------------------------------------------- app
@@ -351,6 +359,13 @@ def register_tasks(app: App) -> None:
         queueing_lock=MAINTENANCE_TASK,
     )(_maintenance)
     app.periodic(cron=MAINTENANCE_CRON)(maintenance_task)
+    renew_task = app.task(
+        name=RENEW_TASK,
+        pass_context=True,
+        priority=HOUSEKEEPING_PRIORITY,
+        queueing_lock=RENEW_TASK,
+    )(_renew_subscriptions)
+    app.periodic(cron=RENEW_CRON)(renew_task)
     register_webhook_tasks(app)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from ait_connectors.vendor import VendorRegistration
 
 from .service import ConnectorGitHubService
+from .webhooks import GitHubWebhooks
 
-__all__ = ["VENDOR", "ConnectorGitHubService"]
+__all__ = ["VENDOR", "ConnectorGitHubService", "GitHubWebhooks"]
 
-VENDOR = VendorRegistration("github", ConnectorGitHubService)
+VENDOR = VendorRegistration("github", ConnectorGitHubService, webhooks=GitHubWebhooks())

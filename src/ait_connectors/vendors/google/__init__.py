@@ -12,9 +12,18 @@ from __future__ import annotations
 from ait_connectors.vendor import VendorRegistration
 
 from .auth import GoogleAuthenticator
+from .channels import CalendarChannels
+from .push import GoogleCalendarPush
 from .service import REQUIRED_SCOPES, ConnectorGoogleService, GoogleDataSource
 
-__all__ = ["REQUIRED_SCOPES", "VENDOR", "ConnectorGoogleService", "GoogleDataSource"]
+__all__ = [
+    "REQUIRED_SCOPES",
+    "VENDOR",
+    "CalendarChannels",
+    "ConnectorGoogleService",
+    "GoogleCalendarPush",
+    "GoogleDataSource",
+]
 
 VENDOR = VendorRegistration(
     "google",
@@ -22,4 +31,6 @@ VENDOR = VendorRegistration(
     authenticator_cls=GoogleAuthenticator,
     description="Your Google calendars and their events, your contacts, your YouTube "
     "subscriptions, playlists and liked videos, and your Gmail messages and labels.",
+    webhooks=GoogleCalendarPush(),
+    subscriptions=CalendarChannels(),
 )

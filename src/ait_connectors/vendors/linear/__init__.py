@@ -11,7 +11,8 @@ from __future__ import annotations
 from ait_connectors.vendor import VendorRegistration
 
 from .service import ConnectorLinearService
+from .webhooks import LinearWebhooks
 
-__all__ = ["VENDOR", "ConnectorLinearService"]
+__all__ = ["VENDOR", "ConnectorLinearService", "LinearWebhooks"]
 
-VENDOR = VendorRegistration("linear", ConnectorLinearService)
+VENDOR = VendorRegistration("linear", ConnectorLinearService, webhooks=LinearWebhooks())

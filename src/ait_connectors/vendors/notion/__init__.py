@@ -11,7 +11,8 @@ from __future__ import annotations
 from ait_connectors.vendor import VendorRegistration
 
 from .service import ConnectorNotionService
+from .webhooks import NotionWebhooks
 
-__all__ = ["VENDOR", "ConnectorNotionService"]
+__all__ = ["VENDOR", "ConnectorNotionService", "NotionWebhooks"]
 
-VENDOR = VendorRegistration("notion", ConnectorNotionService)
+VENDOR = VendorRegistration("notion", ConnectorNotionService, webhooks=NotionWebhooks())

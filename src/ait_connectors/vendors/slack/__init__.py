@@ -13,8 +13,9 @@ from ait_connectors.vendor import VendorRegistration
 from .auth import SlackAuthenticator
 from .data_source import SlackLimits
 from .service import ConnectorSlackService
+from .webhooks import SlackWebhooks
 
-__all__ = ["VENDOR", "ConnectorSlackService", "SlackLimits"]
+__all__ = ["VENDOR", "ConnectorSlackService", "SlackLimits", "SlackWebhooks"]
 
 VENDOR = VendorRegistration(
     "slack",
@@ -22,4 +23,5 @@ VENDOR = VendorRegistration(
     authenticator_cls=SlackAuthenticator,
     description="Your Slack conversations (channels, DMs, group DMs), their messages and threads, "
     "and the workspace's members.",
+    webhooks=SlackWebhooks(),
 )

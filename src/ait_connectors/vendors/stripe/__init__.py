@@ -19,8 +19,9 @@ from ait_connectors.vendor import VendorRegistration
 
 from .auth import StripeAuthenticator
 from .service import ConnectorStripeService
+from .webhooks import StripeWebhooks
 
-__all__ = ["VENDOR", "ConnectorStripeService", "StripeAuthenticator"]
+__all__ = ["VENDOR", "ConnectorStripeService", "StripeAuthenticator", "StripeWebhooks"]
 
 VENDOR = VendorRegistration(
     "stripe",
@@ -28,4 +29,5 @@ VENDOR = VendorRegistration(
     authenticator_cls=StripeAuthenticator,
     description="Your Stripe account's customers, payments, invoices, subscriptions and "
     "catalogue (connect through Stripe Connect, or paste a restricted API key).",
+    webhooks=StripeWebhooks(),
 )

@@ -1,7 +1,7 @@
 """The MCP authorization server: registered clients, authorization requests and codes, tokens.
 
 Revision ID: 0011_mcp_auth
-Revises: 0008_outgoing_webhooks
+Revises: 0010_calendar_channels
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0011_mcp_auth"
-down_revision: str | None = "0008_outgoing_webhooks"
+down_revision: str | None = "0010_calendar_channels"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
