@@ -269,6 +269,18 @@ async def prepare_vendors(connectors: Connectors, context: VendorContext) -> Non
             await vendor.prepare(connectors, context)
 
 
+def loaded_vendor(slug: str) -> VendorRegistration | None:
+    """The registration of ``slug`` if it is loaded already (nothing is discovered or imported:
+    the metrics label vendors on every request)."""
+    return _registry.get(slug)
+
+
+def installed_vendor_slugs() -> frozenset[str]:
+    """The slugs of the installed vendors' entry points and of those registered in code (no
+    vendor module is imported)."""
+    return frozenset(e.name for e in entry_points(group=ENTRY_POINT_GROUP)) | frozenset(_registry)
+
+
 def registered_vendors() -> dict[str, VendorRegistration]:
     """Every vendor that loaded, by slug (one that failed is logged and left out)."""
     _discover()

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from ..jobs import QueueLauncher, jobs_enabled
 from ..jobs.webhooks import defer_deliveries, deliverer_for
+from ..metrics.traces import TracingMiddleware
 from ..outgoing.dispatcher import Dispatcher
 from ..outgoing.events import add_delivery_scheduler
 from ..registry import VendorContext, prepare_vendors, registered_vendors
@@ -28,6 +29,7 @@ from ..sync.runs import SyncRuns
 from . import (
     routes_api,
     routes_changes,
+    routes_metrics,
     routes_oauth,
     routes_page,
     routes_providers,
@@ -200,11 +202,13 @@ def create_app(
     )
     app.state.gateway = gateway
     app.add_middleware(RejectControlCharacters)
+    app.add_middleware(TracingMiddleware)  # a span per request when AIT_OTEL is on
     app.add_middleware(SecurityHeaders)  # outermost: on every response, errors included
     install_error_handlers(app)
     install_openapi(app)
 
     _add_health(app, gateway)
+    app.include_router(routes_metrics.router)
     # The pages' own stylesheets (and scripts): the content security policy allows no others.
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     install_docs(app)
