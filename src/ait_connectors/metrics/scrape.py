@@ -15,11 +15,11 @@ files every process of the host (gateways, workers) writes there.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Table, and_, case, func, select, text
@@ -30,7 +30,7 @@ from ..storage.sync_models import SyncStateRow
 from .definitions import REGISTRY
 from .labels import OTHER, vendor_label
 
-__all__ = ["CONTENT_TYPE", "LAG_THRESHOLDS", "render"]
+__all__ = ["CONTENT_TYPE", "LAG_THRESHOLDS", "render", "serve_process_metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: ``over`` label of ``ait_sync_lagging`` → seconds.
@@ -69,6 +69,25 @@ async def render(database: Database | None, *, now: datetime | None = None) -> b
         MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY) + generate_latest(registry)
+
+
+def serve_process_metrics(port: int, host: str = "127.0.0.1") -> Callable[[], None]:
+    """Serve this process's recorded series (no database gauges: the gateway's ``/metrics``
+    has those) on ``host:port`` from a thread, without a credential: a worker on a host without
+    a gateway (``ait-connectors worker --metrics-port``). Returns what stops it."""
+    registry: CollectorRegistry = REGISTRY
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        registry = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
 
 
 async def read_gauges(database: Database, now: datetime) -> list[Metric]:

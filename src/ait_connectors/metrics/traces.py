@@ -39,12 +39,22 @@ def tracing_enabled() -> bool:
     return _State.tracer is not None
 
 
-def span(name: str, attributes: Mapping[str, Any] | None = None) -> AbstractContextManager[Any]:
-    """A span named ``name``, current while the block runs (no-op when tracing is off)."""
+def span(
+    name: str, attributes: Mapping[str, Any] | None = None, *, root: bool = False
+) -> AbstractContextManager[Any]:
+    """A span named ``name``, current while the block runs (no-op when tracing is off);
+    ``root``: the first span of a trace of its own, whatever span is current."""
     tracer = _State.tracer
     if tracer is None:
         return _NOOP
-    return tracer.start_as_current_span(name, attributes=attributes)  # type: ignore[no-any-return]
+    context = None
+    if root:
+        from opentelemetry.context import Context
+
+        context = Context()
+    return tracer.start_as_current_span(  # type: ignore[no-any-return]
+        name, context=context, attributes=attributes
+    )
 
 
 def enable_tracing(enabled: bool = True, *, tracer_provider: Any = None) -> None:

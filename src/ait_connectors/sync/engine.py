@@ -91,8 +91,9 @@ class SyncEngine(Generic[DS]):
         key = ConnectionKey(self.connector_config_id, self.user_id, config.entity_type)
         metrics = run_metrics(self.provider, config.entity_type)
         attributes = {"vendor": metrics.vendor, "entity_type": metrics.entity_type}
-        # The run is a trace of its own: its pages and requests are its spans' children.
-        with span("sync.run", attributes):
+        # The run is a trace of its own (also when a gateway request started it): its pages and
+        # requests are its spans' children.
+        with span("sync.run", attributes, root=True):
             async with exclusive_sync(self.database, key) as acquired:
                 if not acquired:
                     return await self._record_skipped(key, metrics)
