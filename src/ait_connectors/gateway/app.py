@@ -199,6 +199,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from an installed package by install_docs, not a CDN
         redoc_url=None,
+        # FastAPI's own OpenTelemetry (on as soon as a tracer provider is set) would add a
+        # second span per request and export exception messages past our log redaction: the
+        # gateway's spans are TracingMiddleware's (AIT_OTEL).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.gateway = gateway
     app.add_middleware(RejectControlCharacters)

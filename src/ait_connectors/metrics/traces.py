@@ -1,5 +1,7 @@
 """OpenTelemetry traces, when the optional ``otel`` extra is installed and ``AIT_OTEL=true``.
 
+(``opentelemetry-api`` comes with FastAPI; the ``otel`` extra adds the SDK, which exports.)
+
 A sync run is a trace (``sync.run``), with a span per page fetched (``sync.page``) and, inside
 it, one per vendor request (``vendor.request``); each gateway request is a span of its own
 (:class:`TracingMiddleware`). Without the extra, or with tracing off, :func:`span` returns a
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
 import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -25,8 +26,6 @@ from typing import Any
 from ..errors import ConfigurationError
 
 __all__ = ["TracingMiddleware", "enable_tracing", "span", "tracing_enabled"]
-
-logger = logging.getLogger(__name__)
 
 _NOOP: AbstractContextManager[Any] = contextlib.nullcontext()
 
@@ -82,8 +81,10 @@ def _global_provider(trace: Any) -> Any:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError:
-        logger.warning("AIT_OTEL: opentelemetry-sdk is not installed; spans go nowhere")
-        return current
+        raise ConfigurationError(
+            "AIT_OTEL=true needs the OpenTelemetry SDK to export spans: pip install "
+            "'ait-connectors[otel]' (or set up a tracer provider in the application)"
+        ) from None
     service = os.environ.get("OTEL_SERVICE_NAME", "ait-connectors")
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     exporter = _exporter(os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower())
