@@ -13,6 +13,7 @@ it off for a deployment.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -275,10 +276,11 @@ def loaded_vendor(slug: str) -> VendorRegistration | None:
     return _registry.get(slug)
 
 
+@functools.cache
 def installed_vendor_slugs() -> frozenset[str]:
-    """The slugs of the installed vendors' entry points and of those registered in code (no
-    vendor module is imported)."""
-    return frozenset(e.name for e in entry_points(group=ENTRY_POINT_GROUP)) | frozenset(_registry)
+    """The slugs of the installed vendors' entry points (read once; no vendor module is
+    imported)."""
+    return frozenset(e.name for e in entry_points(group=ENTRY_POINT_GROUP))
 
 
 def registered_vendors() -> dict[str, VendorRegistration]:

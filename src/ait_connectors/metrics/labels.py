@@ -8,6 +8,7 @@ number of users, connections or requests.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 __all__ = [
@@ -38,12 +39,20 @@ _vendors: dict[str, str] = {}
 _entity_types: dict[tuple[str, str], str] = {}
 
 
-def _known(slug: str) -> bool:
+@functools.cache
+def _static_known() -> frozenset[str]:
     # Imported here: the registry sits above the HTTP helpers that report to the metrics.
     from ..providers.catalogue import load_catalogue
     from ..registry import installed_vendor_slugs
 
-    return slug in load_catalogue() or slug in installed_vendor_slugs()
+    return frozenset(load_catalogue()) | installed_vendor_slugs()
+
+
+def _known(slug: str) -> bool:
+    """A catalogue provider or installed vendor (read once), or a vendor registered in code."""
+    from ..registry import loaded_vendor
+
+    return slug in _static_known() or loaded_vendor(slug) is not None
 
 
 def vendor_label(slug: str) -> str:
@@ -84,5 +93,6 @@ def status_class(status: int) -> str:
 
 def forget_labels() -> None:
     """Read the registered vendors again (tests register and unregister vendors)."""
+    _static_known.cache_clear()
     _vendors.clear()
     _entity_types.clear()
