@@ -19,6 +19,7 @@ from ait_connectors.metrics import enable_tracing
 from ait_connectors.runtime import Connectors
 from ait_connectors.settings import Settings
 from ait_connectors.storage.api_keys import ApiKeyStore
+from ait_connectors.testing.polling import wait_until
 from gateway.conftest import ThreadGateway
 
 METRICS_TOKEN = "metrics-scraper-token-1234"
@@ -86,6 +87,8 @@ def test_a_gateway_request_is_a_span_named_by_its_route(gateway: ThreadGateway) 
     enable_tracing(tracer_provider=provider)
     try:
         assert httpx.get(f"{gateway.base_url}/api/sandbox/data/contacts", timeout=30).status_code
+        # The server ends the span once the ASGI call returns, just after the answer went out.
+        wait_until(exporter.get_finished_spans, 30)
     finally:
         enable_tracing(False)
     (span,) = exporter.get_finished_spans()
