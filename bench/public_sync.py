@@ -28,10 +28,10 @@ def _profiler() -> cProfile.Profile | None:
     return profile
 
 
-def _settings(database_url: str, key: str) -> Any:
+def _settings(database_url: str, key: str, *, metrics: bool = True) -> Any:
     from ait_connectors import Settings
 
-    return Settings(database_url=database_url, encryption_key=key)
+    return Settings(database_url=database_url, encryption_key=key, metrics=metrics)
 
 
 async def prepare(database_url: str, key: str, api_base_url: str) -> str:
@@ -55,14 +55,22 @@ async def prepare(database_url: str, key: str, api_base_url: str) -> str:
 
 
 async def run(
-    database_url: str, key: str, config_id: str, spawned_at: float, *, feed: bool = True
+    database_url: str,
+    key: str,
+    config_id: str,
+    spawned_at: float,
+    *,
+    feed: bool = True,
+    metrics: bool = True,
 ) -> dict[str, Any]:
     """One ``service.sync()`` of GitHub repositories; start-up is measured from the spawn.
-    ``feed=False``: without the changes feed (``bench/changes_bench.py`` measures its cost)."""
+    ``feed=False``: without the changes feed (``bench/changes_bench.py`` measures its cost);
+    ``metrics=False``: with ``AIT_METRICS=false`` (``bench/metrics_overhead.py``)."""
     from ait_connectors import Connectors
     from ait_connectors.sync import SyncOptions
 
-    async with await Connectors.open(_settings(database_url, key)) as connectors:
+    settings = _settings(database_url, key, metrics=metrics)
+    async with await Connectors.open(settings) as connectors:
         service = await connectors.factory.get_service_by_config(config_id, USER)
         startup = time.time() - spawned_at
         rss_at_start = peak_rss_mb()  # imports, settings, database pool, vendor: before any page

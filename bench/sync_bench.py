@@ -52,9 +52,13 @@ def child(phase: str, rest: list[str]) -> dict[str, Any]:
         return asyncio.run(reference.run(rest[0], rest[1], float(rest[2])))
     from bench import public_sync
 
-    # "sync-feed-off": the same sync without the changes feed (bench/changes_bench.py).
+    # "sync-feed-off": the same sync without the changes feed (bench/changes_bench.py);
+    # "sync-metrics-off": without the Prometheus series (bench/metrics_overhead.py).
     feed = phase != "sync-feed-off"
-    return asyncio.run(public_sync.run(rest[0], rest[1], rest[2], float(rest[3]), feed=feed))
+    metrics = phase != "sync-metrics-off"
+    return asyncio.run(
+        public_sync.run(rest[0], rest[1], rest[2], float(rest[3]), feed=feed, metrics=metrics)
+    )
 
 
 def start_server(records: int) -> tuple[subprocess.Popen[str], str]:

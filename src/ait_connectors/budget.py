@@ -24,6 +24,7 @@ from datetime import datetime
 import httpx
 
 from . import ratelimit
+from .metrics.series import observe_rate_limit_wait
 from .providers.spec import RateLimitHeaders
 
 __all__ = ["BudgetPacer", "install_pacer", "pacer_for"]
@@ -91,12 +92,16 @@ def install_pacer(
     client: httpx.AsyncClient,
     pacer: BudgetPacer,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    *,
+    vendor: str = "other",
 ) -> None:
-    """Every request the client sends waits for the budget; every answer updates it."""
+    """Every request the client sends waits for the budget; every answer updates it (the waits
+    are counted for ``vendor``)."""
 
     async def _before(_request: httpx.Request) -> None:
         wait = pacer.delay()
         if wait > 0:
+            observe_rate_limit_wait(vendor, "budget", wait)
             await sleep(wait)
 
     async def _after(response: httpx.Response) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from .keyauth import (
     key_headers,
     validate_key,
 )
+from .metrics.series import observe_refresh
 from .oauth.authenticator import ConnectorAuthenticator, revoke_tokens
 from .oauth.tokens import TokenResponse
 from .providers.spec import ProviderSpec
@@ -245,6 +247,7 @@ class BaseConnector:
                 await self.tokens.get_oauth_data(self.connector_config_id, self.user_id)
             )
             if self._usable(data, force=force, rejected_token=rejected_token or _token(data)):
+                observe_refresh(self.provider.slug, "already_refreshed")
                 return data
             return await self._refresh_under_lock(force=force, rejected_token=rejected_token)
 
@@ -285,12 +288,15 @@ class BaseConnector:
         ):
             if earlier is None:  # our own mark: no request is sent after all
                 await lock.clear_refresh_mark()
+            if current is not None and current.status == TokenStatus.ACTIVE:
+                observe_refresh(self.provider.slug, "already_refreshed")
             try:
                 return self._check_status(current)
             except AuthorizationRequiredError as exc:
                 return exc
         self._adopt(current)  # the refresh goes to the URLs of this connection's parameters
         if current.refresh_token is None:
+            observe_refresh(self.provider.slug, "no_refresh_token")
             reason = (
                 "the access token was rejected and there is no refresh token"
                 if force
@@ -333,6 +339,20 @@ class BaseConnector:
         )
 
     async def _request_refresh(self, refresh_token: str) -> TokenResponse:
+        """The refresh request (network failures retried), its outcome and time counted."""
+        started = time.perf_counter()
+        try:
+            token = await self._send_refresh(refresh_token)
+        except ConnectorOAuthRefreshTokenExpiredError:
+            observe_refresh(self.provider.slug, "refused", time.perf_counter() - started)
+            raise
+        except Exception:
+            observe_refresh(self.provider.slug, "error", time.perf_counter() - started)
+            raise
+        observe_refresh(self.provider.slug, "refreshed", time.perf_counter() - started)
+        return token
+
+    async def _send_refresh(self, refresh_token: str) -> TokenResponse:
         async for attempt in stamina.retry_context(
             on=ConnectorOAuthNetworkError,
             attempts=REFRESH_ATTEMPTS,

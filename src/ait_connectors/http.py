@@ -21,6 +21,12 @@ import stamina
 
 from .errors import AuthorizationRequiredError, VendorResponseError, redact
 from .json_codec import loads
+from .metrics.series import (
+    observe_rate_limited,
+    observe_vendor_network_error,
+    observe_vendor_response,
+)
+from .metrics.traces import span
 from .providers.spec import RateLimitHeaders
 from .ratelimit import graphql_errors, graphql_rate_limit, rate_limit_error
 from .settings import get_settings
@@ -132,16 +138,20 @@ async def _receive(
     client: httpx.AsyncClient, request: httpx.Request, call: _Call, where: str
 ) -> httpx.Response:
     try:
-        response = await client.send(request, stream=True)
-        try:
-            await _read_capped(response, call, where)
-        finally:
-            await response.aclose()
+        with span("vendor.request", {"vendor": call.slug, "http.request.method": request.method}):
+            response = await client.send(request, stream=True)
+            observe_vendor_response(call.slug, response.status_code)
+            try:
+                await _read_capped(response, call, where)
+            finally:
+                await response.aclose()
     except httpx.TimeoutException as exc:
+        observe_vendor_network_error(call.slug)
         raise TransientVendorError(
             "VENDOR_TIMEOUT", f"{call.slug}: {where} timed out ({type(exc).__name__})"
         ) from exc
     except httpx.TransportError as exc:
+        observe_vendor_network_error(call.slug)
         raise TransientVendorError(
             "VENDOR_NETWORK_ERROR", f"{call.slug}: {where} failed: {type(exc).__name__}: {exc}"
         ) from exc
@@ -155,6 +165,7 @@ def _check_status(response: httpx.Response, call: _Call, where: str) -> httpx.Re
         return response
     limited = rate_limit_error(response, call.slug, call.spec)
     if limited is not None:
+        observe_rate_limited(call.slug)
         raise limited
     body = redact(response.text[:500]) if response.content else ""
     if status in _RETRYABLE_STATUS or status >= 500:
@@ -294,6 +305,7 @@ def check_graphql(payload: Any, response: httpx.Response, provider: ProviderInfo
     slug, spec = _provider(provider)
     limited = graphql_rate_limit(payload, response, slug, spec)
     if limited is not None:
+        observe_rate_limited(slug)
         raise limited
     errors = graphql_errors(payload)
     if errors and not (isinstance(payload, dict) and payload.get("data")):

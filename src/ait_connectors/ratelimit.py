@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from .errors import RateLimitError
+from .metrics.series import observe_rate_limit_wait
 from .providers.spec import RateLimitHeaders
 
 __all__ = [
@@ -320,11 +321,17 @@ def limiter_for(key: str, rate: float, burst: int = 1) -> RateLimiter:
         return limiter
 
 
-def install_limiter(client: httpx.AsyncClient, limiter: RateLimiter) -> None:
-    """Make every request the client sends (retries and auth replays included) wait its turn."""
+def install_limiter(
+    client: httpx.AsyncClient, limiter: RateLimiter, *, vendor: str = "other"
+) -> None:
+    """Make every request the client sends (retries and auth replays included) wait its turn
+    (the waits are counted for ``vendor``)."""
 
     async def _pace(_request: httpx.Request) -> None:
-        await limiter.acquire()
+        delay = limiter.reserve()
+        if delay > 0:
+            observe_rate_limit_wait(vendor, "limiter", delay)
+            await asyncio.sleep(delay)
 
     hooks = dict(client.event_hooks)
     hooks["request"] = [*hooks.get("request", []), _pace]

@@ -15,6 +15,7 @@ it off for a deployment.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -282,6 +283,19 @@ async def prepare_vendors(connectors: Connectors, context: VendorContext) -> Non
     for vendor in registered_vendors().values():
         if vendor.prepare is not None and vendor.unavailable(context.settings) is None:
             await vendor.prepare(connectors, context)
+
+
+def loaded_vendor(slug: str) -> VendorRegistration | None:
+    """The registration of ``slug`` if it is loaded already (nothing is discovered or imported:
+    the metrics label vendors on every request)."""
+    return _registry.get(slug)
+
+
+@functools.cache
+def installed_vendor_slugs() -> frozenset[str]:
+    """The slugs of the installed vendors' entry points (read once; no vendor module is
+    imported)."""
+    return frozenset(e.name for e in entry_points(group=ENTRY_POINT_GROUP))
 
 
 def registered_vendors() -> dict[str, VendorRegistration]:

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .crypto import Cipher, load_cipher
+from .metrics import configure as configure_observability
 from .settings import Settings, get_settings
 from .storage.configs import ConnectorConfigStore
 from .storage.db import Database
@@ -48,6 +49,7 @@ class Connectors:
         self.settings = settings
         self.database = database
         self.cipher = cipher
+        configure_observability(settings)
         self.configs = ConnectorConfigStore(database, cipher)
         self.tokens = TokenStore(database, cipher)
         self.states = OAuthStateStore(database, cipher)

@@ -228,11 +228,12 @@ class ConnectorService(Generic[DS]):
             connector = self.connector
             key = (connector.provider.slug, connector.connector_config_id, connector.user_id)
             pacer = pacer_for(key, connector.provider.rate_limit, self.budget_reserve)
-            install_pacer(client, pacer)
+            install_pacer(client, pacer, vendor=connector.provider.slug)
         if self.requests_per_second:
             install_limiter(
                 client,
                 limiter_for(self.connector.provider.slug, self.requests_per_second, self.burst),
+                vendor=self.connector.provider.slug,
             )
         return client
 

@@ -103,6 +103,23 @@ class Settings(BaseModel):
         gt=0,
         description="Retry until an attempt is this long after the first.",
     )
+    metrics: bool = Field(
+        default=True, description="Record the Prometheus series (false: nothing is counted)."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A bearer token that Prometheus sends to read /metrics (instead of an "
+        "API key).",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without any credential (only on a private network).",
+    )
+    otel: bool = Field(
+        default=False,
+        description="OpenTelemetry traces of syncs and gateway requests (the `otel` extra; "
+        "the exporter from the standard OTEL_* variables).",
+    )
     webhook_disable_after: float = Field(
         default=5 * 86400.0, gt=0, description="Disable an endpoint failing for this long."
     )

@@ -16,7 +16,7 @@ from pydantic import AnyUrl
 from sqlalchemy import text
 
 from ait_connectors.crypto import Cipher
-from ait_connectors.mcp_server.authserver import (
+from ait_connectors.gateway.mcp_auth import (
     AuthStore,
     GatewayAuthProvider,
     GatewayTokenVerifier,

@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ait_connectors.mcp_server.authserver import ClientMetadataFetcher, install_mcp_auth
+from ait_connectors.gateway.mcp_auth import ClientMetadataFetcher, install_mcp_auth
 from ait_connectors.mcp_server.principal import UserAccessToken
 from ait_connectors.settings import Settings
 

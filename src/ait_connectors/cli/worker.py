@@ -23,6 +23,15 @@ def worker(
         help="Seconds running syncs get to finish after SIGTERM before they are cancelled "
         "(and queued again; they resume from their last page).",
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve this worker's Prometheus series on AIT_HOST:PORT/metrics, without a "
+        "credential (a private network only); not needed when the worker shares "
+        "PROMETHEUS_MULTIPROC_DIR with a gateway on its host.",
+    ),
 ) -> None:
     """Run sync jobs, periodic syncs and the token keep-alive until SIGINT or SIGTERM.
 
@@ -36,4 +45,15 @@ def worker(
     if settings.is_sqlite:
         raise ConfigurationError(SQLITE_MESSAGE)
 
-    asyncio.run(run_worker(settings, concurrency=concurrency, shutdown_timeout=shutdown_timeout))
+    stop_metrics = None
+    if metrics_port is not None:
+        from ..metrics.scrape import serve_process_metrics
+
+        stop_metrics = serve_process_metrics(metrics_port, settings.host)
+    try:
+        asyncio.run(
+            run_worker(settings, concurrency=concurrency, shutdown_timeout=shutdown_timeout)
+        )
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()

@@ -21,6 +21,7 @@ from ..inbound.renewal import start_renewal_loop
 from ..jobs import QueueLauncher, jobs_enabled
 from ..jobs.webhooks import defer_deliveries, deliverer_for
 from ..mcp_server.http import install_mcp
+from ..metrics.traces import TracingMiddleware
 from ..outgoing.dispatcher import Dispatcher
 from ..outgoing.events import add_delivery_scheduler
 from ..registry import VendorContext, prepare_vendors, registered_vendors
@@ -33,6 +34,7 @@ from . import (
     routes_api,
     routes_changes,
     routes_inbound,
+    routes_metrics,
     routes_oauth,
     routes_page,
     routes_providers,
@@ -211,15 +213,21 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from an installed package by install_docs, not a CDN
         redoc_url=None,
+        # FastAPI's own OpenTelemetry (on as soon as a tracer provider is set) would add a
+        # second span per request and export exception messages past our log redaction: the
+        # gateway's spans are TracingMiddleware's (AIT_OTEL).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.gateway = gateway
     mcp = install_mcp(app, base, lambda: gateway.api_keys)
     app.add_middleware(RejectControlCharacters)
+    app.add_middleware(TracingMiddleware)  # a span per request when AIT_OTEL is on
     app.add_middleware(SecurityHeaders)  # outermost: on every response, errors included
     install_error_handlers(app)
     install_openapi(app)
 
     _add_health(app, gateway)
+    app.include_router(routes_metrics.router)
     # The pages' own stylesheets (and scripts): the content security policy allows no others.
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
     install_docs(app)
@@ -234,7 +242,7 @@ def create_app(
     if settings.mcp_auth:
         # Imported here: the authorization server builds on the gateway's modules (its pages,
         # sessions, state), so importing it at the top would be circular.
-        from ..mcp_server.authserver import install_mcp_auth
+        from .mcp_auth import install_mcp_auth
 
         install_mcp_auth(app, gateway)
     _mount_vendors(app, gateway, vendor_options or {})

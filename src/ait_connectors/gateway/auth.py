@@ -17,6 +17,7 @@ header or in the URL is not ambient, and needs none.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl
@@ -44,6 +45,7 @@ __all__ = [
     "UserQuery",
     "current_principal",
     "require_api_key",
+    "require_metrics_reader",
 ]
 
 SESSION_COOKIE = "ait_connect"
@@ -209,6 +211,26 @@ async def require_api_key(
             403, "FORBIDDEN", "This operation needs an API key; a connect token cannot do it."
         )
     return principal
+
+
+async def require_metrics_reader(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> None:
+    """``/metrics``: open with ``AIT_METRICS_PUBLIC``; else the ``AIT_METRICS_TOKEN`` bearer
+    token, or an API key (in a header) as for the other operator routes."""
+    settings = gateway_of(request).settings
+    if settings.metrics_public:
+        return
+    token = settings.metrics_token
+    presented = bearer.credentials.strip() if bearer is not None and bearer.credentials else ""
+    if token is not None and presented:
+        expected = token.get_secret_value().encode()
+        if hmac.compare_digest(presented.encode(), expected):
+            return
+    principal = await current_principal(request, bearer, api_key, None, None)
+    await require_api_key(principal)
 
 
 ApiKeyPrincipal = Annotated[Principal, Depends(require_api_key)]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..entities import EntityRow
 from ..errors import AItError
+from ..metrics.series import RunMetrics
 from ..pagination import Cursor, Page
 from ..storage.sync_state import ConnectionKey, RunCounts, SyncStateStore
 from . import changes
@@ -67,6 +68,7 @@ class PageCommitter:
         counters: RunCounters,
         store_pages: bool,
         listeners: changes.FeedListeners | None = None,
+        metrics: RunMetrics | None = None,
     ) -> None:
         self.writer = writer
         self.store = store
@@ -77,6 +79,7 @@ class PageCommitter:
         self.counters = counters
         self.store_pages = store_pages
         self.listeners = listeners
+        self.metrics = metrics
         self.seq = start.pages_in_scan  # the last page number handed out in this scan
         # One connection for all the run's page transactions: no pool checkout (and, on
         # PostgreSQL, no pre-ping round trip) per page.
@@ -149,10 +152,24 @@ class PageCommitter:
             totals = self.counters.plus(pages, counts, deleted)
             await self.store.update_counts(conn, self.run_id, totals, last)
         # Only after the commit: what the run reports is what the database holds.
+        if self.metrics is not None:
+            self._count(totals)
         self.counters.apply(totals)
         self.counters.pages_skipped += len(carried.pages)
         self.counters.scan_completed = last
         await self._announce(conn)
+
+    def _count(self, totals: RunCounts) -> None:
+        """Report what this commit added to the run's counts (before they are applied)."""
+        was = self.counters
+        assert self.metrics is not None
+        self.metrics.committed(
+            totals.pages - was.pages,
+            totals.added - was.added,
+            totals.updated - was.updated,
+            totals.unchanged - was.unchanged,
+            totals.deleted - was.deleted,
+        )
 
     async def _announce(self, conn: AsyncConnection) -> None:
         """Tell the feed's listeners (webhooks, waiting readers) what this commit appended."""

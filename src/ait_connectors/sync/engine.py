@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from ..errors import AItError, RateLimitError, database_unavailable
+from ..metrics.series import RunMetrics, run_metrics
+from ..metrics.traces import span
 from ..outgoing.run_events import FinishedRun, emit_run_finished
 from ..storage.db import Database
 from ..storage.sync_models import INTERRUPTED_CODE, STOPPED_MESSAGE, RunStatus
@@ -87,16 +89,22 @@ class SyncEngine(Generic[DS]):
     ) -> SyncRunResult:
         """One run of one entity type: resume or start a scan, stream pages, record the run."""
         key = ConnectionKey(self.connector_config_id, self.user_id, config.entity_type)
-        async with exclusive_sync(self.database, key) as acquired:
-            if not acquired:
-                return await self._record_skipped(key)
-            return await self._run_locked(key, config, open_data_source)
+        metrics = run_metrics(self.provider, config.entity_type)
+        attributes = {"vendor": metrics.vendor, "entity_type": metrics.entity_type}
+        # The run is a trace of its own (also when a gateway request started it): its pages and
+        # requests are its spans' children.
+        with span("sync.run", attributes, root=True):
+            async with exclusive_sync(self.database, key) as acquired:
+                if not acquired:
+                    return await self._record_skipped(key, metrics)
+                return await self._run_locked(key, config, open_data_source, metrics)
 
-    async def _record_skipped(self, key: ConnectionKey) -> SyncRunResult:
+    async def _record_skipped(self, key: ConnectionKey, metrics: RunMetrics) -> SyncRunResult:
         now = _now()
         run_id = new_id()
         async with self.database.transaction() as conn:
             await self.store.record_skipped(conn, run_id, key, now, _BUSY)
+        metrics.finished(RunStatus.SKIPPED, None)
         return SyncRunResult(
             run_id=run_id,
             connector_config_id=key.connector_config_id,
@@ -114,6 +122,7 @@ class SyncEngine(Generic[DS]):
         key: ConnectionKey,
         config: EntityConfig[DS],
         open_data_source: Callable[[], AbstractAsyncContextManager[DS]],
+        metrics: RunMetrics,
     ) -> SyncRunResult:
         run_id = new_id()
         started_at = _now()
@@ -122,10 +131,10 @@ class SyncEngine(Generic[DS]):
         status = RunStatus.SUCCEEDED
         error: BaseException | None = None
         resume_at: datetime | None = None
-        finish = _Finisher(self, key, run_id, start, counters, started_at)
+        finish = _Finisher(self, key, run_id, start, counters, started_at, metrics)
         try:
             async with open_data_source() as data_source:
-                await self._stream(key, config, data_source, start, run_id, counters)
+                await self._stream(key, config, data_source, start, run_id, counters, metrics)
         except RateLimitError as exc:
             status, error, resume_at = RunStatus.RATE_LIMITED, exc, exc.reset_at
         except (asyncio.CancelledError, KeyboardInterrupt) as exc:
@@ -198,6 +207,7 @@ class SyncEngine(Generic[DS]):
         start: ScanStart,
         run_id: str,
         counters: RunCounters,
+        metrics: RunMetrics | None = None,
     ) -> None:
         use_fingerprints = (
             self.options.page_fingerprints
@@ -226,6 +236,7 @@ class SyncEngine(Generic[DS]):
             store_pages=use_fingerprints
             or (config.detect_deletions and (start.full_scan or _token_watermark(config))),
             listeners=listeners_for(self.database),
+            metrics=metrics,
         )
         # The scan is a page-for-page copy of the last completed one if this run started it,
         # carries every page, and the reference pages had distinct fingerprints.
@@ -270,9 +281,11 @@ class _Finisher:
         start: ScanStart,
         counters: RunCounters,
         started_at: datetime,
+        metrics: RunMetrics,
     ) -> None:
         self.engine, self.key, self.run_id = engine, key, run_id
         self.start, self.counters, self.started_at = start, counters, started_at
+        self.metrics = metrics
 
     async def __call__(
         self, status: str, error: BaseException | None, resume_at: datetime | None
@@ -316,6 +329,7 @@ class _Finisher:
                     counters.positions,
                 ),
             )
+        self.metrics.finished(status, (now - self.started_at).total_seconds())
         return SyncRunResult(
             run_id=self.run_id,
             connector_config_id=self.key.connector_config_id,

@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar
 from .. import ratelimit
 from ..entities import canonical_json
 from ..errors import RateLimitError
+from ..metrics.series import observe_rate_limit_wait
+from ..metrics.traces import span
 from ..pagination import Cursor, Page
 from .config import EntityConfig, SyncOptions
 from .cycles import CycleGuard
@@ -86,6 +88,7 @@ class PageProducer(Generic[DS]):
         self.provider = provider
         self.counters = counters
         self.salt = salt  # None: no fingerprints
+        self._page_attributes = {"vendor": provider, "entity_type": config.entity_type}
 
     async def run(self, queue: asyncio.Queue[object]) -> None:
         try:
@@ -127,7 +130,8 @@ class PageProducer(Generic[DS]):
         waits = 0
         while True:
             try:
-                return await fetcher(self.data_source, cursor, self.start.watermark)
+                with span("sync.page", self._page_attributes):
+                    return await fetcher(self.data_source, cursor, self.start.watermark)
             except RateLimitError as exc:
                 wait = exc.wait_seconds(ratelimit.utcnow())  # the clock the reset came from
                 if wait > self.options.max_rate_limit_wait or waits >= (
@@ -137,6 +141,7 @@ class PageProducer(Generic[DS]):
                 waits += 1
                 self.counters.warn(f"rate limited by {exc.provider}; waited {wait:.1f}s")
                 logger.info("rate limited by %s: waiting %.1fs", exc.provider, wait)
+                observe_rate_limit_wait(self.provider, "vendor_reset", wait)
                 await self.options.sleep(wait)
 
     async def _unpaginated_pages(self) -> AsyncIterator[Page[Any]]:

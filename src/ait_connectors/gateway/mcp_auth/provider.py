@@ -32,7 +32,7 @@ from mcp.server.auth.provider import (
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl, Field
 
-from ..principal import UserAccessToken
+from ...mcp_server.principal import UserAccessToken
 from .client_metadata import ClientMetadataError, ClientMetadataFetcher, is_metadata_url
 from .store import Authorization, AuthStore, StoredToken, at, digest
 

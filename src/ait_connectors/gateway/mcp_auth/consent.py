@@ -18,9 +18,9 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ...gateway.auth import SESSION_COOKIE, Principal, current_principal
-from ...gateway.errors import GatewayError
-from ...gateway.state import gateway_of
+from ..auth import SESSION_COOKIE, Principal, current_principal
+from ..errors import GatewayError
+from ..state import gateway_of
 from .provider import GatewayAuthProvider
 from .store import Authorization
 

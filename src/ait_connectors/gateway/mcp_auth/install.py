@@ -35,8 +35,8 @@ from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOption
 from pydantic import AnyHttpUrl
 from starlette.routing import BaseRoute, Route
 
-from ...gateway.state import GatewayState
-from ..principal import UserAccessToken
+from ...mcp_server.principal import UserAccessToken
+from ..state import GatewayState
 from . import consent
 from .client_metadata import ClientMetadataFetcher
 from .provider import GatewayAuthProvider
