@@ -22,6 +22,7 @@ from ait_connectors.storage.api_keys import ApiKeyStore
 from ait_connectors.storage.db import Database
 from gateway.conftest import ThreadGateway
 from support import race_worker
+from support.databases import PostgresServer
 from support.mcp_remote_server import McpResourceServer
 from support.oidc import DEFAULT_REDIRECT_URI, OidcServer
 
@@ -87,15 +88,20 @@ async def test_connect_with_zero_pre_registration_and_call_tools_as_the_user(
                 f"{gateway.base_url}/api/proxy/remote/mcp",
                 params={"user_id": USER},
                 headers={"X-API-Key": api_key, "Accept": "application/json, text/event-stream"},
-                json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                      "params": {"name": "whoami", "arguments": {}}},
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {"name": "whoami", "arguments": {}},
+                },
             )
         assert response.status_code == 200, response.text
         assert json.loads(response.text)["result"]["content"][0]["text"] == USER
         # Without the user's token, the server refuses the very same call.
         async with httpx.AsyncClient(timeout=30) as http:
-            direct = await http.post(mcp_server.url, json={"jsonrpc": "2.0", "id": 1,
-                                                          "method": "tools/list"})
+            direct = await http.post(
+                mcp_server.url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+            )
         assert direct.status_code == 401
     finally:
         await connectors.close()
@@ -103,33 +109,36 @@ async def test_connect_with_zero_pre_registration_and_call_tools_as_the_user(
         unregister_provider("remote")
 
 
-# Many PostgreSQL connections (several processes): never beside another such test.
+# Many PostgreSQL connections (several processes): never beside another such test. PostgreSQL
+# only: the store's lock is the one tests/e2e/test_refresh_race.py races on both databases.
 @pytest.mark.xdist_group("pg_many_connections")
 async def test_refresh_is_single_flight_across_processes_and_sends_the_resource(
-    db_url: str,
-    database: Database,
-    cipher: Cipher,
-    encryption_key: str,
+    postgres: PostgresServer,
     authorization: OidcServer,
     mcp_server: McpResourceServer,
 ) -> None:
-    connectors = Connectors(Settings(token_expiry_skew=0), database, cipher)
-    _, connector = await _connect(connectors, authorization, mcp_server.url, "racer")
-    before = await connector.connect()
-    await race_worker.expire(database, USER)
-    authorization.reset_stats()
+    postgres.truncate_all()
+    key = generate_key()
+    database = Database(postgres.url)
+    connectors = Connectors(Settings(token_expiry_skew=0), database, Cipher(bytes.fromhex(key)))
     try:
-        results = race_worker.run_race(connector, db_url, encryption_key, processes=4, tasks=25)
+        _, connector = await _connect(connectors, authorization, mcp_server.url, "racer")
+        before = await connector.connect()
+        await race_worker.expire(database, USER)
+        authorization.reset_stats()
+        results = race_worker.run_race(connector, postgres.url, key, processes=4, tasks=25)
+        errors = [r for r in results if r.startswith("ERROR")]
+        assert not errors, errors[:3]
+        assert len(results) == 100 and len(set(results)) == 1
+        assert results[0] != before.access_token.get_secret_value()
+        stats = authorization.stats()
+        assert stats["token"]["refresh_token"] == 1
+        assert stats["resource_param"]["refresh_token"] == 1
+        # The rotated grant is alive: the refreshed token (read from the store) calls tools.
+        async with mcp_session(connector) as session:
+            result = await session.call_tool("echo", {"text": "after the race"})
+        assert result.content[0].text == "after the race"  # type: ignore[union-attr]
+        assert authorization.stats()["token"]["refresh_token"] == 1
     finally:
         unregister_provider("racer")
-    errors = [r for r in results if r.startswith("ERROR")]
-    assert not errors, errors[:3]
-    assert len(results) == 100 and len(set(results)) == 1
-    assert results[0] != before.access_token.get_secret_value()
-    stats = authorization.stats()
-    assert stats["token"]["refresh_token"] == 1
-    assert stats["resource_param"]["refresh_token"] == 1
-    # The rotated grant is alive: the refreshed token calls the server's tools.
-    async with mcp_session(connector) as session:
-        result = await session.call_tool("echo", {"text": "after the race"})
-    assert result.content[0].text == "after the race"  # type: ignore[union-attr]
+        await database.dispose()

@@ -61,8 +61,7 @@ class IntrospectingVerifier:
 class McpResourceServer:
     """``FastMCP`` on a loopback port in a background thread; ``url`` is its MCP endpoint."""
 
-    authorization: OidcServer
-    protect: bool = True  # False: no OAuth at all (no protected resource metadata)
+    authorization: OidcServer | None  # None: no OAuth at all (no protected resource metadata)
     url: str = field(default="", init=False)
     verifier: IntrospectingVerifier | None = field(default=None, init=False)
     _server: uvicorn.Server | None = field(default=None, init=False, repr=False)
@@ -71,7 +70,7 @@ class McpResourceServer:
     def _app(self, port: int) -> Any:
         self.url = f"http://127.0.0.1:{port}/mcp"
         options: dict[str, Any] = {}
-        if self.protect:
+        if self.authorization is not None:
             client = self.authorization.confidential_client
             assert client.client_secret is not None
             self.verifier = IntrospectingVerifier(
@@ -122,5 +121,6 @@ class McpResourceServer:
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
+            # Streamable HTTP clients may hold connections open: do not wait for them.
+            self._server.should_exit = self._server.force_exit = True
             self._thread.join(timeout=10)

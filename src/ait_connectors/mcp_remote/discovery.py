@@ -114,15 +114,16 @@ def _well_known(url: str, name: str) -> str:
 async def _metadata_url(http: httpx.AsyncClient, server_url: str) -> str | None:
     """The ``resource_metadata`` URL of the server's 401, if it names one."""
     try:
-        response = await http.get(server_url, headers={"Accept": "text/event-stream"})
+        # Streamed, headers only: a server without OAuth may answer an endless event stream.
+        async with http.stream("GET", server_url, headers={"Accept": "text/event-stream"}) as got:
+            status, challenge = got.status_code, got.headers.get("www-authenticate", "")
     except httpx.HTTPError as exc:
         raise McpDiscoveryError(
             f"The MCP server {server_url} cannot be reached ({type(exc).__name__}).", server_url
         ) from None
-    await response.aclose()
-    if response.status_code != 401:
+    if status != 401:
         return None
-    match = _RESOURCE_METADATA.search(response.headers.get("www-authenticate", ""))
+    match = _RESOURCE_METADATA.search(challenge)
     return (match.group(1) or match.group(2)) if match else None
 
 
