@@ -68,15 +68,17 @@ def add(
 def list_servers() -> None:
     """List the remote MCP servers (secrets are never printed)."""
 
+    from ..mcp_remote import mcp_server_url
+
     async def fetch(connectors: Connectors) -> list[ConnectorConfig]:
-        return [c for c in await connectors.configs.list() if "mcp_server" in c.overrides]
+        return [c for c in await connectors.configs.list() if mcp_server_url(c)]
 
     table = Table("id", "provider", "url", "authorization server", "client id", "enabled")
     for config in run_with(fetch):
         table.add_row(
             config.id,
             config.provider,
-            config.overrides["mcp_server"],
+            mcp_server_url(config) or "",
             config.overrides.get("token_url", ""),
             config.client_id,
             "yes" if config.enabled else "no",

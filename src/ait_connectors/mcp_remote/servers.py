@@ -85,7 +85,7 @@ async def load_mcp_provider(configs: ConnectorConfigStore, slug: str) -> bool:
 
 
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]  # the gateway allows 64
     if not slug or not slug[0].isalpha():
         slug = f"mcp-{slug}".rstrip("-")
     return slug
