@@ -64,25 +64,44 @@ async def test_connect_with_zero_pre_registration_and_call_tools_as_the_user(
     connectors = await Connectors.open(gateway.settings)
     try:
         authorization.reset_stats()
-        config, connector = await _connect(connectors, authorization, mcp_server.url, "remote")
+        config = await add_mcp_server(connectors, mcp_server.url, name="remote")
+        assert config.redirect_uri == f"{gateway.base_url}/api/remote/auth/callback"
         stats = authorization.stats()
         assert stats["registration"] == 1  # a client registered itself (RFC 7591)
         assert config.provider == "remote" and config.client_secret is not None
         assert config.overrides["resource"] == mcp_server.url
         assert config.client_secret.get_secret_value() not in repr(config)
+
+        # The gateway's connect flow; it knows the provider from the stored config alone (as
+        # when another process added the server).
+        unregister_provider("remote")
+        api_key = (await ApiKeyStore(connectors.database).create("mcp")).key
+        start = httpx.get(
+            f"{gateway.base_url}/api/remote/auth",
+            params={"user_id": USER},
+            headers={"X-API-Key": api_key},
+        )
+        assert start.status_code == 302, start.text
+        with httpx.Client() as browser:
+            bound = browser.get(start.headers["location"])
+            assert bound.status_code == 302, bound.text
+            params = await authorization.aauthorize(bound.headers["location"])
+            done = browser.get(config.redirect_uri, params=params)
+            assert done.status_code in (200, 302), done.text
         # RFC 8707 `resource` on the authorization request and on the code exchange.
+        stats = authorization.stats()
         assert stats["resource_param"]["auth"] == 1
         assert stats["resource_param"]["authorization_code"] == 1
+        assert stats["token"]["authorization_code"] == 1
 
+        connector = await connectors.factory.get_connector(config.id, USER)
         async with mcp_session(connector) as session:
             tools = {tool.name for tool in (await session.list_tools()).tools}
             result = await session.call_tool("whoami", {})
         assert {"whoami", "echo"} <= tools
         assert result.content[0].text == USER  # type: ignore[union-attr]
 
-        # The gateway finds the provider from the config alone (as if added by another process).
-        unregister_provider("remote")
-        api_key = (await ApiKeyStore(connectors.database).create("mcp")).key
+        unregister_provider("remote")  # again: the proxy too builds it from the config
         async with httpx.AsyncClient(timeout=30) as http:
             response = await http.post(
                 f"{gateway.base_url}/api/proxy/remote/mcp",
