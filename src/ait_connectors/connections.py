@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .entities import Entity
 from .errors import AItError, ConfigurationError
 from .inbound.hooks import connection_made
+from .mcp_remote.servers import load_mcp_provider
 from .oauth.pkce import generate_pkce_pair
 from .offering import unknown_provider_message
 from .providers import load_catalogue
@@ -90,7 +91,9 @@ async def find_config(
     it; a vendor's ``prepare`` hook may create it (the sandbox's zero-setup config)."""
     registration = registered_vendors().get(provider)  # loading it may add its catalogue entry
     settings = connectors.settings
-    if provider not in load_catalogue():
+    if provider not in load_catalogue() and not await load_mcp_provider(
+        connectors.configs, provider
+    ):  # a remote MCP server's provider is built from its config
         raise ConfigurationError(unknown_provider_message(provider, settings))
     if registration is not None:
         reason = registration.unavailable(settings)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .connector import BaseConnector
 from .crypto import Cipher
 from .errors import ConfigurationError
+from .mcp_remote.servers import ensure_mcp_provider
 from .oauth.authenticator import ConnectorAuthenticator
 from .oauth.client import ConnectorOAuth
 from .providers import get_provider
@@ -54,6 +55,7 @@ class ConnectorServiceFactory:
             raise ConfigurationError(
                 f"Connector config {config.name!r} ({config.id}) is disabled; enable it first."
             )
+        ensure_mcp_provider(config)  # a remote MCP server's provider is its config's
         try:
             # First: loading the vendor may add its provider to the catalogue.
             authenticator_cls = get_vendor(config.provider).authenticator_cls

@@ -23,6 +23,11 @@
 //   exitOnStdinEnd        false        exit when stdin reaches EOF (the Python harness sets it)
 //   keepOfflineAccess     true         add prompt=consent to /auth requests asking offline_access
 //                                      without a prompt, so that scope is kept (see SCOPES)
+//   registration          false        enable dynamic client registration (RFC 7591) at POST /reg,
+//                                      open (no initial access token)
+//   resourceIndicators    false        enable resource indicators (RFC 8707): any absolute URL is
+//                                      a resource server granted the `scopes`; its access tokens
+//                                      are opaque, audience = the resource, TTL accessTokenTTL
 //   clients               see DEFAULT_CLIENTS below; each entry is client metadata:
 //                         { client_id, client_secret?, token_endpoint_auth_method,
 //                           redirect_uris, grant_types?, scope? }
@@ -87,6 +92,8 @@ function loadConfig() {
     tokenDelayMs: config.tokenDelayMs ?? 0,
     exitOnStdinEnd: config.exitOnStdinEnd ?? false,
     keepOfflineAccess: config.keepOfflineAccess ?? true,
+    registration: config.registration ?? false,
+    resourceIndicators: config.resourceIndicators ?? false,
     clients: (config.clients ?? DEFAULT_CLIENTS).map((client) => ({
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -106,6 +113,10 @@ function newStats() {
     // every request to GET /api/me, and the subset answered 401
     resource: 0,
     resource_rejected: 0,
+    // requests carrying an RFC 8707 `resource` parameter: at /auth, and at /token by grant_type
+    resource_param: { auth: 0, authorization_code: 0, refresh_token: 0 },
+    // every request reaching POST /reg (dynamic client registration)
+    registration: 0,
   };
 }
 
@@ -129,6 +140,18 @@ function buildProvider(issuer, config) {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      registration: { enabled: config.registration },
+      resourceIndicators: {
+        enabled: config.resourceIndicators,
+        // A refresh or code exchange without `resource` gets the one the grant holds.
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resourceIndicator) => ({
+          scope: config.scopes.join(' '),
+          audience: resourceIndicator,
+          accessTokenTTL: config.accessTokenTTL,
+          accessTokenFormat: 'opaque',
+        }),
+      },
     },
     ttl: {
       AccessToken: config.accessTokenTTL,
@@ -216,9 +239,15 @@ function testRoutes(provider, config) {
     } else if (method === 'POST' && path === '/__test/reset') {
       stats = newStats();
       ctx.status = 204;
-    } else if (method === 'GET' && path === '/auth' && config.keepOfflineAccess) {
-      const { scope, prompt } = ctx.query;
-      if (typeof scope === 'string' && scope.split(' ').includes('offline_access') && !prompt) {
+    } else if (method === 'GET' && path === '/auth') {
+      const { scope, prompt, resource } = ctx.query;
+      if (resource) stats.resource_param.auth += 1;
+      if (
+        config.keepOfflineAccess &&
+        typeof scope === 'string' &&
+        scope.split(' ').includes('offline_access') &&
+        !prompt
+      ) {
         ctx.query = { ...ctx.query, prompt: 'consent' };
       }
       await next();
@@ -230,10 +259,16 @@ function testRoutes(provider, config) {
         // oidc-provider parsed the body into ctx.oidc.body (unless it failed to parse).
         const grantType = ctx.oidc?.body?.grant_type ?? ctx.oidc?.params?.grant_type ?? 'unknown';
         stats.token[grantType] = (stats.token[grantType] ?? 0) + 1;
+        if (ctx.oidc?.body?.resource && grantType in stats.resource_param) {
+          stats.resource_param[grantType] += 1;
+        }
         if (ctx.status < 200 || ctx.status >= 300) {
           stats.token_errors[grantType] = (stats.token_errors[grantType] ?? 0) + 1;
         }
       }
+    } else if (method === 'POST' && path === '/reg') {
+      stats.registration += 1;
+      await next();
     } else if (path === '/token/revocation') {
       stats.revocation += 1;
       await next();

@@ -103,6 +103,8 @@ class OidcServer:
     account_id: str = "user-1"
     token_delay_ms: int = 0
     keep_offline_access: bool = True
+    registration: bool = False  # dynamic client registration (RFC 7591) at POST /reg
+    resource_indicators: bool = False  # RFC 8707: any URL is a resource server
     extra_clients: Sequence[OAuthClient] = ()
     port: int = 0
     startup_timeout: float = 30.0
@@ -141,6 +143,8 @@ class OidcServer:
             "accountId": self.account_id,
             "tokenDelayMs": self.token_delay_ms,
             "keepOfflineAccess": self.keep_offline_access,
+            "registration": self.registration,
+            "resourceIndicators": self.resource_indicators,
             "exitOnStdinEnd": True,
             "clients": [client.metadata() for client in self.clients],
         }

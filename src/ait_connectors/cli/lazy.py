@@ -27,6 +27,7 @@ COMMANDS = (
     LazyCommand("db", "db:app", "Database schema."),
     LazyCommand("configs", "configs:app", "Connector configs (OAuth app registrations)."),
     LazyCommand("keys", "keys:app", "Encryption keys."),
+    LazyCommand("mcp-servers", "mcp_servers:app", "Remote MCP servers (connected as providers)."),
     LazyCommand("status", "status:status", "Show every connection, its token state and expiry."),
     LazyCommand(
         "serve",

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from ..errors import ConfigurationError
 from ..inbound.hooks import connection_removed
 from ..keyauth import API_KEY_TOKEN_TYPE
+from ..mcp_remote.servers import load_mcp_provider
 from ..providers import get_provider, load_catalogue
 from ..registry import registered_vendors
 from ..storage.configs import ConnectorConfig
@@ -51,11 +52,13 @@ async def resolve_config(
     reason = unavailable(gateway, vendor)
     if reason is not None:
         raise GatewayError(404, "PROVIDER_DISABLED", reason)
+    configs = gateway.connectors.configs
     try:
         get_provider(vendor)
     except ConfigurationError:
-        raise GatewayError(404, "UNKNOWN_PROVIDER", f"Unknown provider {vendor!r}.") from None
-    configs = gateway.connectors.configs
+        # A remote MCP server's provider exists only in its config (added in another process).
+        if not await load_mcp_provider(configs, vendor):
+            raise GatewayError(404, "UNKNOWN_PROVIDER", f"Unknown provider {vendor!r}.") from None
     if config_id is not None:
         config = await configs.get(config_id)
         if config.provider != vendor:

@@ -320,6 +320,7 @@ class ConnectorOAuth:
                     f"authorization_url: extra_params may not set {', '.join(reserved)}"
                 )
             params.update(extra_params)
+        params.update(self._resource())
         if code_challenge and spec.pkce != "unsupported":
             params["code_challenge"] = code_challenge
             params["code_challenge_method"] = "S256"
@@ -341,7 +342,7 @@ class ConnectorOAuth:
                 {"provider": spec.slug},
             )
         self._endpoints.require_params(spec.slug, self._endpoints.token_url)
-        grant: dict[str, str] = {"code": code}
+        grant: dict[str, str] = {"code": code, **self._resource()}
         if code_verifier and spec.pkce != "unsupported":
             grant["code_verifier"] = code_verifier
         token_url = self._endpoints.token_url
@@ -384,6 +385,7 @@ class ConnectorOAuth:
                 refresh_token=refresh_token,
                 headers=self._token_headers(),
                 timeout=self._timeout,
+                **self._resource(),
             ),
         )
         return self._token_response(
@@ -485,6 +487,11 @@ class ConnectorOAuth:
 
     def _token_headers(self) -> dict[str, str]:
         return {**_TOKEN_REQUEST_HEADERS, **self._spec.token_request_headers}
+
+    def _resource(self) -> dict[str, str]:
+        """The RFC 8707 ``resource`` parameter, on every request when the config names one."""
+        resource = self._config.resource
+        return {"resource": resource} if resource else {}
 
     async def _call(self, operation: str, url: str, send: Callable[[], Awaitable[_T]]) -> _T:
         """Run one request and map transport failures; HTTP-level mapping is in the hooks."""

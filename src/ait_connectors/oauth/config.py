@@ -54,7 +54,8 @@ class ResolvedOAuthConfig:
 class OAuthClientConfig:
     """An OAuth app registration. ``repr``/``str`` never show the secret (it is a ``SecretStr``).
 
-    ``scopes`` replaces the provider's default scopes (``()`` asks for none). The URL overrides
+    ``scopes`` replaces the provider's default scopes (``()`` asks for none); ``resource`` is
+    the RFC 8707 resource indicator of every request, when set. The URL overrides
     serve GitHub Enterprise Server and tests against local servers; any of them may contain
     ``{client_id}``.
     """
@@ -63,6 +64,9 @@ class OAuthClientConfig:
     client_secret: SecretStr | None  # None for public clients (PKCE, client_id in the body)
     redirect_uri: str
     scopes: tuple[str, ...] | None = None
+    # RFC 8707 resource indicator, sent on the authorization, token and refresh requests (a
+    # remote MCP server's canonical URL: its tokens are issued for that server only).
+    resource: str | None = None
     authorize_url: str | None = None
     token_url: str | None = None
     revoke_url: str | None = None
@@ -86,6 +90,8 @@ class OAuthClientConfig:
                 )
             object.__setattr__(self, "scopes", tuple(self.scopes))
         _check_url("redirect_uri", self.redirect_uri)
+        if self.resource is not None:
+            _check_url("resource", self.resource)
         for name in _ENDPOINT_OVERRIDES:
             value = getattr(self, name)
             if value is not None:

@@ -44,10 +44,14 @@ __all__ = [
 C = cast(Table, ConnectorConfigRow.__table__)
 T = cast(Table, OAuthTokenRow.__table__)
 REC = cast(Table, RecordRow.__table__)
-OVERRIDE_KEYS = ("authorize_url", "token_url", "revoke_url", "api_base_url")
-#: Non-URL settings a config may carry for its vendor: ``sobjects``, further Salesforce object
-#: API names to sync (comma-separated).
-OPTION_KEYS = ("sobjects",)
+#: ``resource``: the RFC 8707 resource indicator of every OAuth request (a remote MCP server).
+OVERRIDE_KEYS = ("authorize_url", "token_url", "revoke_url", "api_base_url", "resource")
+#: Settings a config may carry for its vendor: ``sobjects``, further Salesforce object API names
+#: to sync (comma-separated); ``mcp_server``, the URL of a remote MCP server (its provider is
+#: built from the config, see :mod:`ait_connectors.mcp_remote`), and ``mcp_client_auth``, how
+#: its registered client authenticates at the token endpoint.
+OPTION_KEYS = ("sobjects", "mcp_server", "mcp_client_auth")
+_MCP_CLIENT_AUTH = ("client_secret_basic", "client_secret_post", "none")
 _SOBJECTS = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}(\s*,\s*[A-Za-z][A-Za-z0-9_]{0,79})*")
 PROVIDER_CONFIG_TTL = 1.0
 
@@ -379,6 +383,13 @@ def _check_overrides(overrides: dict[str, str]) -> dict[str, str]:
                 raise ConfigurationError(
                     "Override sobjects must be comma-separated Salesforce object API names "
                     f"(e.g. 'Campaign, Invoice__c'), got {str(value)[:80]!r}"
+                )
+            continue
+        if key == "mcp_client_auth":
+            if value not in _MCP_CLIENT_AUTH:
+                raise ConfigurationError(
+                    f"Override mcp_client_auth must be one of {', '.join(_MCP_CLIENT_AUTH)}, "
+                    f"got {str(value)[:40]!r}"
                 )
             continue
         if not str(value).startswith(("http://", "https://")):
