@@ -2,9 +2,8 @@
 
 The MCP SDK's own client (``OAuthClientProvider``) registers dynamically, sends the "browser"
 (plain httpx holding a Connect page session) through ``/authorize`` and the consent page,
-exchanges the code, calls a tool, refreshes after the server's clock passed the token's expiry,
-and the token is revoked. The ``/mcp`` server here is a small FastMCP app behind the
-verifiers in ``app.state.mcp_verifiers``, standing in for the gateway's real one.
+exchanges the code, calls the gateway's real ``/mcp`` tools as the user who consented, refreshes
+after the server's clock passed the token's expiry, and the token is revoked.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,23 +27,18 @@ from fastapi import FastAPI
 from mcp import ClientSession
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, get_access_token
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
-from mcp.server.auth.provider import AccessToken, TokenVerifier
-from mcp.server.fastmcp import FastMCP
-from mcp.server.fastmcp.server import StreamableHTTPASGIApp
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-from pydantic import AnyHttpUrl, AnyUrl
-from starlette.middleware.authentication import AuthenticationMiddleware
+from pydantic import AnyUrl
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ait_connectors.gateway.mcp_auth import ClientMetadataFetcher, install_mcp_auth
-from ait_connectors.mcp_server.principal import UserAccessToken
+from ait_connectors.runtime import Connectors
 from ait_connectors.settings import Settings
+from ait_connectors.storage.api_keys import ApiKeyStore
 
-from .conftest import ThreadGateway
+from .conftest import ThreadGateway, sandbox_connect
 
 REDIRECT = "http://127.0.0.1:9/callback"
 VERIFIER = "v" * 64
@@ -58,21 +52,7 @@ class Clock:
         return time.time() + self.offset
 
 
-class Chain:
-    """The verifiers of ``app.state.mcp_verifiers`` in turn (the real server does the same)."""
-
-    def __init__(self, verifiers: list[TokenVerifier]) -> None:
-        self.verifiers = verifiers
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        for verifier in self.verifiers:
-            found = await verifier.verify_token(token)
-            if found is not None:
-                return found
-        return None
-
-
-def _mount_test_mcp(app: FastAPI, base_url: str, clock: Clock) -> None:
+def _install_auth_with_a_test_clock(app: FastAPI, clock: Clock) -> None:
     install_mcp_auth(
         app,
         app.state.gateway,
@@ -81,24 +61,6 @@ def _mount_test_mcp(app: FastAPI, base_url: str, clock: Clock) -> None:
             default_scope="records:read", allow_private=True, allow_http=True
         ),
     )
-    server = FastMCP("test", stateless_http=True, json_response=True)
-
-    @server.tool()
-    def whoami() -> str:
-        token = get_access_token()
-        assert isinstance(token, UserAccessToken)
-        return token.user_id
-
-    server.streamable_http_app()  # creates the session manager
-    guarded = RequireAuthMiddleware(
-        StreamableHTTPASGIApp(server.session_manager),
-        ["records:read"],
-        AnyHttpUrl(f"{base_url}/.well-known/oauth-protected-resource/mcp"),
-    )
-    endpoint = AuthenticationMiddleware(
-        AuthContextMiddleware(guarded), backend=BearerAuthBackend(Chain(app.state.mcp_verifiers))
-    )
-    app.router.routes.append(Route("/mcp", endpoint=endpoint))
 
     async def document(request: Request) -> JSONResponse:  # a client ID metadata document
         me = str(request.url)
@@ -108,14 +70,6 @@ def _mount_test_mcp(app: FastAPI, base_url: str, clock: Clock) -> None:
         )
 
     app.router.routes.append(Route("/test-clients/{name}.json", endpoint=document))
-    original = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[None]:
-        async with original(a), server.session_manager.run():
-            yield
-
-    app.router.lifespan_context = lifespan
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +82,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Iterator[
     data = Path(tmp_path_factory.mktemp("mcp-auth"))
     settings = Settings(data_dir=data / "data", mcp_auth=False)
     started = ThreadGateway(settings)
-    started.prepare = lambda app: _mount_test_mcp(app, started.base_url, clock)
+    started.prepare = lambda app: _install_auth_with_a_test_clock(app, clock)
     started.start()
     yield started
     started.stop()
@@ -152,6 +106,14 @@ class MemoryStorage:
         self.client = client_info
 
 
+async def _sandbox_status(session: ClientSession) -> str:
+    result = await session.call_tool("list_connections", {})
+    assert not result.isError, result
+    (sandbox,) = json.loads(result.content[0].text)["connections"]  # type: ignore[union-attr]
+    assert sandbox["provider"] == "sandbox"
+    return str(sandbox["status"])
+
+
 async def consent(gateway: ThreadGateway, authorize_url: str, user: str, decision: str) -> str:
     """A browser signed in to the Connect page as ``user`` answers the consent page: the
     ``Location`` it is sent to."""
@@ -172,6 +134,12 @@ async def test_the_sdk_client_registers_signs_in_calls_a_tool_refreshes_and_is_r
     gateway: ThreadGateway, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # alice has a sandbox connection, bob (whose browser never consents) has none: the tools
+    # answer for the user the token was issued to.
+    async with await Connectors.open(gateway.settings) as connectors:
+        key = (await ApiKeyStore(connectors.database).create("app")).key
+    with httpx.Client(headers={"X-API-Key": key}) as app_client:
+        assert sandbox_connect(gateway, app_client, user_id="alice").status_code == 200
     answers: list[str] = []
 
     async def redirect_handler(url: str) -> None:
@@ -197,8 +165,7 @@ async def test_the_sdk_client_registers_signs_in_calls_a_tool_refreshes_and_is_r
         ClientSession(read, write) as session,
     ):
         await session.initialize()
-        result = await session.call_tool("whoami", {})
-        assert result.content[0].text == "alice"  # type: ignore[union-attr]
+        assert await _sandbox_status(session) == "active"
         first = storage.tokens
         assert first is not None
         assert first.refresh_token is not None
@@ -216,8 +183,7 @@ async def test_the_sdk_client_registers_signs_in_calls_a_tool_refreshes_and_is_r
         metadata_url = f"{gateway.base_url}/.well-known/oauth-protected-resource/mcp"
         assert f'resource_metadata="{metadata_url}"' in refused.headers["www-authenticate"]
         oauth.context.token_expiry_time = time.time() - 1
-        result = await session.call_tool("whoami", {})
-        assert result.content[0].text == "alice"  # type: ignore[union-attr]
+        assert await _sandbox_status(session) == "active"
         second = storage.tokens
         assert second is not None
         assert second.access_token != first.access_token
