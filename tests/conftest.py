@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -61,13 +62,28 @@ async def _migrate(url: str) -> None:
         await database.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session by Alembic; tests get copies of it.
+
+    A copy is byte for byte what a fresh migration writes (the migrations insert no random or
+    time-dependent rows), at a file copy's cost instead of a full Alembic run per test.
+    """
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    for suffix in ("-wal", "-shm"):  # disposing checkpoints the WAL: the main file is complete
+        assert not Path(f"{path}{suffix}").exists(), f"{path}{suffix} left after dispose"
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database URL: SQLite in a temp file, or the session's PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-        asyncio.run(_migrate(url))
-        return url
+        template: Path = request.getfixturevalue("migrated_sqlite_template")
+        target = tmp_path / "test.db"
+        shutil.copyfile(template, target)
+        return f"sqlite+aiosqlite:///{target}"
     server: PostgresServer = request.getfixturevalue("postgres")
     server.truncate_all()
     return server.url
