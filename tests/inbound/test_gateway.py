@@ -6,7 +6,8 @@ the sandbox API who she is). Then: a signed delivery is acknowledged, becomes a 
 and its records are stored; a replay is a duplicate; tampered, unsigned, stale, browser,
 oversized and unknown requests are refused with nothing enqueued; an event for nobody is
 acknowledged and counted; and with 20 % of events dropped, the periodic sync still makes the
-stored data equal the source.
+stored data equal the source. Notion's unsigned set-up request is answered without its token,
+which is kept pending.
 """
 
 from __future__ import annotations
@@ -233,3 +234,24 @@ def test_the_api_sets_and_clears_a_configs_webhook_secret(setup: Setup) -> None:
     assert setup.run(secrets) == ["api-secret-1"]
     assert setup.api.patch(url, json={"webhook_secret": None}).status_code == 200
     assert setup.run(secrets) == []
+
+
+def test_notions_verification_token_is_kept_pending_and_never_answered(setup: Setup) -> None:
+    token = "secret_gatewayHandshakeToken0123456789abcdefghijklmnop"
+
+    async def create(connectors: Connectors) -> str:
+        config = await connectors.configs.create(
+            "notion", client_id="id", client_secret="s", redirect_uri="http://x/cb"
+        )
+        return config.id
+
+    async def pending(connectors: Connectors) -> str | None:
+        found = await InboundStore(connectors.database, connectors.cipher).pending(config_id)
+        return found.secret if found else None
+
+    config_id = setup.run(create)
+    url = f"{setup.gateway.base_url}/api/webhooks/notion/{config_id}"
+    answer = httpx.post(url, json={"verification_token": token})
+    assert (answer.status_code, answer.content) == (200, b"{}")
+    assert token[7:] not in answer.text + str(answer.headers)
+    assert setup.run(pending) == token

@@ -1,7 +1,8 @@
 """The pipeline with ``app_secret`` signing, on SQLite and PostgreSQL: the config's secret (and,
 during a rotation, the previous one) verifies; no secret is a rejection naming what to do; the
 config in the URL limits routing to its connections; a failing connect hook never breaks
-connecting and is counted; disconnecting removes the routing keys."""
+connecting and is counted; disconnecting removes the routing keys; every outcome counted also
+moves ``ait_webhook_deliveries_total``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from ait_connectors.crypto import Cipher
 from ait_connectors.inbound import hooks, pipeline
 from ait_connectors.inbound.debounce import SyncDebouncer, SyncRequest
 from ait_connectors.inbound.receiver import Reply, WebhookRejected
-from ait_connectors.inbound.store import InboundStore
+from ait_connectors.inbound.store import InboundStore, Outcome
+from ait_connectors.metrics import WEBHOOK_OUTCOMES
+from ait_connectors.metrics.definitions import REGISTRY
 from ait_connectors.registry import VendorRegistration, get_vendor
 from ait_connectors.runtime import Connectors
 from ait_connectors.settings import get_settings
@@ -135,13 +138,63 @@ class Handshaking(SandboxWebhooks):
         return None
 
 
+def _receive_with(
+    receiver: Any,
+    inbound: pipeline.InboundPipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    vendor: VendorRegistration,
+) -> None:
+    found = {"sandbox": dataclasses.replace(vendor, webhooks=receiver)}
+    monkeypatch.setattr(pipeline, "registered_vendors", lambda: found)
+    inbound._receivers.clear()
+
+
 async def test_a_handshake_is_answered_without_any_work(
     setup: Any, monkeypatch: pytest.MonkeyPatch, vendor: VendorRegistration
 ) -> None:
     _, inbound, _ = setup
-    found = {"sandbox": dataclasses.replace(vendor, webhooks=Handshaking())}
-    monkeypatch.setattr(pipeline, "registered_vendors", lambda: found)
-    inbound._receivers.clear()
+    _receive_with(Handshaking(), inbound, monkeypatch, vendor)
     received = await inbound.receive("sandbox", {"X-Challenge": "abc"}, b"")
     assert received.reply == Reply(200, b"abc", "text/plain")
     assert inbound.debouncer.pending == 0
+
+
+async def test_every_counted_outcome_moves_the_webhook_series(
+    setup: Any, monkeypatch: pytest.MonkeyPatch, vendor: VendorRegistration
+) -> None:
+    connectors, inbound, _ = setup
+    _receive_with(HandshakingAppSecret(), inbound, monkeypatch, vendor)
+    config = await connectors.configs.get(await _config(connectors, "metrics"))
+    await inbound.store.set_secret(config.id, "s3cret")
+    await inbound.store.record_routes("sandbox", config.id, "alice", ["account:acme"])
+    before = {o: _series(o) for o in WEBHOOK_OUTCOMES}
+
+    await inbound.receive("sandbox", *_signed("s3cret", "m1"))  # accepted
+    await inbound.receive("sandbox", *_signed("s3cret", "m1"))  # duplicate
+    await inbound.receive("sandbox", *_signed("s3cret", "m2", account="nobody"))  # unrouted
+    ignored = json.dumps({"account": "acme", "entity_types": ["not-synced"]}).encode()
+    headers = sign_delivery("s3cret", "m3", ignored, time.time())
+    await inbound.receive("sandbox", headers, ignored)  # ignored
+    with pytest.raises(WebhookRejected):
+        await inbound.receive("sandbox", *_signed("wrong", "m4"))  # rejected
+    await inbound.receive("sandbox", {"X-Challenge": "abc"}, b"")  # handshake
+    await hooks.connection_made(connectors, config, "bob")  # hook_failed (routing_keys raises)
+
+    moved = {o: _series(o) - before[o] for o in WEBHOOK_OUTCOMES}
+    assert moved == dict.fromkeys(WEBHOOK_OUTCOMES, 1.0)
+    # One closed set: the store's outcomes are the metric's labels.
+    assert {v for k, v in vars(Outcome).items() if k.isupper()} == WEBHOOK_OUTCOMES
+
+
+class HandshakingAppSecret(Handshaking):
+    signing = "app_secret"  # type: ignore[assignment]
+
+    async def routing_keys(self, connection: Any) -> tuple[str, ...]:
+        raise RuntimeError("the vendor API is down")
+
+
+def _series(outcome: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "ait_webhook_deliveries_total", {"vendor": "sandbox", "outcome": outcome}
+    )
+    return value or 0.0

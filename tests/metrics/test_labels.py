@@ -24,7 +24,15 @@ def test_each_webhook_outcome_is_counted_per_vendor() -> None:
         observe_webhook_delivery("github", outcome)
         after = sample("ait_webhook_deliveries_total", vendor="github", outcome=outcome)
         assert after - before == 1
-    assert {"accepted", "duplicate", "unrouted", "rejected", "handshake"} == WEBHOOK_OUTCOMES
+    assert {
+        "accepted",
+        "duplicate",
+        "unrouted",
+        "ignored",
+        "rejected",
+        "handshake",
+        "hook_failed",
+    } == WEBHOOK_OUTCOMES
 
 
 def test_an_unknown_webhook_outcome_is_a_programming_error() -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigurationError
-from ..inbound.store import InboundStore
+from ..inbound.store import InboundStore, PendingSecret
 from ..runtime import Connectors
 from ..storage.configs import ConfigDeletion, ConnectorConfig
 from ._common import console, run_with
@@ -126,8 +126,20 @@ def update(
     clear_webhook_secret: bool = typer.Option(
         False, "--clear-webhook-secret", help="Forget the webhook signing secrets."
     ),
+    accept_pending: bool = typer.Option(
+        False,
+        "--accept-pending-webhook-secret",
+        help="Make the secret the provider sent for confirmation (Notion's verification token, "
+        "see `configs webhook-pending`) the webhook signing secret; the previous one keeps "
+        "verifying for --webhook-secret-overlap hours.",
+    ),
 ) -> None:
     """Change a connector config; only the options given change."""
+    if accept_pending and (webhook_secret_stdin or clear_webhook_secret):
+        raise ConfigurationError(
+            "--accept-pending-webhook-secret sets the webhook secret: give it without "
+            "--webhook-secret-stdin or --clear-webhook-secret."
+        )
     changes: dict[str, Any] = {}
     if client_secret_stdin:
         changes["client_secret"] = _stdin_line("--client-secret-stdin")
@@ -140,9 +152,14 @@ def update(
         inbound = InboundStore(connectors.database, connectors.cipher)
         if clear_webhook_secret:
             await inbound.clear_secret(config_id)
+        overlap = timedelta(hours=overlap_hours)
         if webhook_secret is not None:
-            overlap = timedelta(hours=overlap_hours)
             await inbound.set_secret(config_id, webhook_secret, overlap=overlap)
+        if accept_pending and await inbound.accept_pending(config_id, overlap=overlap) is None:
+            raise ConfigurationError(
+                f"No webhook secret is pending for config {config_id}: the provider sends one "
+                "when its webhook subscription is created (see `configs webhook-pending`)."
+            )
         overrides = None
         if api_base_url is not None:
             current = await connectors.configs.get(config_id)
@@ -161,8 +178,34 @@ def update(
     console.print(
         f"Updated connector config [bold]{config.name}[/bold] (version {config.version})."
     )
-    if webhook_secret is not None:
+    if webhook_secret is not None or accept_pending:
         console.print(f"Webhook signing secret set ({_url_hint(config)}).")
+
+
+@app.command("webhook-pending")
+def webhook_pending(config_id: str = typer.Argument(...)) -> None:
+    """Print the secret a provider sent for confirmation (Notion's verification token) and when
+    it arrived; it verifies nothing until accepted with --accept-pending-webhook-secret."""
+
+    async def go(connectors: Connectors) -> PendingSecret | None:
+        await connectors.configs.get(config_id)  # a clear error for an unknown id
+        return await InboundStore(connectors.database, connectors.cipher).pending(config_id)
+
+    found = run_with(go)
+    if found is None:
+        console.print(
+            f"No webhook secret is pending for config {config_id} (the provider sends one when "
+            "its webhook subscription is created, to the config's webhook URL)."
+        )
+        return
+    # The one place the token is shown: the operator pastes it into the provider's dialog.
+    console.print(found.secret, markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"Received {found.received_at.isoformat(timespec='seconds')}. Paste it into the "
+        "provider's verification dialog, then accept it as the signing secret: "
+        f"`ait-connectors configs update {config_id} --accept-pending-webhook-secret`.",
+        highlight=False,
+    )
 
 
 def _stdin_line(option: str) -> str:

@@ -1,4 +1,5 @@
-"""Tables of the provider webhooks: signing secrets, routing keys, delivery ids, counters."""
+"""Tables of the provider webhooks: signing secrets (current and pending), routing keys,
+delivery ids, counters."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..storage.models import Base
 from ..storage.types import UTCDateTime, utcnow
 
-__all__ = ["InboundCounterRow", "InboundDeliveryRow", "InboundRouteRow", "InboundSecretRow"]
+__all__ = [
+    "InboundCounterRow",
+    "InboundDeliveryRow",
+    "InboundPendingSecretRow",
+    "InboundRouteRow",
+    "InboundSecretRow",
+]
 
 
 def _config_fk() -> ForeignKey:
@@ -28,6 +35,18 @@ class InboundSecretRow(Base):
     previous_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundPendingSecretRow(Base):
+    """A secret a vendor sent unsigned for the operator to confirm (Notion's verification
+    token), encrypted; it verifies nothing until accepted. Its own table: a forged handshake
+    can write here, never to ``inbound_secrets``."""
+
+    __tablename__ = "inbound_pending"
+
+    connector_config_id: Mapped[str] = mapped_column(String(36), _config_fk(), primary_key=True)
+    secret_enc: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class InboundRouteRow(Base):

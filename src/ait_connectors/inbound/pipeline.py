@@ -1,8 +1,10 @@
 """``InboundPipeline``: one webhook request, from raw bytes to requested syncs.
 
-handshake → verify (raw body, before anything is parsed; no secret or no signature is a
-rejection) → interpret → deduplicate, route and count (one transaction) → a debounced sync per
-routed connection of the entity types the event changes that the vendor declares. The caller
+handshake (a secret it carries is only kept *pending* for the operator, never verifying: so a
+forged one changes nothing) → verify (raw body, before anything is parsed; no secret or no
+signature is a rejection) → interpret → deduplicate, route and count (one transaction) → a
+debounced sync per routed connection of the entity types the event changes that the vendor
+declares. The caller
 answers the vendor as soon as this returns: the syncs run later.
 """
 
@@ -11,9 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..errors import AItError
+from ..errors import AItError, ConfigurationError
 from ..registry import VendorRegistration, registered_vendors
 from ..runtime import Connectors
 from ..storage.configs import ConnectorConfig
@@ -97,21 +99,44 @@ class InboundPipeline:
         registration, receiver = self._receiver(vendor)
         config = await self._config(vendor, config_id) if config_id is not None else None
         lowered = {k.lower(): v for k, v in headers.items()}
-        reply = receiver.handshake(lowered, body)
-        if reply is not None:
-            await self.batcher.count(vendor, Outcome.HANDSHAKE)
-            return Received(Outcome.HANDSHAKE, reply=reply)
         try:
+            reply = receiver.handshake(lowered, body)
+            if reply is not None:
+                return await self._handshake(vendor, reply, config)
             signer = await self._verify(vendor, receiver, lowered, body, config)
             meaning = receiver.interpret(lowered, body)
             if isinstance(meaning, Reply):
-                await self.batcher.count(vendor, Outcome.HANDSHAKE)
-                return Received(Outcome.HANDSHAKE, reply=meaning)
+                return await self._handshake(vendor, meaning, config)
             _check(meaning)
         except WebhookRejected:
             await self.batcher.count(vendor, Outcome.REJECTED)
             raise
         return await self._admit(registration, meaning, signer)
+
+    async def _handshake(
+        self, vendor: str, reply: Reply, config: ConnectorConfig | None
+    ) -> Received:
+        """Count and answer a handshake; keep the secret it carries as the pending one of the
+        config in the URL, or of every enabled config of the vendor (the operator accepts it
+        for the one it belongs to)."""
+        if reply.pending_secret is not None:
+            configs = [config] if config is not None else await self._enabled_configs(vendor)
+            try:
+                for each in configs:
+                    await self.store.set_pending(each.id, reply.pending_secret)
+            except ConfigurationError as exc:
+                raise WebhookRejected(exc.message, status=400, code="BAD_HANDSHAKE") from None
+            # That it arrived, never the value (nor any part of it).
+            logger.warning(
+                "%s: a webhook verification token arrived, pending for config(s) %s: read it "
+                "with `ait-connectors configs webhook-pending ID`, then accept it with "
+                "`ait-connectors configs update ID --accept-pending-webhook-secret`",
+                vendor,
+                ", ".join(c.id for c in configs) or "(none: add a connector config first)",
+            )
+            reply = replace(reply, pending_secret=None)
+        await self.batcher.count(vendor, Outcome.HANDSHAKE)
+        return Received(Outcome.HANDSHAKE, reply=reply)
 
     def _receiver(self, vendor: str) -> tuple[VendorRegistration, WebhookReceiver]:
         # Looked up once per vendor: the registry and the settings do not change while serving.

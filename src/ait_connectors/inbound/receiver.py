@@ -10,7 +10,7 @@ deduplicated by ``delivery_id``, routed through the keys recorded when each conn
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..errors import AItError
@@ -51,11 +51,19 @@ class Delivery:
 @dataclass(frozen=True)
 class Reply:
     """An answer the vendor expects instead of a plain acknowledgement (Slack's
-    ``url_verification`` challenge, Notion's verification token request)."""
+    ``url_verification`` challenge, Notion's verification token request).
+
+    ``pending_secret``: a secret the vendor sent for the operator to confirm (Notion's
+    verification token, later its signing secret). The pipeline stores it, encrypted, as the
+    config's *pending* webhook secret: it verifies nothing until the operator accepts it
+    (``ait-connectors configs update ID --accept-pending-webhook-secret``). Never sent back,
+    never logged.
+    """
 
     status: int
     body: bytes
     media_type: str = "application/json"
+    pending_secret: str | None = field(default=None, repr=False)
 
 
 class WebhookRejected(AItError):

@@ -2,9 +2,11 @@
 
 - signing secrets per connector config (encrypted; the previous one verifies for a while after
   a rotation, so deliveries signed before the vendor switched still pass);
+- a *pending* secret per config: one a vendor sent unsigned for the operator to confirm
+  (Notion's verification token); it verifies nothing until :meth:`InboundStore.accept_pending`;
 - routing keys per connection (recorded on connect, removed on disconnect);
 - delivery ids seen, until they expire (a vendor's retry of one delivery is a duplicate);
-- counters of deliveries by outcome.
+- counters of deliveries by outcome (each count also moves ``ait_webhook_deliveries_total``).
 
 The ack path (:meth:`InboundStore.admit`) is one transaction: the delivery id, the routes and
 the counter.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -23,9 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..crypto import Cipher, aad
 from ..errors import ConfigurationError
+from ..metrics import observe_webhook_delivery
 from ..storage.db import Database
 from ..storage.types import dialect_insert, utcnow
-from .models import InboundCounterRow, InboundDeliveryRow, InboundRouteRow, InboundSecretRow
+from .models import (
+    InboundCounterRow,
+    InboundDeliveryRow,
+    InboundPendingSecretRow,
+    InboundRouteRow,
+    InboundSecretRow,
+)
 
 __all__ = [
     "DEDUP_TTL",
@@ -34,10 +43,12 @@ __all__ = [
     "Admit",
     "InboundStore",
     "Outcome",
+    "PendingSecret",
     "Route",
 ]
 
 S = cast(Table, InboundSecretRow.__table__)
+P = cast(Table, InboundPendingSecretRow.__table__)
 R = cast(Table, InboundRouteRow.__table__)
 D = cast(Table, InboundDeliveryRow.__table__)
 N = cast(Table, InboundCounterRow.__table__)
@@ -50,7 +61,8 @@ _MAX_SECRET = 512
 
 
 class Outcome:
-    """What became of a request (the counters' names)."""
+    """What became of a request (the counters' names, and the ``outcome`` label of
+    ``ait_webhook_deliveries_total``: ``metrics.WEBHOOK_OUTCOMES`` holds the same values)."""
 
     ACCEPTED = "accepted"  # routed to at least one connection; syncs requested
     DUPLICATE = "duplicate"  # a delivery id seen before
@@ -59,6 +71,14 @@ class Outcome:
     REJECTED = "rejected"  # signature, freshness or shape refused
     HANDSHAKE = "handshake"  # a verification request the vendor sends, answered
     HOOK_FAILED = "hook_failed"  # routing keys or subscriptions could not be set up on connect
+
+
+@dataclass(frozen=True)
+class PendingSecret:
+    """A secret a vendor sent for the operator to confirm, and when it arrived."""
+
+    secret: str = field(repr=False)
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -101,11 +121,11 @@ class InboundStore:
 
     # -- signing secrets -------------------------------------------------------------------
 
-    def _enc(self, column: str, config_id: str, value: str) -> str:
-        return self.cipher.encrypt(value, aad=aad("inbound_secrets", column, config_id))
+    def _enc(self, column: str, config_id: str, value: str, table: str = S.name) -> str:
+        return self.cipher.encrypt(value, aad=aad(table, column, config_id))
 
-    def _dec(self, column: str, config_id: str, value: str) -> str:
-        return self.cipher.decrypt(value, aad=aad("inbound_secrets", column, config_id))
+    def _dec(self, column: str, config_id: str, value: str, table: str = S.name) -> str:
+        return self.cipher.decrypt(value, aad=aad(table, column, config_id))
 
     async def set_secret(
         self,
@@ -117,12 +137,7 @@ class InboundStore:
     ) -> None:
         """Make ``secret`` the config's signing secret; the one it replaces keeps verifying for
         ``overlap`` (``timedelta(0)``: not at all)."""
-        secret = secret.strip()
-        if not secret or len(secret) > _MAX_SECRET or any(ord(c) < 32 for c in secret):
-            raise ConfigurationError(
-                "A webhook signing secret must be 1 to 512 printable characters (copy it from "
-                "the vendor's webhook settings)."
-            )
+        secret = _checked(secret)
         now = now or utcnow()
         current = await self._row(config_id)
         previous_enc = None
@@ -136,19 +151,61 @@ class InboundStore:
             "previous_until": now + overlap if previous_enc else None,
             "updated_at": now,
         }
-        insert = dialect_insert(self.database.dialect)
-        statement = insert(S).values(connector_config_id=config_id, **values)
+        await self._upsert(S, config_id, values)
+
+    async def _upsert(self, table: Table, config_id: str, values: dict[str, Any]) -> None:
+        """Insert or replace the config's row of ``table``."""
+        statement = dialect_insert(self.database.dialect)(table).values(
+            connector_config_id=config_id, **values
+        )
         statement = statement.on_conflict_do_update(
-            index_elements=[S.c.connector_config_id], set_=values
+            index_elements=[table.c.connector_config_id], set_=values
         )
         async with self.database.transaction() as conn:
             await conn.execute(statement)
 
     async def clear_secret(self, config_id: str) -> bool:
-        """Forget the config's signing secrets; whether there were any."""
+        """Forget the config's signing secrets (a pending one too); whether there were any."""
         async with self.database.transaction() as conn:
+            await conn.execute(delete(P).where(P.c.connector_config_id == config_id))
             result = await conn.execute(delete(S).where(S.c.connector_config_id == config_id))
         return bool(result.rowcount)
+
+    async def set_pending(
+        self, config_id: str, secret: str, *, now: datetime | None = None
+    ) -> None:
+        """Keep ``secret`` as the config's pending secret (replacing an earlier one); what
+        verifies is unchanged until :meth:`accept_pending`."""
+        secret, now = _checked(secret), now or utcnow()
+        values = {"secret_enc": self._enc("secret", config_id, secret, P.name), "received_at": now}
+        await self._upsert(P, config_id, values)
+
+    async def pending(self, config_id: str) -> PendingSecret | None:
+        async with self.database.read() as conn:
+            query = select(P).where(P.c.connector_config_id == config_id)
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        secret = self._dec("secret", config_id, row.secret_enc, P.name)
+        return PendingSecret(secret, row.received_at)
+
+    async def accept_pending(
+        self, config_id: str, *, overlap: timedelta = ROTATION_OVERLAP, now: datetime | None = None
+    ) -> PendingSecret | None:
+        """Make the pending secret the current one (the replaced one keeps verifying for
+        ``overlap``); the secret accepted, or ``None`` when none was pending."""
+        found = await self.pending(config_id)
+        if found is None:
+            return None
+        await self.set_secret(config_id, found.secret, overlap=overlap, now=now)
+        # Only the value accepted: one that arrived meanwhile stays pending.
+        async with self.database.transaction() as conn:
+            await conn.execute(
+                delete(P).where(
+                    P.c.connector_config_id == config_id, P.c.received_at == found.received_at
+                )
+            )
+        return found
 
     async def _row(self, config_id: str) -> Any:
         async with self.database.read() as conn:
@@ -239,11 +296,14 @@ class InboundStore:
                 counts[key] = counts.get(key, 0) + 1
             for (vendor, outcome), count in sorted(counts.items()):
                 await _count(conn, vendor, outcome, now, count)
+        for asked, admission in zip(requests, found, strict=True):  # once committed
+            observe_webhook_delivery(asked.vendor, admission.outcome)
         return found
 
     async def count(self, vendor: str, outcome: str, *, now: datetime | None = None) -> None:
         async with self.database.transaction() as conn:
             await _count(conn, vendor, outcome, now or utcnow())
+        observe_webhook_delivery(vendor, outcome)
 
     async def counters(self, vendor: str | None = None) -> dict[str, dict[str, int]]:
         """Vendor → outcome → count."""
@@ -261,6 +321,16 @@ class InboundStore:
         async with self.database.transaction() as conn:
             result = await conn.execute(delete(D).where(D.c.expires_at <= (now or utcnow())))
         return int(result.rowcount or 0)
+
+
+def _checked(secret: str) -> str:
+    secret = secret.strip()
+    if not secret or len(secret) > _MAX_SECRET or any(ord(c) < 32 for c in secret):
+        raise ConfigurationError(
+            "A webhook signing secret must be 1 to 512 printable characters (copy it from "
+            "the vendor's webhook settings)."
+        )
+    return secret
 
 
 def _of_connection(statement: Any, config_id: str, user_id: str) -> Any:

@@ -28,8 +28,11 @@ OTHER: Final = "other"
 REFRESH_OUTCOMES: Final = frozenset(
     {"refreshed", "already_refreshed", "refused", "no_refresh_token", "error"}
 )
-#: What a provider webhook delivery came to (the receiver route reports it).
-WEBHOOK_OUTCOMES: Final = frozenset({"accepted", "duplicate", "unrouted", "rejected", "handshake"})
+#: What a provider webhook request came to: the values of ``inbound.store.Outcome``, which the
+#: pipeline counts in the database and reports here (a test keeps the two equal).
+WEBHOOK_OUTCOMES: Final = frozenset(
+    {"accepted", "duplicate", "unrouted", "ignored", "rejected", "handshake", "hook_failed"}
+)
 #: Who made a request wait: the vendor's own reset time, the header budget, the client limiter.
 WAIT_SOURCES: Final = frozenset({"vendor_reset", "budget", "limiter"})
 

@@ -103,8 +103,9 @@ def observe_rate_limit_wait(vendor: str, source: str, seconds: float) -> None:
 
 
 def observe_webhook_delivery(vendor: str, outcome: str) -> None:
-    """One provider webhook delivery: ``outcome`` is one of accepted, duplicate, unrouted,
-    rejected (verification failed), handshake (a URL-verification challenge answered)."""
+    """One provider webhook request: ``outcome`` is one of accepted, duplicate, unrouted,
+    ignored (about nothing synced), rejected (verification or shape refused), handshake (a
+    verification request answered), hook_failed (a connect hook could not record routing)."""
     if outcome not in WEBHOOK_OUTCOMES:
         raise ValueError(f"unknown webhook outcome {outcome!r}: one of {sorted(WEBHOOK_OUTCOMES)}")
     if _State.on:

@@ -2,10 +2,12 @@
 keyed by the subscription's ``verification_token``.
 
 - Set-up handshake: when a subscription is created, Notion POSTs ``{"verification_token": …}``
-  once, unsigned. It is answered 200 without any other work and the token is logged (Notion's
-  set-up asks the operator to copy it from the request into its *Verify* dialog); the operator
-  then stores it as the config's webhook secret. A body with anything else, or a request
-  carrying a signature, is not a handshake and is verified like any other.
+  once, unsigned. It is answered 200 and the token handed to the pipeline as a *pending*
+  secret (stored encrypted, verifying nothing): Notion's set-up asks the operator to copy it
+  into its *Verify* dialog, so the operator reads it with ``ait-connectors configs
+  webhook-pending ID`` and accepts it as the signing secret with ``configs update ID
+  --accept-pending-webhook-secret``. It is never logged. A body with anything else, or a
+  request carrying a signature, is not a handshake and is verified like any other.
 - Delivery id: the event's ``id`` (kept on retries). Routing: ``workspace:{workspace_id}``,
   the ``workspace_id`` Notion's token response gave the connection. Notion's body carries
   no freshness guarantee the docs ask to enforce; replays are caught by the id.
@@ -18,7 +20,6 @@ https://developers.notion.com/reference/webhooks
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 
 from ait_connectors.inbound.receiver import Delivery, Reply
@@ -32,8 +33,6 @@ from ait_connectors.inbound.signatures import json_object, required_header
 from ait_connectors.vendor import Connection
 
 __all__ = ["PREFIX_ENTITY_TYPES", "NotionWebhooks"]
-
-logger = logging.getLogger(__name__)
 
 #: event type prefix -> the entity types it changes.
 PREFIX_ENTITY_TYPES: dict[str, tuple[str, ...]] = {
@@ -61,16 +60,9 @@ class NotionWebhooks(HmacReceiver):
         token = data["verification_token"]
         if not isinstance(token, str) or not token:
             return None
-        # The documented set-up: the operator copies this token into Notion and into the
-        # config (it is then the signing secret). Unsigned: anyone could send one, and a
-        # forged token verifies nothing unless an operator stores it.
-        logger.warning(
-            "notion: a webhook subscription verification token arrived: %s -- paste it into "
-            "Notion's Verify dialog and store it with `ait-connectors configs update <config> "
-            "--webhook-secret-stdin`",
-            token,
-        )
-        return Reply(200, b"{}")
+        # Unsigned: anyone could send one, so it is only ever pending, until the operator
+        # (who sees the same subscription in Notion) accepts it as the signing secret.
+        return Reply(200, b"{}", pending_secret=token)
 
     def signatures(self, headers: Mapping[str, str]) -> Sequence[str]:
         value = required_header(headers, "X-Notion-Signature", self.vendor)

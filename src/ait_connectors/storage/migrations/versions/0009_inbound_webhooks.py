@@ -1,4 +1,5 @@
-"""Provider webhooks: signing secrets per config, routing keys, delivery ids, counters.
+"""Provider webhooks: signing secrets per config (current and pending), routing keys, delivery
+ids, counters.
 
 Revision ID: 0009_inbound_webhooks
 Revises: 0008_outgoing_webhooks
@@ -45,6 +46,12 @@ def upgrade() -> None:
         ts("updated_at", nullable=False),
     )
     op.create_table(
+        "inbound_pending",
+        config_fk("inbound_pending"),
+        sa.Column("secret_enc", sa.Text, nullable=False),
+        ts("received_at", nullable=False),
+    )
+    op.create_table(
         "inbound_routes",
         config_fk("inbound_routes"),
         sa.Column("user_id", sa.String(255), primary_key=True),
@@ -73,4 +80,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("inbound_counters", "inbound_deliveries", "inbound_routes"):
         op.drop_table(table)
+    op.drop_table("inbound_pending")
     op.drop_table("inbound_secrets")
