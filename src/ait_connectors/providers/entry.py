@@ -7,7 +7,7 @@ every URL it gives is HTTPS (``allow_http = true`` is for test catalogues on loo
 
 from __future__ import annotations
 
-from pydantic import HttpUrl, model_validator
+from pydantic import Field, HttpUrl, model_validator
 
 from .spec import Category, Provenance, ProviderSpec
 
@@ -22,7 +22,9 @@ class CatalogueEntry(ProviderSpec):
     category: Category
     docs_url: HttpUrl
     provenance: Provenance
-    allow_http: bool = False
+    # How the file's URLs were checked, not a fact of the provider: never in a dump, so a dumped
+    # entry reads back as a plain ProviderSpec (the refresh race workers rebuild specs so).
+    allow_http: bool = Field(default=False, exclude=True)
 
     @model_validator(mode="after")
     def _https_only(self) -> CatalogueEntry:
