@@ -118,6 +118,27 @@ def scenario(
     return finish(load), finish(health)
 
 
+def scratch_database(stack: ExitStack, admin_url: str, purpose: str) -> str:
+    """A new, migrated PostgreSQL database beside ``admin_url``'s (dropped with ``stack``)."""
+    import psycopg
+    from psycopg import sql
+
+    from ait_connectors.storage.db import Database
+
+    name = f"ait_bench_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin = stack.enter_context(psycopg.connect(admin_url, autocommit=True))
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    stack.callback(
+        admin.execute,
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+    )
+    database_url = admin_url.rsplit("/", 1)[0] + "/" + name
+    database = Database(database_url)
+    asyncio.run(database.migrate())
+    asyncio.run(database.dispose())
+    return database_url
+
+
 def serve_gateway(
     stack: ExitStack, database_url: str, key: str, **extra: str
 ) -> tuple[subprocess.Popen[Any], str]:
@@ -244,24 +265,11 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
-    import psycopg
-    from psycopg import sql
-
     from ait_connectors import generate_key
-    from ait_connectors.storage.db import Database
 
-    name = f"ait_bench_api_{uuid.uuid4().hex[:8]}"
-    database_url = args.database.rsplit("/", 1)[0] + "/" + name
     key = generate_key()
-    with psycopg.connect(args.database, autocommit=True) as admin, ExitStack() as stack:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        stack.callback(
-            admin.execute,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-        )
-        database = Database(database_url)
-        asyncio.run(database.migrate())
-        asyncio.run(database.dispose())
+    with ExitStack() as stack:
+        database_url = scratch_database(stack, args.database, "api")
 
         ref_port = free_port()
         gateway, base = serve_gateway(stack, database_url, key)

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import Any
 
 import httpx
 
-from bench.data_api_bench import CLI, DEFAULT_DB, USER, _stop, free_port, seed, wait_http
+from bench.data_api_bench import DEFAULT_DB, USER, scratch_database, seed, serve_gateway
 
 GOAL_P95_MS = 100.0
 RAW_SQL = (
@@ -113,40 +110,13 @@ def main() -> None:
     args = parser.parse_args()
 
     import psycopg
-    from psycopg import sql
 
     from ait_connectors import generate_key
-    from ait_connectors.storage.db import Database
 
-    name = f"ait_bench_mcp_{uuid.uuid4().hex[:8]}"
-    database_url = args.database.rsplit("/", 1)[0] + "/" + name
     key = generate_key()
-    with psycopg.connect(args.database, autocommit=True) as admin, ExitStack() as stack:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        stack.callback(
-            admin.execute,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-        )
-        database = Database(database_url)
-        asyncio.run(database.migrate())
-        asyncio.run(database.dispose())
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
-        env |= {
-            "AIT_DATABASE_URL": database_url,
-            "AIT_ENCRYPTION_KEY": key,
-            "AIT_SANDBOX": "true",
-            "AIT_JOBS": "inline",
-        }
-        gateway = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(_stop, gateway)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/health", gateway)
+    with ExitStack() as stack:
+        database_url = scratch_database(stack, args.database, "mcp")
+        _, base = serve_gateway(stack, database_url, key)
         started = time.perf_counter()
         seeded = asyncio.run(seed(database_url, key, args.records))
         print(f"seeded {args.records:,} records in {time.perf_counter() - started:.0f} s")
