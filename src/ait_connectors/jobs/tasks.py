@@ -110,6 +110,7 @@ async def run_sync_job(
     *,
     mark: datetime | None = None,
     now: datetime | None = None,
+    parents: frozenset[str] | None = None,
 ) -> dict[str, str]:
     """Sync, then queue what a rate limit postponed; entity type → run status.
 
@@ -149,7 +150,8 @@ async def run_sync_job(
     if not wanted:
         return outcome
     try:
-        results = await SyncRuns(connectors).run(config_id, user_id, wanted)
+        limits = {t: parents for t in wanted} if parents else None
+        results = await SyncRuns(connectors).run(config_id, user_id, wanted, parents=limits)
     except AItError as exc:
         # Deleted or disabled config, not connected, no implementation: nothing to retry; the
         # next periodic run tries again if the connection comes back.
@@ -195,18 +197,29 @@ async def _sync_connection(
     user_id: str,
     entity_types: list[str],
     runs_seen_until: str | None = None,  # jobs queued before coalescing existed have none
+    parents: list[str] | None = None,  # only these parents (a webhook named them)
 ) -> dict[str, str]:
     connectors = connectors_of(context)
     mark = parse_mark(runs_seen_until)
+    limit = frozenset(parents) if parents else None
     try:
-        return await run_sync_job(connectors, config_id, user_id, entity_types, mark=mark)
+        return await run_sync_job(
+            connectors, config_id, user_id, entity_types, mark=mark, parents=limit
+        )
     except asyncio.CancelledError:
         if context.abort_reason() is AbortReason.SHUTDOWN:
             # The engine recorded the run as interrupted at its last committed page: queue it
             # again so that another worker (or this one, restarted) resumes from there.
             for entity_type in entity_types:
                 await asyncio.shield(
-                    defer_sync(connectors.database, config_id, user_id, entity_type, mark=mark)
+                    defer_sync(
+                        connectors.database,
+                        config_id,
+                        user_id,
+                        entity_type,
+                        mark=mark,
+                        parents=limit,
+                    )
                 )
         raise
 
