@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from jobs_testkit import aquery, jobs_sql, save_token
 
 from ait_connectors.jobs import enqueue_sync_jobs
 from ait_connectors.jobs.coalesce import NO_RUN, covering_run, merge_parents
+from ait_connectors.jobs.tasks import run_sync_job
 from ait_connectors.runtime import Connectors
 from ait_connectors.storage.configs import ConnectorConfig
 from ait_connectors.storage.sync_state import ConnectionKey, RunCounts, SyncStateStore
 from ait_connectors.storage.types import new_id
 from ait_connectors.sync.limited import MAX_PARENTS
+from ait_connectors.sync.runs import SyncRuns
 from support.databases import PostgresServer
 
 
@@ -71,3 +74,23 @@ async def test_only_a_run_that_completed_a_scan_covers_a_request(
     assert await covering_run(connectors.database, config.id, "alice", "notes", NO_RUN) is None
     whole = await finished_run(scan_completed=True)
     assert await covering_run(connectors.database, config.id, "alice", "notes", NO_RUN) == whole
+
+
+async def test_the_worker_task_runs_the_jobs_parents(
+    pg: PostgresServer,
+    connectors: Connectors,
+    config: ConnectorConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[object] = []
+
+    async def run(
+        self: SyncRuns, *args: object, parents: object = None, **kw: object
+    ) -> list[object]:
+        asked.append(parents)
+        return []
+
+    monkeypatch.setattr(SyncRuns, "run", run)
+    await run_sync_job(connectors, config.id, "alice", ["notes"], parents=frozenset({"r1"}))
+    await run_sync_job(connectors, config.id, "alice", ["notes"])
+    assert asked == [{"notes": frozenset({"r1"})}, None]

@@ -2,7 +2,8 @@
 
 Tasks (all named explicitly, so that queued jobs survive module moves):
 
-- ``ait_connectors.sync_connection(config_id, user_id, entity_types)``: one entity type per job,
+- ``ait_connectors.sync_connection(config_id, user_id, entity_types[, parents])``: one entity
+  type per job (``parents``: only those, a webhook named them; see ``sync.limited``),
   with ``lock`` = ``queueing_lock`` = the (connection, entity type) key: a second job is not
   queued while one waits, and two never run at once. A job ends without calling the vendor when
   a run that started after its request succeeded (``coalesce``). A rate-limited result queues the
@@ -123,7 +124,9 @@ async def run_sync_job(
     limited = await rate_limited_until(database, config_id, user_id, entity_types, now)
     outcome: dict[str, str] = {}
     for entity_type, resume_at in limited.items():
-        await postpone_sync(database, config_id, user_id, entity_type, resume_at, mark=mark)
+        await postpone_sync(
+            database, config_id, user_id, entity_type, resume_at, mark=mark, parents=parents
+        )
         outcome[entity_type] = RunStatus.RATE_LIMITED
         logger.info(
             "%s of %s is rate limited until %s: not run before",
@@ -164,7 +167,7 @@ async def run_sync_job(
             continue
         resume_at = result.resume_at or _now() + RATE_LIMIT_FALLBACK
         job_id = await postpone_sync(
-            database, config_id, user_id, result.entity_type, resume_at, mark=mark
+            database, config_id, user_id, result.entity_type, resume_at, mark=mark, parents=parents
         )
         logger.info(
             "%s of %s rate limited: resumes at %s (%s)",
