@@ -149,7 +149,7 @@ class SyncEngine(Generic[DS]):
                     await self._stream(key, config, data_source, start, run_id, counters, metrics)
                 else:
                     committer = self._limited_committer(key, config, start, run_id, counters)
-                    committer.metrics = metrics
+                    committer.metrics = metrics  # counted like any run's pages
                     await self._run_limited(committer, limited, data_source)
         except RateLimitError as exc:
             status, error, resume_at = RunStatus.RATE_LIMITED, exc, exc.reset_at
