@@ -94,7 +94,14 @@ class EntityType:
             detect_deletions=self.detect_deletions,
             view_name=self.view_name,
             version=self.version,
+            limited=self._limited(),
         )
+
+    def _limited(self) -> Callable[[frozenset[str]], PaginatedFetcher[Any] | None] | None:
+        walk, incremental = self.walk, self.incremental is not None
+        if walk is None:
+            return None
+        return lambda parents: walk.limited(parents, incremental=incremental)
 
 
 def _page_fetcher(method_name: str) -> PaginatedFetcher[Any]:

@@ -20,7 +20,7 @@ without building a connection (:meth:`ConnectorService.entity_type_names`); the 
 from __future__ import annotations
 
 import typing
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -325,8 +325,10 @@ class ConnectorService(Generic[DS]):
         entity_types: Sequence[str] | None = None,
         *,
         options: SyncOptions | None = None,
+        parents: Mapping[str, frozenset[str]] | None = None,
     ) -> list[SyncRunResult]:
-        """Sync the named entity types (default: all registered), one after the other.
+        """Sync the named entity types (default: all registered), one after the other;
+        ``parents[t]`` limits type ``t`` to those parents (``SyncEngine.run``).
 
         Failures are recorded in each result (``status``, ``error``), not raised, so that one
         entity type's failure does not hide the others' results.
@@ -343,7 +345,11 @@ class ConnectorService(Generic[DS]):
             options=options,
         )
         return [
-            await engine.run(self.entity_config(entity_type), self.open_data_source)
+            await engine.run(
+                self.entity_config(entity_type),
+                self.open_data_source,
+                parents=(parents or {}).get(entity_type),
+            )
             for entity_type in types
         ]
 

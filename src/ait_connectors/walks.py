@@ -11,7 +11,10 @@ items, messages), and turns them into one paginated fetcher the engine runs like
   its ``version`` then): a parent whose version did not change is not read at all, a known
   parent's children are read ``since`` its mark, a new parent's from the beginning;
 - the cursor records the next parent and every parent still open with its child cursor, so a
-  walk killed half way resumes inside the parents it was reading, not from the first parent.
+  walk killed half way resumes inside the parents it was reading, not from the first parent;
+- :meth:`ChildWalk.limited` walks only some parents (a webhook named them): each is read
+  whatever its version says, and its final page's watermark is the stored one with only those
+  parents' marks replaced (the engine then keeps the type's cursor and never sweeps).
 """
 
 from __future__ import annotations
@@ -96,6 +99,13 @@ class ChildWalk:
         """The paginated fetcher ``(data_source, cursor, watermark) -> Page`` of this walk."""
         return _WalkFetcher(self, incremental)
 
+    def limited(
+        self, parents: frozenset[str], *, incremental: bool
+    ) -> Callable[[Any, Cursor, Any], Any] | None:
+        """A fetcher walking only ``parents`` (keys), or ``None`` when this walk cannot be
+        limited (a subclass whose marks or cursor differ from the SDK's returns ``None``)."""
+        return _WalkFetcher(self, incremental, only=parents)
+
 
 @dataclass
 class _State:
@@ -139,9 +149,12 @@ def _previous_marks(watermark: Any) -> dict[str, list[Any]]:
 class _WalkFetcher:
     """One walk bound to one entity type; caches the parent list per data source (per run)."""
 
-    def __init__(self, walk: ChildWalk, incremental: bool) -> None:
+    def __init__(
+        self, walk: ChildWalk, incremental: bool, only: frozenset[str] | None = None
+    ) -> None:
         self.walk = walk
         self.incremental = incremental
+        self.only = only
         self._parents: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
         # Per run (data source), per parent: the child requests made, so that a child cursor
         # that repeats fails the scan (the walk's own cursor changes with the other parents).
@@ -160,8 +173,15 @@ class _WalkFetcher:
         parents = await self._list_parents(data_source)
         keys = [self.walk.key(p) for p in parents]
         by_key = {k: p for k, p in zip(keys, parents, strict=True)}
-        state = self._restore(cursor, keys)
         previous = _previous_marks(watermark) if self.incremental else {}
+        warnings: list[str] = []
+        if self.only is not None:
+            keys = [k for k in keys if k in self.only]
+            parents = [by_key[k] for k in keys]
+            if cursor is None and len(keys) < len(self.only):
+                gone = ", ".join(sorted(self.only - set(keys)))
+                warnings.append(f"{self.walk.children}: parent(s) {gone} not listed; not read")
+        state = self._restore(cursor, keys, previous)
         batch = [(by_key[k], c) for k, c in state.open if k in by_key]
         while len(batch) < self.walk.concurrency and state.at < len(keys):
             parent, key = parents[state.at], keys[state.at]
@@ -170,7 +190,6 @@ class _WalkFetcher:
                 state.marks[key] = previous[key]
                 continue
             batch.append((parent, None))
-        warnings: list[str] = []
         pages = await gather(
             self._child_page(data_source, p, c, previous, warnings) for p, c in batch
         )
@@ -196,8 +215,13 @@ class _WalkFetcher:
     def _label(self, parent: Any) -> str:
         return self.walk.label(parent) if self.walk.label is not None else self.walk.key(parent)
 
-    def _restore(self, cursor: Cursor, keys: Sequence[str]) -> _State:
+    def _restore(
+        self, cursor: Cursor, keys: Sequence[str], previous: dict[str, list[Any]]
+    ) -> _State:
         state = _State.load(cursor)
+        if cursor is None and self.only is not None and self.incremental:
+            # The other parents keep their marks; the walked ones get new ones (or none).
+            state.marks = {k: v for k, v in previous.items() if k not in self.only}
         if state.at_key is not None and state.at_key in keys:
             state.at = keys.index(state.at_key)
         # else: that parent vanished; the walk goes on at the same position
@@ -210,6 +234,8 @@ class _WalkFetcher:
         return self.walk.version(parent) if self.walk.version is not None else None
 
     def _unchanged(self, parent: Any, mark: list[Any] | None) -> bool:
+        if self.only is not None:  # an event said it changed, whatever its version says
+            return False
         if not self.incremental or self.walk.version is None or not mark or len(mark) < 2:
             return False
         version = self._version(parent)

@@ -113,7 +113,10 @@ class _Runs:
     async def get(self, config_id: str) -> object:
         return type("Config", (), {"id": config_id, "provider": "sandbox"})()
 
-    async def start(self, config: object, user_id: str, types: tuple[str, ...]) -> object:
+    async def start(
+        self, config: object, user_id: str, types: tuple[str, ...], *, parents: object
+    ) -> object:
+        assert parents == {}  # the request's limits: the whole type here
         self.asked.append((user_id, types))
         return None, self.started
 

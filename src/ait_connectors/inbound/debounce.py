@@ -19,7 +19,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_WINDOW", "SyncDebouncer", "SyncRequest"]
+from ..sync.limited import MAX_PARENTS
+
+__all__ = ["DEFAULT_WINDOW", "MAX_PARENTS", "SyncDebouncer", "SyncRequest"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,13 @@ class SyncRequest:
     @property
     def entity_types(self) -> tuple[str, ...]:
         return tuple(self.parents)
+
+    def limits(self, most: int = MAX_PARENTS) -> dict[str, frozenset[str]]:
+        """Entity type → the parents its run reads; a type missing reads everything (an event
+        without a parent, or more than ``most`` parents: one whole run costs less)."""
+        return {
+            t: frozenset(p) for t, p in self.parents.items() if p is not None and len(p) <= most
+        }
 
     def add(self, entity_types: Iterable[str], parent: str | None) -> None:
         self.events += 1

@@ -232,11 +232,14 @@ def _check(delivery: Delivery) -> None:
 
 def launch_with(runs: SyncRuns) -> Launch:
     """The debouncer's launch through the run service (in this process, or queued for workers
-    when the job queue is in use); parents are logged only: a run covers whole entity types."""
+    when the job queue is in use), each walked type limited to the parents the events named
+    (:meth:`SyncRequest.limits`)."""
 
     async def launch(request: SyncRequest) -> bool:
         config = await runs.connectors.configs.get(request.connector_config_id)
-        _, started = await runs.start(config, request.user_id, request.entity_types)
+        _, started = await runs.start(
+            config, request.user_id, request.entity_types, parents=request.limits()
+        )
         logger.debug(
             "webhook sync of %s for user %s (%d events, %s): %s",
             config.provider,

@@ -11,7 +11,7 @@ close, and an enqueue commits like any other write.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from ..registry import get_vendor
 from ..runtime import Connectors
 from ..storage.db import Database
 from ..sync.runs import check_entity_types
-from .coalesce import MARK, fold_into_waiting, newest_run_start
+from .coalesce import MARK, PARENTS, fold_into_waiting, newest_run_start
 from .config import SQLITE_MESSAGE
 
 __all__ = [
@@ -77,8 +77,10 @@ async def defer_sync(
     *,
     schedule_at: datetime | None = None,
     mark: datetime | None = None,
+    parents: frozenset[str] | None = None,
 ) -> int | None:
-    """Queue a sync of one entity type; ``None`` when a job already waiting stands for it.
+    """Queue a sync of one entity type (of only ``parents``, if given); ``None`` when a job
+    already waiting stands for it (folded into it, see ``coalesce.fold_into_waiting``).
 
     ``mark``: the request's ``runs_seen_until`` (see ``coalesce``); default: a request made now.
     Jobs queued again on behalf of an earlier request (a rate limit, a dead worker) pass theirs.
@@ -95,6 +97,8 @@ async def defer_sync(
         "entity_types": [entity_type],
         MARK: mark.isoformat(),
     }
+    if parents:
+        kwargs[PARENTS] = sorted(parents)
     # Each turn either queues a job, or folds into the waiting one, or finds that a worker just
     # took the waiting one (then the next turn queues): a worker's progress bounds the turns.
     for _ in range(_DEFER_TURNS):
@@ -102,7 +106,7 @@ async def defer_sync(
         if job_id is not None:
             return job_id
         async with database.transaction() as conn:
-            if await fold_into_waiting(conn, key, mark) is not None:
+            if await fold_into_waiting(conn, key, mark, parents or None) is not None:
                 return None
     logger.warning("sync of %s: the waiting job kept being taken; not queued again", key)
     return None
@@ -144,8 +148,10 @@ async def enqueue_sync_jobs(
     connector_config_id: str,
     user_id: str,
     entity_types: Sequence[str] | None = None,
+    parents: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, str | None]:
-    """Queue a sync job per entity type (default: all the vendor declares).
+    """Queue a sync job per entity type (default: all the vendor declares); ``parents[t]``
+    limits type ``t``'s job to those parents.
 
     Returns entity type → the new job's id, or ``None`` when a job for it was already waiting
     (queued or scheduled, e.g. after a rate limit): that job will do the work.
@@ -155,7 +161,13 @@ async def enqueue_sync_jobs(
     wanted = check_entity_types(config.provider, declared, entity_types)
     queued: dict[str, str | None] = {}
     for entity_type in wanted:
-        job_id = await defer_sync(connectors.database, connector_config_id, user_id, entity_type)
+        job_id = await defer_sync(
+            connectors.database,
+            connector_config_id,
+            user_id,
+            entity_type,
+            parents=(parents or {}).get(entity_type),
+        )
         queued[entity_type] = str(job_id) if job_id is not None else None
     return queued
 

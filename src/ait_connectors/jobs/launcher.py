@@ -44,7 +44,11 @@ class QueueLauncher:
 
     async def launch(self, runs: SyncRuns, handle: RunHandle, provider: str) -> bool:
         queued = await enqueue_sync_jobs(
-            self.connectors, handle.connector_config_id, handle.user_id, handle.entity_types
+            self.connectors,
+            handle.connector_config_id,
+            handle.user_id,
+            handle.entity_types,
+            parents=handle.parents,
         )
         return any(job_id is not None for job_id in queued.values())
 

@@ -79,12 +79,19 @@ async def postpone_sync(
     resume_at: datetime,
     *,
     mark: datetime | None = None,
+    parents: frozenset[str] | None = None,
 ) -> int | None:
     """Make sure the sync waits until ``resume_at``: a job queued for then, or the job already
-    waiting moved to then; the new job's id (``None`` when one was waiting). ``mark``: the
-    postponed request's (see ``coalesce``)."""
+    waiting moved to then; the new job's id (``None`` when one was waiting). ``mark`` and
+    ``parents``: the postponed request's (see ``coalesce``)."""
     job_id = await defer_sync(
-        database, config_id, user_id, entity_type, schedule_at=resume_at, mark=mark
+        database,
+        config_id,
+        user_id,
+        entity_type,
+        schedule_at=resume_at,
+        mark=mark,
+        parents=parents,
     )
     if job_id is None:
         async with database.transaction() as conn:

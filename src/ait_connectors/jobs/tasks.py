@@ -2,7 +2,8 @@
 
 Tasks (all named explicitly, so that queued jobs survive module moves):
 
-- ``ait_connectors.sync_connection(config_id, user_id, entity_types)``: one entity type per job,
+- ``ait_connectors.sync_connection(config_id, user_id, entity_types[, parents])``: one entity
+  type per job (``parents``: only those, a webhook named them; see ``sync.limited``),
   with ``lock`` = ``queueing_lock`` = the (connection, entity type) key: a second job is not
   queued while one waits, and two never run at once. A job ends without calling the vendor when
   a run that started after its request succeeded (``coalesce``). A rate-limited result queues the
@@ -110,6 +111,7 @@ async def run_sync_job(
     *,
     mark: datetime | None = None,
     now: datetime | None = None,
+    parents: frozenset[str] | None = None,
 ) -> dict[str, str]:
     """Sync, then queue what a rate limit postponed; entity type → run status.
 
@@ -122,7 +124,9 @@ async def run_sync_job(
     limited = await rate_limited_until(database, config_id, user_id, entity_types, now)
     outcome: dict[str, str] = {}
     for entity_type, resume_at in limited.items():
-        await postpone_sync(database, config_id, user_id, entity_type, resume_at, mark=mark)
+        await postpone_sync(
+            database, config_id, user_id, entity_type, resume_at, mark=mark, parents=parents
+        )
         outcome[entity_type] = RunStatus.RATE_LIMITED
         logger.info(
             "%s of %s is rate limited until %s: not run before",
@@ -149,7 +153,8 @@ async def run_sync_job(
     if not wanted:
         return outcome
     try:
-        results = await SyncRuns(connectors).run(config_id, user_id, wanted)
+        limits = {t: parents for t in wanted} if parents else None
+        results = await SyncRuns(connectors).run(config_id, user_id, wanted, parents=limits)
     except AItError as exc:
         # Deleted or disabled config, not connected, no implementation: nothing to retry; the
         # next periodic run tries again if the connection comes back.
@@ -162,7 +167,7 @@ async def run_sync_job(
             continue
         resume_at = result.resume_at or _now() + RATE_LIMIT_FALLBACK
         job_id = await postpone_sync(
-            database, config_id, user_id, result.entity_type, resume_at, mark=mark
+            database, config_id, user_id, result.entity_type, resume_at, mark=mark, parents=parents
         )
         logger.info(
             "%s of %s rate limited: resumes at %s (%s)",
@@ -195,18 +200,29 @@ async def _sync_connection(
     user_id: str,
     entity_types: list[str],
     runs_seen_until: str | None = None,  # jobs queued before coalescing existed have none
+    parents: list[str] | None = None,  # only these parents (a webhook named them)
 ) -> dict[str, str]:
     connectors = connectors_of(context)
     mark = parse_mark(runs_seen_until)
+    limit = frozenset(parents) if parents else None
     try:
-        return await run_sync_job(connectors, config_id, user_id, entity_types, mark=mark)
+        return await run_sync_job(
+            connectors, config_id, user_id, entity_types, mark=mark, parents=limit
+        )
     except asyncio.CancelledError:
         if context.abort_reason() is AbortReason.SHUTDOWN:
             # The engine recorded the run as interrupted at its last committed page: queue it
             # again so that another worker (or this one, restarted) resumes from there.
             for entity_type in entity_types:
                 await asyncio.shield(
-                    defer_sync(connectors.database, config_id, user_id, entity_type, mark=mark)
+                    defer_sync(
+                        connectors.database,
+                        config_id,
+                        user_id,
+                        entity_type,
+                        mark=mark,
+                        parents=limit,
+                    )
                 )
         raise
 

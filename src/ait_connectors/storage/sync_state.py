@@ -172,6 +172,18 @@ class SyncStateStore:
             text("UPDATE sync_state SET watermark = NULL WHERE id = :s"), {"s": state_id}
         )
 
+    async def set_watermark(
+        self, conn: AsyncConnection, state_id: str, watermark: Any, now: datetime
+    ) -> None:
+        """Replace the watermark only (a limited run's new per-parent marks): the cursor, the
+        pending watermark and the scan stay as they are."""
+        await conn.execute(
+            text(
+                "UPDATE sync_state SET watermark = :wm, updated_at = :now WHERE id = :id"
+            ).bindparams(_ts("now"), _njson("wm")),
+            {"wm": watermark, "now": now, "id": state_id},
+        )
+
     async def start_scan(
         self, conn: AsyncConnection, state_id: str, generation: int, now: datetime
     ) -> None:

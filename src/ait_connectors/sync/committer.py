@@ -56,6 +56,9 @@ class ProcessedPage:
 class PageCommitter:
     """Builds and commits the transactions of one run, in page order."""
 
+    #: The last page completes the scan (a run limited to some parents completes none).
+    completes_scan = True
+
     def __init__(
         self,
         *,
@@ -141,23 +144,30 @@ class PageCommitter:
             if last:
                 deleted += await self._complete(conn, last_seq or 0, pending, now)
             else:
-                await self.store.save_progress(
-                    conn,
-                    self.start.state_id,
-                    cursor=cursor,
-                    pending_watermark=pending,
-                    pages_in_scan=last_seq or 0,
-                    now=now,
-                )
+                await self._advance(conn, cursor, pending, last_seq or 0, now)
             totals = self.counters.plus(pages, counts, deleted)
-            await self.store.update_counts(conn, self.run_id, totals, last)
+            completed = last and self.completes_scan
+            await self.store.update_counts(conn, self.run_id, totals, completed)
         # Only after the commit: what the run reports is what the database holds.
         if self.metrics is not None:
             self._count(totals)
         self.counters.apply(totals)
         self.counters.pages_skipped += len(carried.pages)
-        self.counters.scan_completed = last
+        self.counters.scan_completed = completed
         await self._announce(conn)
+
+    async def _advance(
+        self, conn: AsyncConnection, cursor: Cursor, pending: Any, last_seq: int, now: datetime
+    ) -> None:
+        """The scan goes on: save where it stands."""
+        await self.store.save_progress(
+            conn,
+            self.start.state_id,
+            cursor=cursor,
+            pending_watermark=pending,
+            pages_in_scan=last_seq,
+            now=now,
+        )
 
     def _count(self, totals: RunCounts) -> None:
         """Report what this commit added to the run's counts (before they are applied)."""

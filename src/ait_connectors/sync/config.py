@@ -74,6 +74,10 @@ class EntityConfig(Generic[DS]):
     detect_deletions: bool = True
     view_name: str | None = None
     version: str = "1"
+    #: ``limited(parents)``: a fetcher of only those parents' items (a walk's), or ``None``.
+    limited: Callable[[frozenset[str]], PaginatedFetcher[DS] | None] | None = field(
+        default=None, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.entity_type):
@@ -90,6 +94,18 @@ class EntityConfig(Generic[DS]):
             raise ValueError(
                 f"incremental field {field_name!r} is not a field of {self.model.__name__}"
             )
+
+    def limited_fetcher(self, parents: frozenset[str]) -> PaginatedFetcher[DS] | None:
+        """The fetcher of a run limited to ``parents``; ``None``: the run covers the whole type.
+
+        Only for types that never sweep and whose watermark is no field maximum: a limited run
+        keeps the type's cursor and sweeps nothing, so it must not stand in for a scan.
+        """
+        if self.limited is None or self.detect_deletions or not parents:
+            return None
+        if self.incremental is not None and self.incremental.field is not None:
+            return None
+        return self.limited(parents)
 
     def fingerprint_salt(self) -> bytes:
         """What besides the body decides a page's entities: type, version, model, mapper code.

@@ -43,8 +43,9 @@ from ..storage.sync_state import ConnectionKey, SyncStateStore
 from ..storage.types import new_id
 from .changes import listeners_for
 from .committer import PageCommitter
-from .config import EntityConfig, SyncOptions, SyncRunResult
+from .config import EntityConfig, PaginatedFetcher, SyncOptions, SyncRunResult
 from .fetching import PageProducer
+from .limited import LimitedCommitter, run_limited
 from .locks import exclusive_sync
 from .pipeline import PagePipeline
 from .progress import RunCounters, ScanStart
@@ -86,8 +87,13 @@ class SyncEngine(Generic[DS]):
         self,
         config: EntityConfig[DS],
         open_data_source: Callable[[], AbstractAsyncContextManager[DS]],
+        *,
+        parents: frozenset[str] | None = None,
     ) -> SyncRunResult:
-        """One run of one entity type: resume or start a scan, stream pages, record the run."""
+        """One run of one entity type: resume or start a scan, stream pages, record the run.
+
+        ``parents``: read only these parents of a walked type (:mod:`.limited`); a type that
+        cannot be limited (not walked, sweeps deletions) runs whole."""
         key = ConnectionKey(self.connector_config_id, self.user_id, config.entity_type)
         metrics = run_metrics(self.provider, config.entity_type)
         attributes = {"vendor": metrics.vendor, "entity_type": metrics.entity_type}
@@ -97,7 +103,8 @@ class SyncEngine(Generic[DS]):
             async with exclusive_sync(self.database, key) as acquired:
                 if not acquired:
                     return await self._record_skipped(key, metrics)
-                return await self._run_locked(key, config, open_data_source, metrics)
+                limited = config.limited_fetcher(parents) if parents else None
+                return await self._run_locked(key, config, open_data_source, metrics, limited)
 
     async def _record_skipped(self, key: ConnectionKey, metrics: RunMetrics) -> SyncRunResult:
         now = _now()
@@ -123,10 +130,14 @@ class SyncEngine(Generic[DS]):
         config: EntityConfig[DS],
         open_data_source: Callable[[], AbstractAsyncContextManager[DS]],
         metrics: RunMetrics,
+        limited: PaginatedFetcher[DS] | None = None,
     ) -> SyncRunResult:
         run_id = new_id()
         started_at = _now()
-        start = await self._begin(key, config, run_id, started_at)
+        if limited is None:
+            start = await self._begin(key, config, run_id, started_at)
+        else:
+            start = await self._begin_limited(key, run_id, started_at)
         counters = RunCounters()
         status = RunStatus.SUCCEEDED
         error: BaseException | None = None
@@ -134,7 +145,12 @@ class SyncEngine(Generic[DS]):
         finish = _Finisher(self, key, run_id, start, counters, started_at, metrics)
         try:
             async with open_data_source() as data_source:
-                await self._stream(key, config, data_source, start, run_id, counters, metrics)
+                if limited is None:
+                    await self._stream(key, config, data_source, start, run_id, counters, metrics)
+                else:
+                    committer = self._limited_committer(key, config, start, run_id, counters)
+                    committer.metrics = metrics  # counted like any run's pages
+                    await self._run_limited(committer, limited, data_source)
         except RateLimitError as exc:
             status, error, resume_at = RunStatus.RATE_LIMITED, exc, exc.reset_at
         except (asyncio.CancelledError, KeyboardInterrupt) as exc:
@@ -151,7 +167,7 @@ class SyncEngine(Generic[DS]):
             status, error = RunStatus.FAILED, exc
             if not isinstance(exc, AItError):
                 logger.exception("sync of %s failed unexpectedly", key.entity_type)
-        if status == RunStatus.SUCCEEDED and not counters.scan_completed:
+        if status == RunStatus.SUCCEEDED and not counters.scan_completed and limited is None:
             status = RunStatus.FAILED  # pragma: no cover - the stream only ends by completing
         return await finish(status, error, resume_at)
 
@@ -198,6 +214,51 @@ class SyncEngine(Generic[DS]):
             pages_in_scan=pages_in_scan,
             full_scan=watermark is None,
         )
+
+    async def _begin_limited(self, key: ConnectionKey, run_id: str, now: datetime) -> ScanStart:
+        """A limited run's start: the state as it is (no new scan, no expiry decision)."""
+        async with self.database.transaction(lock=True) as conn:
+            row = await self.store.lock_state(conn, key, now)
+            await self.store.interrupt_stale_runs(conn, key, now)
+            await self.store.mark_running(conn, row.id, run_id, now)
+            await self.store.insert_run(conn, run_id, key, row.generation, now, RunStatus.RUNNING)
+        return ScanStart(
+            state_id=row.id,
+            generation=row.generation,
+            completed_generation=row.completed_generation,
+            cursor=row.cursor,
+            watermark=row.watermark,
+            pending_watermark=row.pending_watermark,
+            pages_in_scan=row.pages_in_scan,
+            full_scan=False,
+        )
+
+    def _limited_committer(
+        self,
+        key: ConnectionKey,
+        config: EntityConfig[DS],
+        start: ScanStart,
+        run_id: str,
+        counters: RunCounters,
+    ) -> LimitedCommitter:
+        return LimitedCommitter(
+            writer=self.writer,
+            store=self.store,
+            key=key,
+            config=config,
+            start=start,
+            run_id=run_id,
+            counters=counters,
+            store_pages=False,
+            listeners=listeners_for(self.database),
+        )
+
+    async def _run_limited(
+        self, committer: LimitedCommitter, fetcher: PaginatedFetcher[DS], data_source: DS
+    ) -> None:
+        async with self.database.connect(lock=True) as conn:
+            committer.conn = conn
+            await run_limited(committer, fetcher, data_source)
 
     async def _stream(
         self,

@@ -77,7 +77,11 @@ class InProcessLauncher:
             for entity_type in handle.entity_types:
                 options = SyncOptions(sleep=_sleeper(live.waits[entity_type]))
                 await runs.run(
-                    handle.connector_config_id, handle.user_id, [entity_type], options=options
+                    handle.connector_config_id,
+                    handle.user_id,
+                    [entity_type],
+                    options=options,
+                    parents=handle.parents,
                 )
         except asyncio.CancelledError:
             live.error = "The sync was stopped (the process shut down); the next run resumes it."

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -90,6 +90,8 @@ class RunHandle:
     user_id: str
     entity_types: tuple[str, ...]
     started_at: datetime
+    #: Entity type → the only parents to read (not in the id: a run is followed per type).
+    parents: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
     @property
     def run_id(self) -> str:
@@ -324,9 +326,15 @@ class SyncRuns:
         return self.launcher.active_run_id(connector_config_id, user_id)
 
     async def start(
-        self, config: ConnectorConfig, user_id: str, entity_types: Sequence[str] | None = None
+        self,
+        config: ConnectorConfig,
+        user_id: str,
+        entity_types: Sequence[str] | None = None,
+        *,
+        parents: Mapping[str, frozenset[str]] | None = None,
     ) -> tuple[RunView, bool]:
-        """Start a run (or find the one running): ``(view, started)``.
+        """Start a run (or find the one running): ``(view, started)``. ``parents[t]`` limits
+        entity type ``t`` to those parents (a walked type; others run whole).
 
         Raises :class:`UnknownEntityTypeError` and, for a connection without a usable token,
         :class:`AuthorizationRequiredError` (nothing is started then).
@@ -337,7 +345,8 @@ class SyncRuns:
         declared = get_vendor(config.provider).entity_types
         types = check_entity_types(config.provider, declared, entity_types)
         await self._check_connected(config, user_id)
-        handle = RunHandle(config.id, user_id, tuple(types), _now())
+        limits = {t: frozenset(p) for t, p in (parents or {}).items() if t in types and p}
+        handle = RunHandle(config.id, user_id, tuple(types), _now(), limits)
         started = await self.launcher.launch(self, handle, config.provider)
         return await self.view(handle.run_id, provider=config.provider), started
 
@@ -361,13 +370,14 @@ class SyncRuns:
         entity_types: Sequence[str] | None = None,
         *,
         options: SyncOptions | None = None,
+        parents: Mapping[str, frozenset[str]] | None = None,
     ) -> list[SyncRunResult]:
         """Run a sync to completion in this process (the worker, ``sync()``); one result per
         entity type, failures inside the results (configuration errors are raised)."""
         factory = self.connectors.factory
         service = await factory.get_service_by_config(connector_config_id, user_id)
         try:
-            return await service.sync(entity_types, options=options)
+            return await service.sync(entity_types, options=options, parents=parents)
         finally:
             await service.aclose()
             # Retention of the changes feed: after syncs, at most every few minutes a process.

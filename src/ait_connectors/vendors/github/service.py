@@ -34,14 +34,22 @@ class _RepositoryWalk(ChildWalk):
     SDK's walks (``{"v": 1, "repos": marks}``, same marks): an upgrade re-reads no history."""
 
     def fetcher(self, *, incremental: bool) -> Callable[[Any, Cursor, Any], Any]:
-        walk = super().fetcher(incremental=incremental)
+        return _reading_legacy(super().fetcher(incremental=incremental))
 
-        def fetch(data_source: Any, cursor: Cursor, watermark: Any) -> Any:
-            if isinstance(watermark, dict) and isinstance(watermark.get("repos"), dict):
-                watermark = {"parents": watermark["repos"]}
-            return walk(data_source, cursor, watermark)
+    def limited(
+        self, parents: frozenset[str], *, incremental: bool
+    ) -> Callable[[Any, Cursor, Any], Any] | None:
+        walk = super().limited(parents, incremental=incremental)
+        return _reading_legacy(walk) if walk is not None else None
 
-        return fetch
+
+def _reading_legacy(walk: Callable[[Any, Cursor, Any], Any]) -> Callable[[Any, Cursor, Any], Any]:
+    def fetch(data_source: Any, cursor: Cursor, watermark: Any) -> Any:
+        if isinstance(watermark, dict) and isinstance(watermark.get("repos"), dict):
+            watermark = {"parents": watermark["repos"]}
+        return walk(data_source, cursor, watermark)
+
+    return fetch
 
 
 def _walk(children: str, version: Callable[[Any], Any] | None = None) -> ChildWalk:

@@ -48,6 +48,11 @@ class _LastSeenWalk(ChildWalk):
     newest values ride in the cursor (``{"walk": …, "newest": …}``), so a resumed scan keeps
     them; they join the marks when the scan completes."""
 
+    def limited(
+        self, parents: frozenset[str], *, incremental: bool
+    ) -> Callable[[Any, Cursor, Any], Any] | None:
+        return None  # its marks carry more than the SDK's: a webhook syncs all conversations
+
     def fetcher(self, *, incremental: bool) -> Callable[[Any, Cursor, Any], Any]:
         walk = super().fetcher(incremental=incremental)
         if not incremental:
