@@ -25,5 +25,8 @@ fi
 .venv/bin/mypy
 .venv/bin/lint-imports
 
-# Both cores: each worker has its own PostgreSQL database and servers (AIT_TEST_WORKERS=0: one process).
-.venv/bin/python -m pytest -n "${AIT_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# One worker more than the 2 cores: much of the suite waits on processes and servers it started
+# (gateways, workers, the OAuth server), so a third worker fills that time. Each worker has its own
+# PostgreSQL database and servers; tests that open many connections share one xdist group, so
+# they never run beside each other (AIT_TEST_WORKERS=0: one process).
+.venv/bin/python -m pytest -n "${AIT_TEST_WORKERS:-3}" --dist loadgroup "$@"
