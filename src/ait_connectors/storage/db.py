@@ -36,12 +36,15 @@ GATEWAY_POOL_SIZE = 20
 
 
 class Database:
-    """An async engine plus the two kinds of transaction the framework needs.
+    """An async engine plus the kinds of connection the framework needs.
 
-    ``transaction()`` is an ordinary read-write transaction. ``transaction(lock=True)`` is one that
-    will take row locks: on PostgreSQL it is ordinary (callers use ``SELECT … FOR UPDATE``); on
-    SQLite it starts with ``BEGIN IMMEDIATE``, which takes the database's write lock up front so
-    two processes cannot both read the old row and then both write.
+    ``transaction()`` is a read-write transaction. On SQLite it always starts with
+    ``BEGIN IMMEDIATE``, which takes the database's write lock up front: a deferred transaction
+    that read first cannot become a writer once another connection has committed (SQLite fails it
+    at once with "database is locked", whatever the busy timeout), so every read-then-write would
+    be a race. ``lock=True`` says the caller takes row locks (``SELECT … FOR UPDATE`` on
+    PostgreSQL); on SQLite the write lock already serialises it. Reads go through :meth:`read`
+    or :meth:`connect`, which take no lock.
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> None:
@@ -86,8 +89,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self, *, lock: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction: committed on success, rolled back on error."""
-        engine = self._locking_engine if lock else self.engine
-        async with engine.begin() as conn:
+        del lock  # documents the caller's intent; both dialects need nothing more (see above)
+        async with self._locking_engine.begin() as conn:
             yield conn
 
     @asynccontextmanager
