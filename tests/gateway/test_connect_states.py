@@ -51,7 +51,10 @@ def test_each_state_of_the_connect_page(gateway: ThreadGateway) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
 
     def shot(page: Page, state: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"connect-{state}.png"), full_page=True)
+        # Animations stopped: a frame of the moving sync bar could take long to settle under load.
+        page.screenshot(
+            path=str(ARTIFACTS / f"connect-{state}.png"), full_page=True, animations="disabled"
+        )
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
