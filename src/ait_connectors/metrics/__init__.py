@@ -49,5 +49,10 @@ __all__ = [
 def configure(settings: Settings) -> None:
     """Apply ``AIT_METRICS`` and ``AIT_OTEL`` to this process (every ``Connectors`` does)."""
     set_enabled(settings.metrics)
+    if settings.metrics:
+        # The series (and prometheus-client) are made now, when the process opens its
+        # Connectors, not in the first request or page a sync reports: that one would otherwise
+        # pay the import (tens of milliseconds).
+        from . import definitions  # noqa: F401
     if settings.otel and not tracing_enabled():
         enable_tracing()
