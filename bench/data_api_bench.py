@@ -144,17 +144,9 @@ def serve_gateway(
 ) -> tuple[subprocess.Popen[Any], str]:
     """``ait-connectors serve`` on a free port (stopped with ``stack``), ready: (process, URL)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
-    env |= {
-        "AIT_DATABASE_URL": database_url,
-        "AIT_ENCRYPTION_KEY": key,
-        "AIT_SANDBOX": "true",
-        "AIT_JOBS": "inline",
-        **extra,
-    }
     gateway = subprocess.Popen(
         [str(CLI), "serve", "--port", str(port)],
-        env=env,
+        env=deployment_env(database_url, key, **extra),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -162,6 +154,19 @@ def serve_gateway(
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/health", gateway)
     return gateway, base
+
+
+def deployment_env(database_url: str, key: str, **extra: str) -> dict[str, str]:
+    """The environment of a gateway or worker of the bench's deployment (syncs run in the
+    gateway unless ``extra`` says ``AIT_JOBS=queue``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIT_")}
+    return env | {
+        "AIT_DATABASE_URL": database_url,
+        "AIT_ENCRYPTION_KEY": key,
+        "AIT_SANDBOX": "true",
+        "AIT_JOBS": "inline",
+        **extra,
+    }
 
 
 def wait_http(url: str, process: subprocess.Popen[Any], timeout: float = 120.0) -> None:
