@@ -24,7 +24,7 @@ import sys
 import tempfile
 from typing import Any
 
-from bench.sync_bench import DEFAULT_DB, Repetition, run_child, start_server
+from bench.sync_bench import DEFAULT_DB, Repetition, alternating, run_child, start_server
 
 GOAL = 0.15  # most write overhead the feed may add to a full sync
 
@@ -49,23 +49,19 @@ async def read_feed(url: str) -> tuple[int, float]:
 
 
 def overhead(server_url: str, admin_url: str, records: int, repeat: int) -> bool:
+    def measure(repetition: int, feed: str, first: bool, rep: Repetition) -> dict[str, float]:
+        found = {feed: full_sync(rep, feed)["seconds"]}
+        if feed == "on":
+            count, spent = asyncio.run(read_feed(rep.database_url))
+            if count != records:
+                raise RuntimeError(f"the feed holds {count} changes, not {records}")
+            found["read"] = count / spent
+        if repetition == 0 and first:
+            found["reference"] = run_child("reference", server_url, rep.database_url)["seconds"]
+        return found
+
     rows: list[dict[str, float]] = []
-    for repetition in range(repeat):
-        order = ("off", "on") if repetition % 2 == 0 else ("on", "off")
-        seconds: dict[str, float] = {}
-        for feed in order:
-            with Repetition(server_url, admin_url, records) as rep:
-                result = full_sync(rep, feed)
-                seconds[feed] = result["seconds"]
-                if feed == "on":
-                    count, spent = asyncio.run(read_feed(rep.database_url))
-                    if count != records:
-                        raise RuntimeError(f"the feed holds {count} changes, not {records}")
-                    seconds["read"] = count / spent
-                if repetition == 0 and feed == order[0]:
-                    seconds["reference"] = run_child("reference", server_url, rep.database_url)[
-                        "seconds"
-                    ]
+    for repetition, seconds in alternating(server_url, admin_url, records, repeat, measure):
         print(
             f"  repetition {repetition + 1}: feed off {seconds['off']:.2f} s, "
             f"on {seconds['on']:.2f} s, read {seconds['read']:,.0f} changes/s",

@@ -15,7 +15,7 @@ import statistics
 import sys
 import time
 
-from bench.sync_bench import DEFAULT_DB, Repetition, run_child, start_server
+from bench.sync_bench import DEFAULT_DB, Repetition, alternating, run_child, start_server
 
 GOAL = 0.05
 
@@ -53,13 +53,12 @@ def per_call_cost(calls: int = 200_000) -> dict[str, float]:
 
 
 def overhead(server_url: str, admin_url: str, records: int, repeat: int) -> bool:
+    def measure(_repetition: int, side: str, _first: bool, rep: Repetition) -> dict[str, float]:
+        seconds, cpu = full_sync(rep, side)
+        return {side: seconds, f"cpu {side}": cpu}
+
     rows: list[dict[str, float]] = []
-    for repetition in range(repeat):
-        order = ("off", "on") if repetition % 2 == 0 else ("on", "off")
-        seconds: dict[str, float] = {}
-        for metrics in order:
-            with Repetition(server_url, admin_url, records) as rep:
-                seconds[metrics], seconds[f"cpu {metrics}"] = full_sync(rep, metrics)
+    for repetition, seconds in alternating(server_url, admin_url, records, repeat, measure):
         print(
             f"  repetition {repetition + 1}: metrics off {seconds['off']:.2f} s "
             f"(CPU {seconds['cpu off']:.2f} s), on {seconds['on']:.2f} s "

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,25 @@ class Repetition:
                 flush=True,
             )
         return out
+
+
+#: What one side of an on/off comparison measured: ``measure(repetition, side, first, rep)``.
+Measure = Callable[[int, str, bool, "Repetition"], dict[str, float]]
+
+
+def alternating(
+    server_url: str, admin_url: str, records: int, repeat: int, measure: Measure
+) -> Iterator[tuple[int, dict[str, float]]]:
+    """Each repetition measures both sides, ``"off"`` and ``"on"``, each on a fresh database,
+    alternating which goes first (so neither always runs on the warmer machine); yields the
+    repetition's number and what ``measure`` returned for both sides, merged."""
+    for repetition in range(repeat):
+        order = ("off", "on") if repetition % 2 == 0 else ("on", "off")
+        row: dict[str, float] = {}
+        for side in order:
+            with Repetition(server_url, admin_url, records) as rep:
+                row |= measure(repetition, side, side == order[0], rep)
+        yield repetition, row
 
 
 def median(runs: list[dict[str, dict[str, Any]]], phase: str, side: str, field: str) -> float:
