@@ -151,7 +151,12 @@ async def test_two_gateways_three_workers(
         urls = [await gateway.url() for gateway in gateways]
         for worker in workers:
             await worker.wait_ready(pg.plain_url, timeout=60)
-        async with httpx.AsyncClient(headers={"X-API-Key": key}, timeout=30) as client:
+        # Idle connections dropped after 1 s, before the gateways' 5 s keep-alive ends: a
+        # request sent on one the server was closing at that instant failed with ReadError.
+        limits = httpx.Limits(keepalive_expiry=1.0)
+        async with httpx.AsyncClient(
+            headers={"X-API-Key": key}, timeout=30, limits=limits
+        ) as client:
             api = _Api(client, urls)
             await _rate_limit_holds(pg, mock, api, config.id, cluster_env)
             await _requests_coalesce(pg, mock, api)
