@@ -19,6 +19,7 @@ from ..entities import EntityRow
 from ..errors import AItError
 from ..metrics.series import RunMetrics
 from ..pagination import Cursor, Page
+from ..storage.db import Database
 from ..storage.sync_state import ConnectionKey, RunCounts, SyncStateStore
 from . import changes
 from .config import EntityConfig
@@ -87,11 +88,16 @@ class PageCommitter:
         # One connection for all the run's page transactions: no pool checkout (and, on
         # PostgreSQL, no pre-ping round trip) per page.
         self.conn: AsyncConnection | None = None
+        self.database: Database | None = None
         self._carried: list[tuple[int, str, int]] = []
         self._carried_cursor: Cursor = None
         self.processed = False  # a page of this run was parsed and written (not carried)
         self.identical_if_all_carried = False
         self.reference_pages = 0
+
+    def attach(self, database: Database, conn: AsyncConnection) -> None:
+        """The connection (``database.connect(lock=True)``) the page transactions use."""
+        self.database, self.conn = database, conn
 
     @property
     def carried_count(self) -> int:
@@ -131,10 +137,11 @@ class PageCommitter:
         else:
             cursor = carried.cursor
             last_seq = carried.pages[-1][0] if carried.pages else None
-        conn = self.conn
+        conn, database = self.conn, self.database
         assert conn is not None
+        assert database is not None
         changes.take_range(conn)  # forget a rolled-back transaction's positions
-        async with conn.begin():
+        async with database.begin(conn):
             counts = await self._carry(conn, carried)
             deleted = 0
             if page is not None:

@@ -257,7 +257,7 @@ class SyncEngine(Generic[DS]):
         self, committer: LimitedCommitter, fetcher: PaginatedFetcher[DS], data_source: DS
     ) -> None:
         async with self.database.connect(lock=True) as conn:
-            committer.conn = conn
+            committer.attach(self.database, conn)
             await run_limited(committer, fetcher, data_source)
 
     async def _stream(
@@ -323,7 +323,7 @@ class SyncEngine(Generic[DS]):
         )
         # Page transactions read then write: they take the write lock up front (see Database).
         async with self.database.connect(lock=True) as conn:
-            committer.conn = conn
+            committer.attach(self.database, conn)
             await pipeline.run()
 
 
