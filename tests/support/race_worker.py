@@ -29,7 +29,10 @@ async def race(args: dict[str, Any], barrier: Any) -> list[str]:
     # A runtime provider must be registered in this process; a built-in one (slack) is replaced
     # by the very same spec.
     register_provider(ProviderSpec.model_validate(args["spec"]), replace=True)
-    database = Database(args["db_url"])
+    # At most 4 connections a process: 25 tasks reading the token at the start line would
+    # otherwise open 15 each (pool and overflow), and the suite's other workers share the
+    # server's 100. The race is between the processes' row locks, one connection each.
+    database = Database(args["db_url"], pool_size=4, max_overflow=0)
     factory = ConnectorServiceFactory(
         database, Cipher(bytes.fromhex(args["key"])), Settings(token_expiry_skew=0)
     )

@@ -36,6 +36,7 @@ SQLITE_BUSY_TIMEOUT_S = 60
 # otherwise hold one each. The gateway asks for GATEWAY_POOL_SIZE.
 DEFAULT_POOL_SIZE = 5
 GATEWAY_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 10  # SQLAlchemy's
 
 
 class Database:
@@ -50,7 +51,14 @@ class Database:
     or :meth:`connect`, which take no lock.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    ) -> None:
         self.url = normalise_database_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         kwargs: dict[str, Any] = {"echo": echo}
@@ -60,8 +68,10 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
-            # Kept open under load: past pool_size, connections are opened and closed per request.
+            # Kept open under load: past pool_size, up to max_overflow more are opened and closed
+            # per request.
             kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = max_overflow
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
