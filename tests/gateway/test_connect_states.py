@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -45,16 +46,29 @@ def needs_reauth(gateway: ThreadGateway, reason: str) -> None:
 
 def test_each_state_of_the_connect_page(gateway: ThreadGateway) -> None:
     from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     expect.set_options(timeout=30_000)
     sandbox_api = gateway.state.vendor_state["sandbox"]  # the SandboxServer
     ARTIFACTS.mkdir(exist_ok=True)
 
     def shot(page: Page, state: str) -> None:
-        # Animations stopped: a frame of the moving sync bar could take long to settle under load.
-        page.screenshot(
-            path=str(ARTIFACTS / f"connect-{state}.png"), full_page=True, animations="disabled"
-        )
+        # While a sync runs the page reloads itself every second (a meta refresh): a capture
+        # that a reload interrupts never finishes, so each try is short and the next one
+        # catches the page between two reloads (within a deadline).
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page.screenshot(
+                    path=str(ARTIFACTS / f"connect-{state}.png"),
+                    full_page=True,
+                    animations="disabled",
+                    timeout=5_000,
+                )
+                return
+            except PlaywrightTimeoutError:
+                if time.monotonic() > deadline:
+                    raise
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
