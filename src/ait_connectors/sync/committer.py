@@ -8,7 +8,8 @@ cursor reset, watermark).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,9 +96,16 @@ class PageCommitter:
         self.identical_if_all_carried = False
         self.reference_pages = 0
 
-    def attach(self, database: Database, conn: AsyncConnection) -> None:
-        """The connection (``database.connect(lock=True)``) the page transactions use."""
-        self.database, self.conn = database, conn
+    @asynccontextmanager
+    async def connected(self, database: Database) -> AsyncIterator[None]:
+        """The one connection the run's page transactions use, open meanwhile. They read then
+        write, so they take the write lock up front (``lock=True``, see Database)."""
+        async with database.connect(lock=True) as conn:
+            self.database, self.conn = database, conn
+            try:
+                yield
+            finally:
+                self.database, self.conn = None, None
 
     @property
     def carried_count(self) -> int:

@@ -256,8 +256,7 @@ class SyncEngine(Generic[DS]):
     async def _run_limited(
         self, committer: LimitedCommitter, fetcher: PaginatedFetcher[DS], data_source: DS
     ) -> None:
-        async with self.database.connect(lock=True) as conn:
-            committer.attach(self.database, conn)
+        async with committer.connected(self.database):
             await run_limited(committer, fetcher, data_source)
 
     async def _stream(
@@ -321,9 +320,7 @@ class SyncEngine(Generic[DS]):
             options=self.options,
             reference=reference,
         )
-        # Page transactions read then write: they take the write lock up front (see Database).
-        async with self.database.connect(lock=True) as conn:
-            committer.attach(self.database, conn)
+        async with committer.connected(self.database):
             await pipeline.run()
 
 
