@@ -7,7 +7,7 @@ read-then-write (read an endpoint, then update it) failed whenever another write
 dispatcher, a sync) committed in between. Here a second connection that will not wait (busy
 timeout 0) is refused while the transaction is open, and the transaction's own write succeeds.
 
-Writers of one process queue in the process (``_WriterQueue``), not in SQLite's busy handler,
+Writers of one process queue in the process (``storage/writers.py``), not in SQLite's busy handler,
 which polls a held lock with sleeps growing to 100 ms: behind a sync's back-to-back page commits
 the webhook ack's commit waited up to 750 ms at p99 (85 to 125 ms with the queue, bench.webhook_ack
 on SQLite).

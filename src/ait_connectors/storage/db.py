@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sqlite3
-import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..errors import ConfigurationError
 from ..settings import Settings, normalise_database_url
 from .revisions import HEAD_REVISION, stored_revision
+from .writers import WriterQueue, writer_queue
 
 __all__ = ["Database"]
 
@@ -77,7 +75,9 @@ class Database:
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
         self._locking_engine = self.engine.execution_options(ait_lock=True)
-        self._writers = _WriterQueue(enabled=self.dialect == "sqlite")
+        self._writers: WriterQueue | None = None
+        if self.dialect == "sqlite":
+            self._writers = writer_queue(self.url.split(":///", 1)[-1], SQLITE_BUSY_TIMEOUT_S)
         # Reads that need no transaction skip BEGIN and ROLLBACK on PostgreSQL: one round trip
         # per query instead of three (SQLite has no round trips to save).
         self._reading_engine = (
@@ -104,15 +104,19 @@ class Database:
     async def transaction(self, *, lock: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction: committed on success, rolled back on error."""
         del lock  # documents the caller's intent; both dialects need nothing more (see above)
-        async with self._writers.turn(), self._locking_engine.begin() as conn:
+        async with self._turn(), self._locking_engine.begin() as conn:
             yield conn
 
     @asynccontextmanager
     async def begin(self, conn: AsyncConnection) -> AsyncIterator[None]:
         """A transaction on ``conn`` (from ``connect(lock=True)``), in this process's turn of
         writers like :meth:`transaction`."""
-        async with self._writers.turn(), conn.begin():
+        async with self._turn(), conn.begin():
             yield
+
+    def _turn(self) -> AbstractAsyncContextManager[None]:
+        # This process's SQLite writers take turns (storage/writers.py); PostgreSQL locks rows.
+        return self._writers.turn() if self._writers is not None else nullcontext()
 
     @asynccontextmanager
     async def connect(self, *, lock: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -195,46 +199,6 @@ def _upgrade(conn: Connection) -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(conn), "head")
-
-
-class _WriterQueue:
-    """This process's SQLite writers, one at a time, first come first served.
-
-    SQLite's busy handler polls a held write lock with sleeps that grow to 100 ms, so a writer
-    arriving while another commits may wait far longer than the commit takes: the webhook ack
-    waited hundreds of milliseconds behind a sync's back-to-back page commits. Queued here, the
-    next writer of this process begins the moment the previous one ends; other processes still
-    meet at SQLite's lock (the busy timeout). One queue per event loop (a lock belongs to one).
-    """
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        if not self.enabled:
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
-        try:
-            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_S):
-                await lock.acquire()
-        except TimeoutError:
-            # What SQLite says when its own busy timeout runs out, after as long.
-            raise sqlite3.OperationalError(
-                f"database is locked: another writer of this process held it for "
-                f"{SQLITE_BUSY_TIMEOUT_S} s"
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
 
 
 def _current_revision(conn: Connection) -> str | None:
