@@ -127,7 +127,9 @@ def _add_health(app: FastAPI, gateway: GatewayState) -> None:
 def _runs(connectors: Connectors) -> SyncRuns:
     if jobs_enabled(connectors.settings):
         return SyncRuns(connectors, QueueLauncher(connectors))
-    return SyncRuns(connectors)
+    from ..sync.thread_launcher import ThreadLauncher
+
+    return SyncRuns(connectors, ThreadLauncher(connectors))
 
 
 def start_webhook_delivery(connectors: Connectors) -> Callable[[], Awaitable[None]]:
