@@ -97,7 +97,7 @@ async def guarantee(url: str, writers: int, changes: int) -> bool:
             config_id=config_id,
             writers=writers,
             changes=changes,
-            batch=500,
+            batch=min(500, changes),  # changes // batch transactions a writer: never none
             deadline=1800,
         )
     finally:
@@ -142,10 +142,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--writers", type=int, default=8)
-    parser.add_argument("--changes", type=int, default=10_000)
+    parser.add_argument("--changes", type=int, default=10_000, help="per writer (at least 1)")
     parser.add_argument("--database-url", default=DEFAULT_DB, help="server to create DBs on")
     parser.add_argument("--skip-sync", action="store_true", help="only the concurrent writers")
     args = parser.parse_args()
+    if args.changes < 1:
+        parser.error("--changes must be at least 1")
     admin_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
     ok = True
     if not args.skip_sync:
