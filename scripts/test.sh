@@ -29,4 +29,5 @@ fi
 # (gateways, workers, the OAuth server), so a third worker fills that time. Each worker has its own
 # PostgreSQL database and servers; tests that open many connections share one xdist group, so
 # they never run beside each other (AIT_TEST_WORKERS=0: one process).
-.venv/bin/python -m pytest -n "${AIT_TEST_WORKERS:-3}" --dist loadgroup "$@"
+# The slowest tests are listed at the end, to keep the suite inside its 10 minutes.
+.venv/bin/python -m pytest -n "${AIT_TEST_WORKERS:-3}" --dist loadgroup --durations=15 "$@"
