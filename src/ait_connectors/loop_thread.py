@@ -1,11 +1,9 @@
 """``LoopThread``: an event loop on a thread of its own, for work that must not queue behind the
-caller's event loop.
+caller's event loop (the gateway's syncs, ``sync/thread_launcher.py``).
 
-An ``await`` on a busy event loop resumes only when the loop gets round to it. A SQLite
-transaction holds the database's write lock across every one of its statements, and each
-statement is a round trip from the loop to the driver's thread and back: on the gateway's loop,
-busy with requests, a transaction of four statements held the lock for 5 to 60 ms. On a loop that
-runs nothing else it holds it for what SQLite takes.
+An ``await`` on a busy event loop resumes only when the loop gets round to it: a sync run as a
+task of the gateway's loop makes every request it answers wait behind the sync's mapping and
+page commits. On a loop of its own the sync waits only for the GIL.
 """
 
 from __future__ import annotations

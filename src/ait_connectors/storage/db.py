@@ -60,11 +60,13 @@ class Database:
         self.url = normalise_database_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         kwargs: dict[str, Any] = {"echo": echo}
+        self._writers: WriterQueue | None = None
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
             path = self.url.split(":///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._writers = writer_queue(path, SQLITE_BUSY_TIMEOUT_S)
         else:
             # Kept open under load: past pool_size, up to max_overflow more are opened and closed
             # per request.
@@ -75,9 +77,6 @@ class Database:
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
         self._locking_engine = self.engine.execution_options(ait_lock=True)
-        self._writers: WriterQueue | None = None
-        if self.dialect == "sqlite":
-            self._writers = writer_queue(self.url.split(":///", 1)[-1], SQLITE_BUSY_TIMEOUT_S)
         # Reads that need no transaction skip BEGIN and ROLLBACK on PostgreSQL: one round trip
         # per query instead of three (SQLite has no round trips to save).
         self._reading_engine = (

@@ -17,7 +17,6 @@ on the gateway's loop.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ThreadLauncher"]
 
-logger = logging.getLogger(__name__)
-
 
 class ThreadLauncher:
     """Runs each started run on the ``ait-sync`` thread (started with the first run)."""
@@ -42,7 +39,7 @@ class ThreadLauncher:
         self._inner = InProcessLauncher()
         self._thread = LoopThread("ait-sync")
         self._runs: SyncRuns | None = None  # the sync thread's run service
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()  # bound to a loop at its first use, not here
 
     def __repr__(self) -> str:
         return f"ThreadLauncher({self._inner!r})"
@@ -77,8 +74,6 @@ class ThreadLauncher:
 
     async def _started(self) -> SyncRuns:
         if self._runs is None:
-            if self._starting is None:
-                self._starting = asyncio.Lock()
             async with self._starting:
                 if self._runs is None:
                     home = asyncio.get_running_loop()
