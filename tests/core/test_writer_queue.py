@@ -16,63 +16,28 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from ait_connectors.loop_thread import LoopThread
 from ait_connectors.storage.db import Database
 from ait_connectors.storage.writers import WriterQueue, writer_queue
 
 DEADLINE = 30.0
 
 
-def _until(predicate: Callable[[], bool]) -> None:
-    """Poll ``predicate`` (from another thread) until it holds, with a deadline."""
-    done = threading.Event()
-    for _ in range(int(DEADLINE / 0.01)):
-        if predicate():
-            return
-        done.wait(0.01)
-    raise AssertionError("timed out")
-
-
-async def _until_async(predicate: Callable[[], bool]) -> None:
+async def _until(predicate: Callable[[], bool]) -> None:
     async with asyncio.timeout(DEADLINE):
         while not predicate():
             await asyncio.sleep(0.01)
-
-
-class OtherLoop:
-    """A thread running its own event loop, with its own engine on the same file."""
-
-    def __init__(self, url: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.database = self.run(self._open(url))
-
-    async def _open(self, url: str) -> Database:
-        return Database(url)
-
-    def run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(DEADLINE)
-
-    def submit(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-    def close(self) -> None:
-        self.run(self.database.dispose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(DEADLINE)
-        self.loop.close()
 
 
 async def test_writers_on_another_event_loop_wait_in_the_same_queue(tmp_path: Path) -> None:
     path = tmp_path / "loops.db"
     url = f"sqlite+aiosqlite:///{path}"
     database = Database(url)
-    other = OtherLoop(url)
+    other, other_database = LoopThread("other-loop"), Database(url)  # its engine, used there
     queue = writer_queue(str(path), 60)
     try:
         async with database.transaction() as conn:
@@ -88,21 +53,22 @@ async def test_writers_on_another_event_loop_wait_in_the_same_queue(tmp_path: Pa
                     await asyncio.to_thread(hold.wait, DEADLINE)
 
         holder = asyncio.create_task(write(database, "here-1", release))
-        await _until_async(lambda: order == ["here-1"])
+        await _until(lambda: order == ["here-1"])
         # Queued in arrival order: the other loop's writer, then one of this loop.
-        there = other.submit(write(other.database, "there"))
-        await _until_async(lambda: len(queue._waiting) == 1)
+        there = asyncio.create_task(other.call(write(other_database, "there")))
+        await _until(lambda: len(queue._waiting) == 1)
         here_2 = asyncio.create_task(write(database, "here-2"))
-        await _until_async(lambda: len(queue._waiting) == 2)
+        await _until(lambda: len(queue._waiting) == 2)
         assert order == ["here-1"]  # neither got in while the turn was held
         release.set()
         await holder
-        await asyncio.wrap_future(there)
+        await there
         await here_2
         assert order == ["here-1", "there", "here-2"]
         assert not queue._held and not queue._waiting
     finally:
-        other.close()
+        await other.call(other_database.dispose())
+        await other.stop()
         await database.dispose()
 
 
@@ -126,10 +92,10 @@ async def test_a_writer_cancelled_as_its_turn_came_passes_it_on() -> None:
                 await hold.wait()
 
     holder = asyncio.create_task(take("holder", first))
-    await _until_async(lambda: entered == ["holder"])
+    await _until(lambda: entered == ["holder"])
     cancelled = asyncio.create_task(take("cancelled"))
     last = asyncio.create_task(take("last"))
-    await _until_async(lambda: len(queue._waiting) == 2)
+    await _until(lambda: len(queue._waiting) == 2)
     first.set()
     cancelled.cancel()  # after the holder handed it the turn, before it ran
     await holder
@@ -149,7 +115,7 @@ async def test_a_writer_out_of_time_says_the_database_is_locked() -> None:
             await release.wait()
 
     holder = asyncio.create_task(hold())
-    await _until_async(lambda: queue._held)
+    await _until(lambda: queue._held)
     with pytest.raises(sqlite3.OperationalError, match="database is locked"):
         async with queue.turn():
             pass
@@ -183,6 +149,6 @@ def test_turns_are_exclusive_across_threads() -> None:
         thread.start()
     for thread in threads:
         thread.join(DEADLINE)
-    _until(lambda: not any(t.is_alive() for t in threads))
+    assert not any(t.is_alive() for t in threads)
     assert most == 1
     assert not queue._held
