@@ -1,5 +1,9 @@
 """Tables of the provider webhooks: signing secrets (current and pending), routing keys,
-delivery ids, counters."""
+delivery ids, counters.
+
+Delivery ids and counters are the ack path's ledger (``ledger.py``): on a SQLite file they live
+in a file of their own beside the database (the database's two tables stay empty there).
+"""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@
 - counters of deliveries by outcome (each count also moves ``ait_webhook_deliveries_total``).
 
 The ack path (:meth:`InboundStore.admit`) is one transaction: the delivery id, the routes and
-the counter.
+the counter. Delivery ids and counters are the ledger's (``ledger.py``: a file of its own next to
+a SQLite database); the rest is in the database.
 """
 
 from __future__ import annotations
@@ -21,20 +22,24 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..crypto import Cipher, aad
 from ..errors import ConfigurationError
 from ..metrics import observe_webhook_delivery
 from ..storage.db import Database
 from ..storage.types import dialect_insert, utcnow
-from .models import (
-    InboundCounterRow,
-    InboundDeliveryRow,
-    InboundPendingSecretRow,
-    InboundRouteRow,
-    InboundSecretRow,
+from .admission import (
+    Admission,
+    Admit,
+    Outcome,
+    Route,
+    admit_rows,
+    count_rows,
+    counter_rows,
+    prune_rows,
 )
+from .ledger import ledger_of
+from .models import InboundPendingSecretRow, InboundRouteRow, InboundSecretRow
 
 __all__ = [
     "DEDUP_TTL",
@@ -50,27 +55,12 @@ __all__ = [
 S = cast(Table, InboundSecretRow.__table__)
 P = cast(Table, InboundPendingSecretRow.__table__)
 R = cast(Table, InboundRouteRow.__table__)
-D = cast(Table, InboundDeliveryRow.__table__)
-N = cast(Table, InboundCounterRow.__table__)
 
 #: How long a delivery id is remembered: past the longest vendor retry period (Stripe: 3 days).
 DEDUP_TTL = timedelta(days=4)
 #: How long the previous signing secret still verifies after a rotation.
 ROTATION_OVERLAP = timedelta(hours=24)
 _MAX_SECRET = 512
-
-
-class Outcome:
-    """What became of a request (the counters' names, and the ``outcome`` label of
-    ``ait_webhook_deliveries_total``: ``metrics.WEBHOOK_OUTCOMES`` holds the same values)."""
-
-    ACCEPTED = "accepted"  # routed to at least one connection; syncs requested
-    DUPLICATE = "duplicate"  # a delivery id seen before
-    UNROUTED = "unrouted"  # no known connection carries its keys
-    IGNORED = "ignored"  # about nothing we sync
-    REJECTED = "rejected"  # signature, freshness or shape refused
-    HANDSHAKE = "handshake"  # a verification request the vendor sends, answered
-    HOOK_FAILED = "hook_failed"  # routing keys or subscriptions could not be set up on connect
 
 
 @dataclass(frozen=True)
@@ -81,40 +71,13 @@ class PendingSecret:
     received_at: datetime
 
 
-@dataclass(frozen=True)
-class Route:
-    """A connection a delivery is for."""
-
-    connector_config_id: str
-    user_id: str
-
-
-@dataclass(frozen=True)
-class Admit:
-    """One delivery to admit (or, with ``outcome``, an outcome to count only)."""
-
-    vendor: str
-    delivery_id: str = ""
-    keys: tuple[str, ...] = ()
-    config_id: str | None = None
-    relevant: bool = True
-    outcome: str | None = None
-
-
-@dataclass(frozen=True)
-class Admission:
-    """What :meth:`InboundStore.admit` decided."""
-
-    outcome: str
-    routes: tuple[Route, ...] = ()
-
-
 class InboundStore:
     """Secrets, routing keys, delivery ids and counters of the provider webhooks."""
 
     def __init__(self, database: Database, cipher: Cipher) -> None:
         self.database = database
         self.cipher = cipher
+        self.ledger = ledger_of(database)
 
     def __repr__(self) -> str:
         return f"InboundStore({self.database!r})"
@@ -282,45 +245,28 @@ class InboundStore:
     async def admit_many(
         self, requests: Sequence[Admit], *, now: datetime | None = None, ttl: timedelta = DEDUP_TTL
     ) -> list[Admission]:
-        """:meth:`admit` for several deliveries in one transaction (one commit), in order; a
-        handful of statements whatever their number (the ack path's cost is the commit)."""
-        now = now or utcnow()
-        async with self.database.transaction() as conn:
-            new = await _first_seen(conn, self.database.dialect, requests, now, ttl)
-            wanted = [a for i, a in enumerate(requests) if i in new and a.relevant and a.keys]
-            routes = await _routes_of(conn, wanted)
-            found = [_decide(i, asked, new, routes) for i, asked in enumerate(requests)]
-            counts: dict[tuple[str, str], int] = {}
-            for asked, admission in zip(requests, found, strict=True):
-                key = (asked.vendor, admission.outcome)
-                counts[key] = counts.get(key, 0) + 1
-            for (vendor, outcome), count in sorted(counts.items()):
-                await _count(conn, vendor, outcome, now, count)
+        """:meth:`admit` for several deliveries in one transaction (one commit), in order."""
+        when = now or utcnow()
+        found = await self.ledger.write(
+            lambda ledger, routes: admit_rows(ledger, routes, requests, when, ttl)
+        )
         for asked, admission in zip(requests, found, strict=True):  # once committed
             observe_webhook_delivery(asked.vendor, admission.outcome)
         return found
 
     async def count(self, vendor: str, outcome: str, *, now: datetime | None = None) -> None:
-        async with self.database.transaction() as conn:
-            await _count(conn, vendor, outcome, now or utcnow())
+        when = now or utcnow()
+        await self.ledger.write(lambda ledger, _: count_rows(ledger, vendor, outcome, when))
         observe_webhook_delivery(vendor, outcome)
 
     async def counters(self, vendor: str | None = None) -> dict[str, dict[str, int]]:
         """Vendor → outcome → count."""
-        query = select(N.c.vendor, N.c.outcome, N.c.count).order_by(N.c.vendor, N.c.outcome)
-        if vendor is not None:
-            query = query.where(N.c.vendor == vendor)
-        found: dict[str, dict[str, int]] = {}
-        async with self.database.read() as conn:
-            for vendor_slug, outcome, count in await conn.execute(query):
-                found.setdefault(str(vendor_slug), {})[str(outcome)] = int(count)
-        return found
+        return await self.ledger.read(lambda conn: counter_rows(conn, vendor))
 
     async def prune(self, *, now: datetime | None = None) -> int:
         """Forget expired delivery ids; how many."""
-        async with self.database.transaction() as conn:
-            result = await conn.execute(delete(D).where(D.c.expires_at <= (now or utcnow())))
-        return int(result.rowcount or 0)
+        when = now or utcnow()
+        return await self.ledger.write(lambda ledger, _: prune_rows(ledger, when))
 
 
 def _checked(secret: str) -> str:
@@ -335,82 +281,3 @@ def _checked(secret: str) -> str:
 
 def _of_connection(statement: Any, config_id: str, user_id: str) -> Any:
     return statement.where(R.c.connector_config_id == config_id, R.c.user_id == user_id)
-
-
-async def _first_seen(
-    conn: AsyncConnection,
-    dialect: str,
-    requests: Sequence[Admit],
-    now: datetime,
-    ttl: timedelta,
-) -> set[int]:
-    """Insert the batch's delivery ids; the indexes of the requests seen for the first time
-    (a repeat within the batch is a duplicate of its first occurrence)."""
-    first: dict[tuple[str, str], int] = {}
-    for i, asked in enumerate(requests):
-        if asked.outcome is None:
-            first.setdefault((asked.vendor, asked.delivery_id), i)
-    if not first:
-        return set()
-    rows = [
-        {"vendor": v, "delivery_id": d, "received_at": now, "expires_at": now + ttl}
-        for v, d in first
-    ]
-    statement = (
-        dialect_insert(dialect)(D)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[D.c.vendor, D.c.delivery_id])
-        .returning(D.c.vendor, D.c.delivery_id)  # the rows inserted: rowcount varies by driver
-    )
-    inserted = {(str(v), str(d)) for v, d in await conn.execute(statement)}
-    return {i for key, i in first.items() if key in inserted}
-
-
-async def _routes_of(
-    conn: AsyncConnection, requests: Sequence[Admit]
-) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(vendor, key) → the connections (config id, user id) recorded for it."""
-    keys = {(a.vendor, k) for a in requests for k in a.keys}
-    if not keys:
-        return {}
-    query = select(R.c.vendor, R.c.routing_key, R.c.connector_config_id, R.c.user_id).where(
-        R.c.vendor.in_({v for v, _ in keys}), R.c.routing_key.in_({k for _, k in keys})
-    )
-    found: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for vendor, key, config_id, user_id in await conn.execute(query):
-        found.setdefault((str(vendor), str(key)), []).append((str(config_id), str(user_id)))
-    return found
-
-
-def _decide(
-    index: int,
-    asked: Admit,
-    new: set[int],
-    routes: dict[tuple[str, str], list[tuple[str, str]]],
-) -> Admission:
-    if asked.outcome is not None:  # decided already (a rejection): only counted
-        return Admission(asked.outcome)
-    if index not in new:
-        return Admission(Outcome.DUPLICATE)
-    if not asked.relevant:
-        return Admission(Outcome.IGNORED)
-    found = {
-        Route(config_id, user_id)
-        for key in asked.keys
-        for config_id, user_id in routes.get((asked.vendor, key), ())
-        if asked.config_id is None or config_id == asked.config_id
-    }
-    ordered = tuple(sorted(found, key=lambda r: (r.connector_config_id, r.user_id)))
-    return Admission(Outcome.ACCEPTED if ordered else Outcome.UNROUTED, ordered)
-
-
-async def _count(
-    conn: AsyncConnection, vendor: str, outcome: str, now: datetime, count: int = 1
-) -> None:
-    insert = dialect_insert(conn.dialect.name)
-    statement = insert(N).values(vendor=vendor, outcome=outcome, count=count, updated_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[N.c.vendor, N.c.outcome],
-        set_={"count": N.c.count + count, "updated_at": now},
-    )
-    await conn.execute(statement)

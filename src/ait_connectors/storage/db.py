@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -18,7 +18,7 @@ from ..settings import Settings, normalise_database_url
 from .revisions import HEAD_REVISION, stored_revision
 from .writers import WriterQueue, writer_queue
 
-__all__ = ["Database"]
+__all__ = ["Database", "sqlite_connection_setup"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +61,15 @@ class Database:
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         kwargs: dict[str, Any] = {"echo": echo}
         self._writers: WriterQueue | None = None
+        self._on_dispose: list[Callable[[], Awaitable[None]]] = []
+        #: The SQLite database's file (``None``: PostgreSQL, or an in-memory SQLite database).
+        self.sqlite_path: Path | None = None
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
             path = self.url.split(":///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.sqlite_path = Path(path)
+                self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             self._writers = writer_queue(path, SQLITE_BUSY_TIMEOUT_S)
         else:
             # Kept open under load: past pool_size, up to max_overflow more are opened and closed
@@ -75,7 +79,7 @@ class Database:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
-            _install_sqlite_hooks(self.engine)
+            sqlite_connection_setup(self.engine.sync_engine)
         self._locking_engine = self.engine.execution_options(ait_lock=True)
         # Reads that need no transaction skip BEGIN and ROLLBACK on PostgreSQL: one round trip
         # per query instead of three (SQLite has no round trips to save).
@@ -136,8 +140,18 @@ class Database:
         async with self._reading_engine.connect() as conn:
             yield conn
 
+    def on_dispose(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Have :meth:`dispose` await ``close`` first (what is bound to this database: the
+        webhook ledger's thread)."""
+        self._on_dispose.append(close)
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        closing, self._on_dispose = self._on_dispose, []
+        try:
+            for close in closing:
+                await close()
+        finally:
+            await self.engine.dispose()
 
     async def migrate(self) -> None:
         """Apply every pending migration (serialised across processes)."""
@@ -206,8 +220,11 @@ def _current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def sqlite_connection_setup(engine: Engine) -> None:
+    """The framework's SQLite settings on every connection of ``engine`` (WAL, the busy
+    timeout, foreign keys), and ``BEGIN IMMEDIATE`` for its ``ait_lock`` connections."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see "begin").
         dbapi_connection.isolation_level = None
@@ -218,7 +235,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("ait_lock", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
