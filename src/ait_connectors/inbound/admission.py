@@ -8,12 +8,13 @@ routing keys: the same connection, except for a SQLite file's ledger.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Executable, Table, bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from ..storage.types import dialect_insert
@@ -94,19 +95,18 @@ def admit_rows(
     for asked, admission in zip(requests, found, strict=True):
         key = (asked.vendor, admission.outcome)
         counts[key] = counts.get(key, 0) + 1
-    for (vendor, outcome), count in sorted(counts.items()):
-        count_rows(ledger, vendor, outcome, now, count)
+    count_rows(ledger, counts, now)
     return found
 
 
-def count_rows(conn: Connection, vendor: str, outcome: str, now: datetime, count: int = 1) -> None:
-    insert = dialect_insert(conn.dialect.name)
-    statement = insert(N).values(vendor=vendor, outcome=outcome, count=count, updated_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[N.c.vendor, N.c.outcome],
-        set_={"count": N.c.count + count, "updated_at": now},
-    )
-    conn.execute(statement)
+def count_rows(conn: Connection, counts: dict[tuple[str, str], int], now: datetime) -> None:
+    """Add ``counts`` ((vendor, outcome) → how many) to the counters."""
+    rows = [
+        {"vendor": vendor, "outcome": outcome, "count": count, "updated_at": now}
+        for (vendor, outcome), count in sorted(counts.items())
+    ]
+    if rows:
+        conn.execute(_statements(conn.dialect.name).count, rows)
 
 
 def counter_rows(conn: Connection, vendor: str | None) -> dict[str, dict[str, int]]:
@@ -126,6 +126,36 @@ def prune_rows(conn: Connection, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+# Built once: SQLAlchemy then reuses their compiled form and cache key (a statement built per
+# call, with its values inline, costs more than the database's work on this path).
+_ROUTES = select(R.c.vendor, R.c.routing_key, R.c.connector_config_id, R.c.user_id).where(
+    R.c.vendor.in_(bindparam("vendors", expanding=True)),
+    R.c.routing_key.in_(bindparam("keys", expanding=True)),
+)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    first_seen: Executable  # the rows inserted: rowcount varies by driver
+    count: Executable
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    insert = dialect_insert(dialect)
+    first_seen = (
+        insert(D)
+        .on_conflict_do_nothing(index_elements=[D.c.vendor, D.c.delivery_id])
+        .returning(D.c.vendor, D.c.delivery_id)
+    )
+    count = insert(N)
+    count = count.on_conflict_do_update(
+        index_elements=[N.c.vendor, N.c.outcome],
+        set_={"count": N.c.count + count.excluded.count, "updated_at": count.excluded.updated_at},
+    )
+    return _Statements(first_seen, count)
+
+
 def _first_seen(
     conn: Connection, requests: Sequence[Admit], now: datetime, ttl: timedelta
 ) -> set[int]:
@@ -141,13 +171,8 @@ def _first_seen(
         {"vendor": v, "delivery_id": d, "received_at": now, "expires_at": now + ttl}
         for v, d in first
     ]
-    statement = (
-        dialect_insert(conn.dialect.name)(D)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[D.c.vendor, D.c.delivery_id])
-        .returning(D.c.vendor, D.c.delivery_id)  # the rows inserted: rowcount varies by driver
-    )
-    inserted = {(str(v), str(d)) for v, d in conn.execute(statement)}
+    statement = _statements(conn.dialect.name).first_seen
+    inserted = {(str(v), str(d)) for v, d in conn.execute(statement, rows)}
     return {i for key, i in first.items() if key in inserted}
 
 
@@ -158,11 +183,9 @@ def _routes_of(
     keys = {(a.vendor, k) for a in requests for k in a.keys}
     if not keys:
         return {}
-    query = select(R.c.vendor, R.c.routing_key, R.c.connector_config_id, R.c.user_id).where(
-        R.c.vendor.in_({v for v, _ in keys}), R.c.routing_key.in_({k for _, k in keys})
-    )
+    query = _ROUTES, {"vendors": sorted({v for v, _ in keys}), "keys": sorted({k for _, k in keys})}
     found: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for vendor, key, config_id, user_id in conn.execute(query):
+    for vendor, key, config_id, user_id in conn.execute(*query):
         found.setdefault((str(vendor), str(key)), []).append((str(config_id), str(user_id)))
     return found
 

@@ -256,7 +256,7 @@ class InboundStore:
 
     async def count(self, vendor: str, outcome: str, *, now: datetime | None = None) -> None:
         when = now or utcnow()
-        await self.ledger.write(lambda ledger, _: count_rows(ledger, vendor, outcome, when))
+        await self.ledger.write(lambda ledger, _: count_rows(ledger, {(vendor, outcome): 1}, when))
         observe_webhook_delivery(vendor, outcome)
 
     async def counters(self, vendor: str | None = None) -> dict[str, dict[str, int]]:
