@@ -9,7 +9,8 @@ routing keys: the same connection, except for a SQLite file's ledger.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -91,15 +92,12 @@ def admit_rows(
     wanted = [a for i, a in enumerate(requests) if i in new and a.relevant and a.keys]
     found_routes = _routes_of(routes, wanted)
     found = [_decide(i, asked, new, found_routes) for i, asked in enumerate(requests)]
-    counts: dict[tuple[str, str], int] = {}
-    for asked, admission in zip(requests, found, strict=True):
-        key = (asked.vendor, admission.outcome)
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter((a.vendor, f.outcome) for a, f in zip(requests, found, strict=True))
     count_rows(ledger, counts, now)
     return found
 
 
-def count_rows(conn: Connection, counts: dict[tuple[str, str], int], now: datetime) -> None:
+def count_rows(conn: Connection, counts: Mapping[tuple[str, str], int], now: datetime) -> None:
     """Add ``counts`` ((vendor, outcome) → how many) to the counters."""
     rows = [
         {"vendor": vendor, "outcome": outcome, "count": count, "updated_at": now}
@@ -183,9 +181,9 @@ def _routes_of(
     keys = {(a.vendor, k) for a in requests for k in a.keys}
     if not keys:
         return {}
-    query = _ROUTES, {"vendors": sorted({v for v, _ in keys}), "keys": sorted({k for _, k in keys})}
+    params = {"vendors": sorted({v for v, _ in keys}), "keys": sorted({k for _, k in keys})}
     found: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for vendor, key, config_id, user_id in conn.execute(*query):
+    for vendor, key, config_id, user_id in conn.execute(_ROUTES, params):
         found.setdefault((str(vendor), str(key)), []).append((str(config_id), str(user_id)))
     return found
 
