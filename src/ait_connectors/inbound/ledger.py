@@ -83,6 +83,7 @@ class FileLedger:
         self.database_path = database_path
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="ait-inbound-ledger")
         self._engines: tuple[Engine, Engine] | None = None
+        self._used = False  # work was handed to the thread (set on the caller's side)
 
     def __repr__(self) -> str:
         return f"FileLedger({str(self.path)!r})"
@@ -95,11 +96,13 @@ class FileLedger:
 
     async def close(self) -> None:
         try:
-            await self._on_thread(self._dispose)
+            if self._used:  # else no thread was started, nor any engine made
+                await self._on_thread(self._dispose)
         finally:
             self._thread.shutdown(wait=True)
 
     async def _on_thread(self, call: Callable[..., T], *args: object) -> T:
+        self._used = True
         return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
 
     def _write(self, work: Write[T]) -> T:
